@@ -1,0 +1,183 @@
+"""What a chat request returns, and the builder both protocol decoders feed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_llmserver.client.metrics import ChatMetrics, ServerCounts, StreamClock
+from pytest_llmserver.client.thinking import ThinkTagParser
+
+
+@dataclass
+class ToolCall:
+    """One tool call as the model emitted it. ``name`` keeps any namespace prefix."""
+
+    index: int
+    id: str
+    name: str
+    arguments: dict[str, Any] | None
+    arguments_raw: str
+    arguments_error: str | None = None
+
+    @property
+    def malformed(self) -> bool:
+        """True when the arguments were not a JSON object."""
+        return self.arguments_error is not None
+
+
+def parse_arguments(raw: object) -> tuple[dict[str, Any] | None, str, str | None]:
+    """Return (arguments, raw text, error) for arguments given as a JSON string or an object."""
+    if isinstance(raw, dict):
+        return raw, json.dumps(raw, ensure_ascii=False), None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}, "" if raw is None else raw, None
+    if not isinstance(raw, str):
+        text = json.dumps(raw, ensure_ascii=False)
+        return None, text, f"arguments are a JSON {type(raw).__name__}, not an object"
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, raw, f"malformed JSON arguments: {exc.msg} at char {exc.pos}"
+    if not isinstance(value, dict):
+        return None, raw, f"arguments are a JSON {type(value).__name__}, not an object"
+    return value, raw, None
+
+
+@dataclass
+class ChatResponse:
+    """A finished reply: answer and reasoning kept apart, tool calls, and the metrics."""
+
+    content: str
+    reasoning: str
+    tool_calls: list[ToolCall]
+    finish_reason: str | None
+    metrics: ChatMetrics
+    api: str
+
+    def assistant_message(self) -> dict[str, Any]:
+        """This reply as a history message in its server's own format."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if not self.tool_calls:
+            return message
+        if self.api == "ollama":
+            message["tool_calls"] = [
+                {"function": {"name": c.name, "arguments": c.arguments or {}}}
+                for c in self.tool_calls
+            ]
+        else:
+            message["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments_raw or "{}"},
+                }
+                for c in self.tool_calls
+            ]
+        return message
+
+
+@dataclass
+class _PendingCall:
+    id: str = ""
+    name: str = ""
+    pieces: list[str] = field(default_factory=list)
+    whole: object = None
+
+
+class ResponseBuilder:
+    """Collects one response: stamps events, splits reasoning, assembles tool calls."""
+
+    __slots__ = (
+        "_calls",
+        "_reasoning",
+        "_think",
+        "answer_parts",
+        "clock",
+        "counts",
+        "finish_reason",
+    )
+
+    def __init__(self, *, parse_think_tags: bool = True) -> None:
+        self.clock = StreamClock()
+        self.counts = ServerCounts()
+        self.finish_reason: str | None = None
+        self._think = ThinkTagParser() if parse_think_tags else None
+        self.answer_parts: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: dict[int, _PendingCall] = {}
+
+    def text(self, t_ns: int, reasoning: str, content: str) -> str:
+        """Record generated text; return the answer part of it (think tags removed)."""
+        if not reasoning and not content:
+            return ""
+        if content and self._think is not None:
+            inline_reasoning, content = self._think.feed(content)
+            if inline_reasoning:
+                reasoning += inline_reasoning
+            in_reasoning = bool(inline_reasoning) or self._think.inside
+        else:
+            in_reasoning = bool(reasoning)
+        self.clock.token(t_ns, answer=bool(content.strip()), reasoning=in_reasoning)
+        if reasoning:
+            self._reasoning.append(reasoning)
+        if content:
+            self.answer_parts.append(content)
+        return content
+
+    def tool_delta(self, t_ns: int, index: int, call_id: str, name: str, piece: str) -> None:
+        """One streamed OpenAI tool-call delta, assembled by ``index``."""
+        call = self._calls.get(index)
+        if call is None:
+            call = self._calls[index] = _PendingCall()
+        if call_id:
+            call.id = call_id
+        if name:
+            call.name += name
+        if piece:
+            call.pieces.append(piece)
+        self.clock.tool_call(t_ns)
+
+    def tool_whole(self, t_ns: int, name: str, arguments: object, call_id: str = "") -> None:
+        """A complete tool call (Ollama, or a non-streamed reply)."""
+        index = len(self._calls)
+        self._calls[index] = _PendingCall(id=call_id, name=name, whole=arguments)
+        self.clock.tool_call(t_ns)
+
+    def flush_text(self, t_ns: int) -> str:
+        """Release text the think parser held back; return its answer part."""
+        if self._think is None:
+            return ""
+        reasoning, content = self._think.flush()
+        if reasoning:
+            self._reasoning.append(reasoning)
+        if content:
+            self.answer_parts.append(content)
+        return content
+
+    def build(self, metrics: ChatMetrics, api: str) -> ChatResponse:
+        """The finished response; ``metrics`` must already be completed by the caller."""
+        calls = []
+        for index in sorted(self._calls):
+            pending = self._calls[index]
+            raw: object = pending.whole if pending.whole is not None else "".join(pending.pieces)
+            arguments, raw_text, error = parse_arguments(raw)
+            calls.append(
+                ToolCall(
+                    index=index,
+                    id=pending.id or f"call_{index}",
+                    name=pending.name,
+                    arguments=arguments,
+                    arguments_raw=raw_text,
+                    arguments_error=error,
+                )
+            )
+        return ChatResponse(
+            content="".join(self.answer_parts),
+            reasoning="".join(self._reasoning),
+            tool_calls=calls,
+            finish_reason=self.finish_reason,
+            metrics=metrics,
+            api=api,
+        )

@@ -1,0 +1,17 @@
+"""``--llm-server=local``: llama.cpp's own HTTP server (xllamacpp) with SmolLM2-135M."""
+
+from pytest_llmserver.local.server import (
+    LocalServer,
+    LocalServerConfig,
+    LocalServerError,
+    bundled_chat_template,
+    default_model_path,
+)
+
+__all__ = [
+    "LocalServer",
+    "LocalServerConfig",
+    "LocalServerError",
+    "bundled_chat_template",
+    "default_model_path",
+]

@@ -1,0 +1,83 @@
+"""pytest hooks only: options, markers, settings, skips, report header."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pytest_llmserver.fixtures import (
+    NO_SERVER,
+    SETTINGS_KEY,
+    llm_client,
+    llm_model,
+    llm_server,
+    llm_settings,
+)
+from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
+
+__all__ = ["llm_client", "llm_model", "llm_server", "llm_settings"]
+
+MARKERS = {
+    "llm": "needs an LLM server (skipped without --llm-server)",
+    "toolbench": "agentic tool-calling benchmark task",
+    "quick": "tool-bench smoke tier",
+    "hard": "tool-bench hard tier",
+    "brutal": "tool-bench brutal tier",
+    "realistic": "tool-bench realistic tier",
+    "extreme": "tool-bench extreme tier",
+    "stress": "any stress mode",
+    "throughput": "stress: concurrent burst",
+    "token_stress": "stress: prompt-length sweep",
+    "sustained": "stress: fixed rate for a duration",
+    "consistency": "stress: one prompt repeated",
+    "realistic_user": "stress: Poisson multi-turn users",
+    "arena": "prompt and model arenas",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llmserver", "LLM server benchmarking (pytest-llmserver)")
+    for spec in OPTIONS:
+        default = f"; default {spec.default}" if spec.default else ""
+        group.addoption(
+            spec.flag,
+            dest="llm_" + spec.name,
+            default=None,
+            metavar=spec.metavar,
+            help=f"{spec.help} (env {spec.env}, ini {spec.ini}{default})",
+        )
+        parser.addini(spec.ini, help=spec.help, default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    try:
+        settings = Settings.resolve(
+            cli={spec.name: config.getoption("llm_" + spec.name) for spec in OPTIONS},
+            env=os.environ,
+            ini={spec.name: str(config.getini(spec.ini) or "") or None for spec in OPTIONS},
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if settings.server is not None and settings.server.mode == "auto":
+        raise pytest.UsageError(
+            "--llm-server=auto: network discovery is not available in this version; "
+            "pass a URL, HOST:PORT, sim or local"
+        )
+    config.stash[SETTINGS_KEY] = settings
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or settings.server is None:
+        return None
+    server = settings.server.url or settings.server.mode
+    return f"llm-server: {server} (api {settings.api}), model: {settings.model or 'first'}"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    settings = item.config.stash.get(SETTINGS_KEY, None)
+    if item.get_closest_marker("llm") and (settings is None or settings.server is None):
+        pytest.skip(NO_SERVER)

@@ -1,0 +1,188 @@
+"""One ``Settings`` object, resolved from CLI > environment > ini > default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+ServerMode = Literal["url", "sim", "local", "auto"]
+ApiChoice = Literal["auto", "openai", "ollama"]
+
+
+class SettingsError(ValueError):
+    """A bad option value; the message names the option and the accepted form."""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What ``--llm-server`` asked for: a URL, or the ``sim`` / ``local`` / ``auto`` keyword."""
+
+    mode: ServerMode
+    url: str | None = None
+
+
+def parse_server_spec(raw: str, source: str = "--llm-server") -> ServerSpec:
+    """Parse ``URL``, ``HOST:PORT``, ``sim``, ``local`` or ``auto``."""
+    value = raw.strip()
+    if value.lower() in ("sim", "local", "auto"):
+        return ServerSpec(mode=value.lower())  # type: ignore[arg-type]
+    bad = SettingsError(
+        f"{source}: {raw!r} is not a URL, HOST:PORT, sim or local "
+        "(examples: http://127.0.0.1:8080, localhost:11434, sim)"
+    )
+    has_scheme = "://" in value
+    if not value or any(ch.isspace() for ch in value):
+        raise bad
+    parts = urlsplit(value if has_scheme else "http://" + value)
+    try:
+        port = parts.port
+    except ValueError:
+        raise bad from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise bad
+    if not has_scheme and (port is None or parts.path):
+        raise bad
+    return ServerSpec(mode="url", url=f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/"))
+
+
+def _server(raw: str, source: str) -> ServerSpec:
+    return parse_server_spec(raw, source)
+
+
+def _model(raw: str, source: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise SettingsError(f"{source}: empty model name (pass NAME or first)")
+    if value == "all":
+        raise SettingsError(
+            f"{source}: 'all' is not supported in this version (pass NAME or first)"
+        )
+    return value
+
+
+def _api(raw: str, source: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("auto", "openai", "ollama"):
+        raise SettingsError(f"{source}: {raw!r} is not one of auto, openai, ollama")
+    return value
+
+
+def _positive_float(raw: str, source: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{source}: {raw!r} is not a positive number of seconds (e.g. 120)")
+    return value
+
+
+def _positive_int(raw: str, source: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(f"{source}: {raw!r} is not a whole number >= 1 (e.g. 4)")
+    return value
+
+
+def _text(raw: str, source: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option: ``--llm-<name>``, ini key ``llm_<name>``, env ``LLM_<NAME>``."""
+
+    name: str
+    help: str
+    parse: Callable[[str, str], Any]
+    default: str | None = None
+    metavar: str = "VALUE"
+
+    @property
+    def flag(self) -> str:
+        return "--llm-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "llm_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "LLM_" + self.name.upper()
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "server",
+        "server to test: URL, HOST:PORT, sim (built-in simulator) or local (llama.cpp + SmolLM2)",
+        _server,
+        metavar="URL|HOST:PORT|sim|local",
+    ),
+    OptionSpec("model", "model name (exact or unique prefix), or first", _model, metavar="NAME"),
+    OptionSpec(
+        "api", "protocol: auto (probe), openai or ollama", _api, "auto", "auto|openai|ollama"
+    ),
+    OptionSpec("api_key", "API key sent as a bearer token; never written to reports", _text),
+    OptionSpec("timeout", "per-request deadline in seconds", _positive_float, "300", "SECONDS"),
+    OptionSpec("logs", "directory for reports", _text, "logs", "DIR"),
+    OptionSpec("concurrency", "client connection pool size / concurrency", _positive_int, "4", "N"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run was configured with."""
+
+    server: ServerSpec | None = None
+    model: str | None = None
+    api: ApiChoice = "auto"
+    api_key: str | None = field(default=None, repr=False)
+    timeout_s: float = 300.0
+    logs_dir: Path = Path("logs")
+    concurrency: int = 4
+
+    @classmethod
+    def resolve(
+        cls,
+        cli: Mapping[str, str | None],
+        env: Mapping[str, str],
+        ini: Mapping[str, str | None],
+    ) -> Settings:
+        """Resolve every option by name from CLI, then environment, then ini, then default."""
+        values: dict[str, Any] = {}
+        for spec in OPTIONS:
+            raw, source = cli.get(spec.name), spec.flag
+            if raw is None and env.get(spec.env):
+                raw, source = env[spec.env], f"environment variable {spec.env}"
+            if raw is None and ini.get(spec.name):
+                raw, source = ini[spec.name], f"ini option {spec.ini}"
+            if raw is None:
+                raw, source = spec.default, spec.flag
+            values[spec.name] = None if raw is None else spec.parse(raw, source)
+        return cls(
+            server=values["server"],
+            model=values["model"],
+            api=values["api"],
+            api_key=values["api_key"],
+            timeout_s=values["timeout"],
+            logs_dir=Path(values["logs"]),
+            concurrency=values["concurrency"],
+        )
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings for reports, with the API key left out."""
+        return {
+            "server": None if self.server is None else self.server.url or self.server.mode,
+            "model": self.model,
+            "api": self.api,
+            "api_key": "set" if self.api_key else None,
+            "timeout_s": self.timeout_s,
+            "logs_dir": str(self.logs_dir),
+            "concurrency": self.concurrency,
+        }

@@ -1,0 +1,166 @@
+"""Against the real llama.cpp server (xllamacpp) with SmolLM2-135M, started for this module."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from pytest_llmserver.client import LLMContextOverflowError, ModelClient
+from pytest_llmserver.local import LocalServer, LocalServerConfig
+from pytest_llmserver.target import ServerRecord, probe_server
+
+pytestmark = pytest.mark.realserver
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+# One worked example: the 135M model then answers with a real <tool_call>.
+EXAMPLE = [
+    {"role": "user", "content": "What is the weather in Rome?"},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": '{"city": "Rome", "temp_c": 21}'},
+    {"role": "assistant", "content": "It is 21 C in Rome."},
+]
+
+
+@pytest.fixture(scope="module")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerRecord]:
+    log = tmp_path_factory.mktemp("local") / "server.log"
+    with LocalServer(LocalServerConfig(log_path=log)) as record:
+        yield record
+
+
+@pytest.fixture
+async def client(real_server: ServerRecord) -> AsyncIterator[ModelClient]:
+    async with ModelClient(real_server, real_server.models[0], temperature=0.0) as c:
+        yield c
+
+
+async def test_probe_identifies_llamacpp(real_server: ServerRecord) -> None:
+    record = await probe_server(real_server.url)
+    assert (record.type, record.kind, record.models) == ("openai", "llamacpp", ["smollm2-135m"])
+
+
+async def test_streaming_with_usage_and_server_timings(client: ModelClient) -> None:
+    client.extra_body = {"ignore_eos": True}
+    pieces = [p async for p in client.chat_stream("Name three colours.", max_tokens=24)]
+    m = client.last_metrics
+    assert m is not None
+    assert len(pieces) == m.token_events == m.output_tokens == 24
+    assert m.send_traced
+    assert m.output_tokens_source == "usage"
+    assert m.prompt_tokens_source == "usage"
+    assert m.prompt_tokens is not None
+    assert m.prompt_tokens > 5
+    assert m.cached_tokens is not None
+    assert m.ttfb_s is not None
+    assert m.ttft_s is not None
+    assert m.e2e_s is not None
+    assert 0 < m.ttfb_s <= m.ttft_s < m.e2e_s < 30
+    assert m.server_decode_tps is not None
+    assert m.server_decode_tps > 0
+    assert m.server_prefill_tps is not None
+    assert m.server_prefill_tps > 0
+    assert m.eval_duration_ns is not None
+    assert m.eval_duration_ns > 0
+    assert len(m.itl_s) == m.token_events - 1
+
+
+async def test_client_decode_rate_matches_server_timings(client: ModelClient) -> None:
+    client.extra_body = {"ignore_eos": True}
+    for prompt in ("Tell a story about a lighthouse.", "Describe a busy market."):
+        await client.chat(prompt, max_tokens=128)
+        m = client.last_metrics
+        assert m is not None
+        assert m.output_tokens == 128
+        assert m.decode_tps is not None
+        assert m.server_decode_tps is not None
+        assert m.decode_tps == pytest.approx(m.server_decode_tps, rel=0.15)
+
+
+async def test_tool_call_round_trip(client: ModelClient) -> None:
+    messages = [*EXAMPLE, {"role": "user", "content": "What is the weather in Paris?"}]
+    first = await client.chat_with_tools(messages, [WEATHER])
+    assert first.finish_reason == "tool_calls"
+    assert [c.name for c in first.tool_calls] == ["get_weather"]
+    call = first.tool_calls[0]
+    assert call.arguments == {"city": "Paris"}
+    assert first.metrics.ttf_tool_call_s is not None
+    result = json.dumps({"city": "Paris", "temp_c": 18})
+    messages += [first.assistant_message(), client.tool_result_message(call, result)]
+    final = await client.chat_with_tools(messages, [WEATHER])
+    assert final.tool_calls == []
+    assert "18" in final.content
+    assert final.metrics.prompt_tokens is not None
+    assert first.metrics.prompt_tokens is not None
+    assert final.metrics.prompt_tokens > first.metrics.prompt_tokens
+
+
+async def test_non_streamed_reply(client: ModelClient) -> None:
+    response = await client.complete(
+        [{"role": "user", "content": "Say hi."}], max_tokens=8, stream=False
+    )
+    assert response.content
+    assert response.metrics.output_tokens_source == "usage"
+    assert response.metrics.server_decode_tps is not None
+
+
+async def test_four_concurrent_streams(real_server: ServerRecord) -> None:
+    async with ModelClient(real_server, "smollm2-135m", concurrency=4) as c:
+        prompts = [f"Write a line about the number {i}." for i in range(4)]
+        responses = await asyncio.gather(*(c.complete([{"role": "user", "content": p}],
+                                                      max_tokens=32) for p in prompts))
+    assert all(r.metrics.output_tokens > 0 and r.metrics.ttft_s for r in responses)
+
+
+async def test_prompt_longer_than_the_context_is_a_typed_error(client: ModelClient) -> None:
+    with pytest.raises(LLMContextOverflowError) as info:
+        await client.chat("lorem " * 6000, max_tokens=4)
+    assert info.value.status_code == 400
+
+
+EMPTY_DIR_TEST = """
+import pytest
+
+async def test_hello(llm_client):
+    answer = await llm_client.chat("Say hello.", max_tokens=16)
+    print("ANSWER", repr(answer), "TTFT", llm_client.last_metrics.ttft_s)
+"""
+
+
+def test_user_test_from_an_empty_directory(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_hello=EMPTY_DIR_TEST)
+    result = pytester.runpytest_subprocess(
+        "--llm-server=local",
+        "-p",
+        "pytest_llmserver",
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*ANSWER * TTFT 0.*"])
