@@ -29,18 +29,29 @@ WORDS = ("the", " quick", " brown", " fox", " jumps", " over", " a", " lazy", " 
 
 def openai_events(n: int) -> list[bytes]:
     """``data:`` lines shaped like llama.cpp's chunks (about 230 bytes each)."""
-    head = {"created": 1795553388, "id": "chatcmpl-5Tvi3zw0hGpidwC37bR55Wq3hB5ngnrO",
-            "model": "smollm2-135m", "system_fingerprint": "b0-unknown",
-            "object": "chat.completion.chunk"}
+    head = {
+        "created": 1795553388,
+        "id": "chatcmpl-5Tvi3zw0hGpidwC37bR55Wq3hB5ngnrO",
+        "model": "smollm2-135m",
+        "system_fingerprint": "b0-unknown",
+        "object": "chat.completion.chunk",
+    }
     events = []
     for i in range(n):
-        chunk = {"choices": [{"finish_reason": None, "index": 0,
-                              "delta": {"content": WORDS[i % len(WORDS)]}}], **head}
+        chunk = {
+            "choices": [
+                {"finish_reason": None, "index": 0, "delta": {"content": WORDS[i % len(WORDS)]}}
+            ],
+            **head,
+        }
         events.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
     final = {"choices": [{"finish_reason": "length", "index": 0, "delta": {}}], **head}
     usage = {"choices": [], "usage": {"completion_tokens": n, "prompt_tokens": 9}, **head}
-    events += [b"data: " + json.dumps(final).encode() + b"\n\n",
-               b"data: " + json.dumps(usage).encode() + b"\n\n", b"data: [DONE]\n\n"]
+    events += [
+        b"data: " + json.dumps(final).encode() + b"\n\n",
+        b"data: " + json.dumps(usage).encode() + b"\n\n",
+        b"data: [DONE]\n\n",
+    ]
     return events
 
 
@@ -48,14 +59,25 @@ def ollama_events(n: int) -> list[bytes]:
     """NDJSON lines shaped like Ollama's ``/api/chat`` stream."""
     events = []
     for i in range(n):
-        line = {"model": "qwen3:8b", "created_at": "2026-11-24T20:00:00.123456789Z",
-                "message": {"role": "assistant", "content": WORDS[i % len(WORDS)]},
-                "done": False}
+        line = {
+            "model": "qwen3:8b",
+            "created_at": "2026-11-24T20:00:00.123456789Z",
+            "message": {"role": "assistant", "content": WORDS[i % len(WORDS)]},
+            "done": False,
+        }
         events.append(json.dumps(line).encode() + b"\n")
-    final = {"model": "qwen3:8b", "created_at": "2026-11-24T20:00:01Z",
-             "message": {"role": "assistant", "content": ""}, "done": True,
-             "done_reason": "length", "total_duration": 1, "prompt_eval_count": 9,
-             "prompt_eval_duration": 1, "eval_count": n, "eval_duration": 1}
+    final = {
+        "model": "qwen3:8b",
+        "created_at": "2026-11-24T20:00:01Z",
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": "length",
+        "total_duration": 1,
+        "prompt_eval_count": 9,
+        "prompt_eval_duration": 1,
+        "eval_count": n,
+        "eval_duration": 1,
+    }
     events.append(json.dumps(final).encode() + b"\n")
     return events
 
@@ -107,14 +129,12 @@ def ceiling_rate(api: str, events: list[bytes], repeat: int) -> float:
     best = 0.0
     for _ in range(repeat):
         start = time.perf_counter_ns()
-        n = 0
         for line in body.split(b"\n"):
             if api == "openai":
                 if line.startswith(b"data: ") and line != b"data: [DONE]":
                     json.loads(line[6:])
             elif line:
                 json.loads(line)
-            n += 1
         elapsed_s = (time.perf_counter_ns() - start) * 1e-9
         best = max(best, len(events) / elapsed_s)
     return best
@@ -127,10 +147,14 @@ def main() -> int:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    print(f"python {sys.version.split()[0]}, httpx {httpx.__version__}, one core, "
-          f"{args.events} events, best of {args.repeat}")
-    print(f"{'protocol':<8} {'events/read':>11} {'client ev/s':>12} {'json.loads ev/s':>16} "
-          f"{'share':>6}  verdict")
+    print(
+        f"python {sys.version.split()[0]}, httpx {httpx.__version__}, one core, "
+        f"{args.events} events, best of {args.repeat}"
+    )
+    print(
+        f"{'protocol':<8} {'events/read':>11} {'client ev/s':>12} {'json.loads ev/s':>16} "
+        f"{'share':>6}  verdict"
+    )
     ok = True
     for api, make in (("openai", openai_events), ("ollama", ollama_events)):
         events = make(args.events)
@@ -140,10 +164,14 @@ def main() -> int:
             share = rate / ceiling
             passed = rate >= TARGET_EVENTS_PER_S and share >= TARGET_SHARE_OF_CEILING
             ok &= passed
-            print(f"{api:<8} {per_read:>11} {rate:>12,.0f} {ceiling:>16,.0f} {share:>6.2f}  "
-                  f"{'ok' if passed else 'MISSED'}")
-    print(f"targets: >= {TARGET_EVENTS_PER_S:,} events/s and >= {TARGET_SHARE_OF_CEILING}x the "
-          "json.loads ceiling")
+            print(
+                f"{api:<8} {per_read:>11} {rate:>12,.0f} {ceiling:>16,.0f} {share:>6.2f}  "
+                f"{'ok' if passed else 'MISSED'}"
+            )
+    print(
+        f"targets: >= {TARGET_EVENTS_PER_S:,} events/s and >= {TARGET_SHARE_OF_CEILING}x the "
+        "json.loads ceiling"
+    )
     return 0 if ok else 1
 
 

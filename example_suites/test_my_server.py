@@ -1,7 +1,7 @@
 """Checks a user writes with the plugin's fixtures. Run against any server:
 
-    pytest example_suites --llm-server=local          # llama.cpp + SmolLM2, started for you
-    pytest example_suites --llm-server=localhost:11434  # a running Ollama
+pytest example_suites --llm-server=local          # llama.cpp + SmolLM2, started for you
+pytest example_suites --llm-server=localhost:11434  # a running Ollama
 """
 
 from __future__ import annotations

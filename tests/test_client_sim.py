@@ -39,8 +39,12 @@ def timed_sim_url() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "pytest_llmserver.sim", f"--port={port}",
-            f"--ttft-ms={TTFT_S * 1e3}", f"--token-ms={PER_TOKEN_S * 1e3}",
+            sys.executable,
+            "-m",
+            "pytest_llmserver.sim",
+            f"--port={port}",
+            f"--ttft-ms={TTFT_S * 1e3}",
+            f"--token-ms={PER_TOKEN_S * 1e3}",
             f"--answer-tokens={ANSWER_TOKENS}",
         ],
         stdout=subprocess.PIPE,
@@ -62,6 +66,9 @@ def assert_timing(client: ModelClient, ttft_tol_s: float = 0.005, rate_rel: floa
     assert m.decode_tps == pytest.approx(1 / PER_TOKEN_S, rel=rate_rel)
     assert m.output_tokens == ANSWER_TOKENS
     assert m.ttfb_s is not None
+    assert m.ttft is not None
+    if client.api == "openai":  # llama.cpp-style timings: (n - 1) / decode time
+        assert m.server_decode_tps == pytest.approx(m.decode_tps, rel=0.02)
     # OpenAI servers send a role-only chunk at once; Ollama's first line is the first token.
     assert m.ttfb_s < m.ttft if client.api == "openai" else m.ttfb_s == m.ttft
     assert m.e2e_s == pytest.approx(TTFT_S + (ANSWER_TOKENS - 1) * PER_TOKEN_S, abs=0.01)
@@ -124,7 +131,9 @@ async def test_parallel_tool_calls_and_malformed_arguments(api: str) -> None:
             SimToolCall("calculator", '{"expression": "2+2",,}'),
         )
     )
-    config = SimConfig(timing=TimingModel(ttft_s=0.01, per_token_s=0.001), policy=ScriptedPolicy([reply]))
+    config = SimConfig(
+        timing=TimingModel(ttft_s=0.01, per_token_s=0.001), policy=ScriptedPolicy([reply])
+    )
     with SimThread(config) as sim:
         async with ModelClient({"url": sim.url, "type": api}, "sim-small") as client:
             response = await client.chat_with_tools([{"role": "user", "content": "go"}], [{}])
@@ -144,7 +153,10 @@ def fault_sim_url() -> Iterator[str]:
 
 async def run_with_fault(url: str, api: str, fault: Fault, **kwargs: object) -> ModelClient:
     client = ModelClient(
-        {"url": url, "type": api}, "sim-small", headers={"x-sim-fault": fault.value}, **kwargs  # type: ignore[arg-type]
+        {"url": url, "type": api},
+        "sim-small",
+        headers={"x-sim-fault": fault.value},
+        **kwargs,  # type: ignore[arg-type]
     )
     async with client:
         await client.chat("hello")
@@ -200,6 +212,6 @@ async def test_stream_options_refused_then_served_without(fault_sim_url: str) ->
 async def test_unknown_model_is_a_404_naming_it(fault_sim_url: str) -> None:
     for api in APIS:
         async with ModelClient({"url": fault_sim_url, "type": api}, "nope") as client:
-            with pytest.raises(LLMHTTPStatusError, match="404 .*nope") as info:
+            with pytest.raises(LLMHTTPStatusError, match=r"404 .*nope") as info:
                 await client.chat("x")
         assert info.value.status_code == 404

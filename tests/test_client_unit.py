@@ -1,4 +1,4 @@
-"""ModelClient against respx-mocked servers: metrics from controlled chunk timing, both protocols."""
+"""ModelClient against respx-mocked servers: metrics from controlled chunk times, both APIs."""
 
 from __future__ import annotations
 
@@ -54,7 +54,9 @@ def approx(value: float) -> object:
 
 
 @respx.mock
-async def test_openai_metrics_from_chunk_times(openai_client: ModelClient, clock: FakeClock) -> None:
+async def test_openai_metrics_from_chunk_times(
+    openai_client: ModelClient, clock: FakeClock
+) -> None:
     usage = {
         "choices": [],
         "usage": {
@@ -62,8 +64,15 @@ async def test_openai_metrics_from_chunk_times(openai_client: ModelClient, clock
             "completion_tokens": 5,
             "prompt_tokens_details": {"cached_tokens": 3},
         },
-        "timings": {"prompt_ms": 150.0, "predicted_ms": 80.0, "predicted_per_second": 50.0,
-                    "prompt_per_second": 73.3, "predicted_n": 5, "prompt_n": 8, "cache_n": 3},
+        "timings": {
+            "prompt_ms": 150.0,
+            "predicted_ms": 80.0,
+            "predicted_per_second": 50.0,
+            "prompt_per_second": 73.3,
+            "predicted_n": 5,
+            "prompt_n": 8,
+            "cache_n": 3,
+        },
     }
     route = respx.post(OPENAI_URL).mock(
         return_value=clocked_response(
@@ -224,10 +233,16 @@ async def test_openai_non_streamed_with_tool_calls(
                     "content": None,
                     "reasoning_content": "need a tool",
                     "tool_calls": [
-                        {"id": "a", "type": "function",
-                         "function": {"name": "f", "arguments": '{"x": 1}'}},
-                        {"id": "b", "type": "function",
-                         "function": {"name": "g", "arguments": {"y": "z"}}},
+                        {
+                            "id": "a",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": '{"x": 1}'},
+                        },
+                        {
+                            "id": "b",
+                            "type": "function",
+                            "function": {"name": "g", "arguments": {"y": "z"}},
+                        },
                     ],
                 },
             }
@@ -235,12 +250,17 @@ async def test_openai_non_streamed_with_tool_calls(
         "usage": {"prompt_tokens": 20, "completion_tokens": 9},
     }
     respx.post(OPENAI_URL).mock(
-        return_value=clocked_response(clock, [(300, json.dumps(reply).encode())], "application/json")
+        return_value=clocked_response(
+            clock, [(300, json.dumps(reply).encode())], "application/json"
+        )
     )
     response = await openai_client.chat_with_tools(
         [{"role": "user", "content": "x"}], [{"type": "function"}], stream=False
     )
-    assert [(c.name, c.arguments) for c in response.tool_calls] == [("f", {"x": 1}), ("g", {"y": "z"})]
+    assert [(c.name, c.arguments) for c in response.tool_calls] == [
+        ("f", {"x": 1}),
+        ("g", {"y": "z"}),
+    ]
     assert response.reasoning == "need a tool"
     assert response.metrics.ttfb_s == approx(0.300)
     assert response.metrics.output_tokens == 9
@@ -307,13 +327,29 @@ async def test_ollama_tool_calls_with_object_arguments(
         {"function": {"name": "get_weather", "arguments": {"city": "Rome"}}},
         {"function": {"name": "bad", "arguments": "{not json"}},
     ]
-    final = {"model": "m", "message": {"role": "assistant", "content": ""}, "done": True,
-             "done_reason": "stop", "eval_count": 20, "eval_duration": 1_000_000}
+    final = {
+        "model": "m",
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": "stop",
+        "eval_count": 20,
+        "eval_duration": 1_000_000,
+    }
     respx.post(OLLAMA_URL).mock(
         return_value=clocked_response(
             clock,
-            [(80, ndjson({"message": {"role": "assistant", "content": "", "tool_calls": calls},
-                          "done": False})), (90, ndjson(final))],
+            [
+                (
+                    80,
+                    ndjson(
+                        {
+                            "message": {"role": "assistant", "content": "", "tool_calls": calls},
+                            "done": False,
+                        }
+                    ),
+                ),
+                (90, ndjson(final)),
+            ],
             "application/x-ndjson",
         )
     )
@@ -325,14 +361,22 @@ async def test_ollama_tool_calls_with_object_arguments(
         "function": {"name": "get_weather", "arguments": {"city": "Rome"}}
     }
     assert ollama_client.tool_result_message(response.tool_calls[0], "sunny") == {
-        "role": "tool", "content": "sunny", "tool_name": "get_weather"
+        "role": "tool",
+        "content": "sunny",
+        "tool_name": "get_weather",
     }
 
 
 @respx.mock
 async def test_ollama_non_streamed(ollama_client: ModelClient, clock: FakeClock) -> None:
-    reply = {"model": "m", "message": {"role": "assistant", "content": "Hi"}, "done": True,
-             "done_reason": "length", "eval_count": 1, "eval_duration": 5}
+    reply = {
+        "model": "m",
+        "message": {"role": "assistant", "content": "Hi"},
+        "done": True,
+        "done_reason": "length",
+        "eval_count": 1,
+        "eval_duration": 5,
+    }
     respx.post(OLLAMA_URL).mock(
         return_value=clocked_response(clock, [(40, json.dumps(reply).encode())], "application/json")
     )
@@ -396,8 +440,10 @@ async def test_error_event_inside_stream(ollama_client: ModelClient, clock: Fake
     respx.post(OLLAMA_URL).mock(
         return_value=clocked_response(
             clock,
-            [(10, ndjson({"message": {"content": "x"}, "done": False})),
-             (20, ndjson({"error": "out of memory"}))],
+            [
+                (10, ndjson({"message": {"content": "x"}, "done": False})),
+                (20, ndjson({"error": "out of memory"})),
+            ],
             "application/x-ndjson",
         )
     )
@@ -424,7 +470,8 @@ async def test_stream_without_end_marker_is_an_error(
 ) -> None:
     respx.post(OLLAMA_URL).mock(
         return_value=clocked_response(
-            clock, [(10, ndjson({"message": {"content": "x"}, "done": False}))],
+            clock,
+            [(10, ndjson({"message": {"content": "x"}, "done": False}))],
             "application/x-ndjson",
         )
     )
@@ -436,7 +483,7 @@ async def test_stream_without_end_marker_is_an_error(
 async def test_connect_and_timeout_errors(openai_client: ModelClient) -> None:
     route = respx.post(OPENAI_URL)
     route.side_effect = httpx.ConnectError("[Errno 111] Connection refused")
-    with pytest.raises(LLMConnectError, match="cannot connect to .*Connection refused"):
+    with pytest.raises(LLMConnectError, match=r"cannot connect to .*Connection refused"):
         await openai_client.chat("q")
     route.side_effect = httpx.ReadTimeout("timed out")
     with pytest.raises(LLMTimeoutError, match="read inactivity") as info:
@@ -513,19 +560,20 @@ class TracingTransport(httpx.AsyncBaseTransport):
         return outcome
 
 
-CONNECT = [
+CONNECT: list[tuple[float, str]] = [
     (10, "connection.connect_tcp.started"),
     (11, "connection.connect_tcp.complete"),
     (12, "http11.send_request_headers.started"),
     (15, "http11.send_request_body.complete"),
 ]
-REUSED = [(2, "http11.send_request_headers.started"), (3, "http11.send_request_body.complete")]
+REUSED: list[tuple[float, str]] = [
+    (2, "http11.send_request_headers.started"),
+    (3, "http11.send_request_body.complete"),
+]
 
 
 def _answer(clock: FakeClock) -> httpx.Response:
-    return clocked_response(
-        clock, [(215, sse(delta(content="x", finish="stop")) + sse(b"[DONE]"))]
-    )
+    return clocked_response(clock, [(215, sse(delta(content="x", finish="stop")) + sse(b"[DONE]"))])
 
 
 async def test_client_setup_and_connect_are_not_in_ttft(clock: FakeClock) -> None:

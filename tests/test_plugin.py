@@ -6,6 +6,7 @@ import pytest
 
 from pytest_llmserver.sim import Fault, SimConfig, SimThread
 
+INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 USER_TEST = """
 import pytest
 
@@ -19,25 +20,33 @@ async def test_answer(llm_client, llm_server, llm_model):
 
 @pytest.fixture
 def user_test(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makeini(INI)
     pytester.makepyfile(test_user=USER_TEST)
     return pytester
 
 
 def test_without_server_tests_are_skipped_with_the_option_named(user_test: pytest.Pytester) -> None:
     user_test.makepyfile(
-        test_marked="import pytest\n\n@pytest.mark.llm\ndef test_needs_server():\n    assert False\n"
+        test_marked="import pytest\n\n@pytest.mark.llm\ndef test_needs_server():\n    assert 0\n"
     )
     result = user_test.runpytest("-rs", "--strict-markers")
     result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines(["*needs an LLM server: pass --llm-server=URL|HOST:PORT|sim|local*"])
+    result.stdout.fnmatch_lines(
+        ["*needs an LLM server: pass --llm-server=URL|HOST:PORT|sim|local*"]
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--llm-server=not a url"], "ERROR: --llm-server: 'not a url' is not a URL, HOST:PORT, sim or local*"),
-        (["--llm-server=sim", "--llm-api=grpc"], "ERROR: --llm-api: 'grpc' is not one of auto, openai, ollama"),
+        (
+            ["--llm-server=not a url"],
+            "ERROR: --llm-server: 'not a url' is not a URL, HOST:PORT, sim or local*",
+        ),
+        (
+            ["--llm-server=sim", "--llm-api=grpc"],
+            "ERROR: --llm-api: 'grpc' is not one of auto, openai, ollama",
+        ),
         (["--llm-timeout=0"], "ERROR: --llm-timeout: '0' is not a positive number of seconds*"),
         (["--llm-server=auto"], "ERROR: --llm-server=auto: network discovery is not available*"),
     ],
@@ -51,17 +60,21 @@ def test_bad_options_are_usage_errors(
 
 
 def test_bad_ini_value_names_the_ini_key(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nllm_concurrency = many\n")
+    pytester.makeini(f"{INI}llm_concurrency = many\n")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: ini option llm_concurrency: 'many' is not a whole number*"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: ini option llm_concurrency: 'many' is not a whole number*"]
+    )
 
 
 @pytest.mark.parametrize("api", ["openai", "ollama"])
 def test_sim_session_serves_the_fixtures(user_test: pytest.Pytester, api: str) -> None:
     result = user_test.runpytest("-s", "--llm-server=sim", f"--llm-api={api}")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"llm-server: sim (api {api}), model: first", f"*SERVER * {api} sim-small"])
+    result.stdout.fnmatch_lines(
+        [f"llm-server: sim (api {api}), model: first", f"*SERVER * {api} sim-small"]
+    )
 
 
 def test_pinned_url_with_unknown_model(user_test: pytest.Pytester) -> None:
@@ -78,7 +91,10 @@ def test_server_answering_html(user_test: pytest.Pytester) -> None:
         result = user_test.runpytest(f"--llm-server={sim.url}")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*LLM server: *answered with text/html, not JSON: is this an OpenAI-compatible or Ollama API?"]
+        [
+            "*LLM server: *answered with text/html, not JSON: "
+            "is this an OpenAI-compatible or Ollama API?"
+        ]
     )
 
 
@@ -89,6 +105,7 @@ def test_refused_connection(user_test: pytest.Pytester) -> None:
 
 
 def test_markers_registered(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
     result = pytester.runpytest("--markers")
     for name in ("llm", "toolbench", "quick", "stress", "throughput", "realistic_user", "arena"):
         result.stdout.fnmatch_lines([f"@pytest.mark.{name}:*"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ WEATHER = {
     },
 }
 # One worked example: the 135M model then answers with a real <tool_call>.
-EXAMPLE = [
+EXAMPLE: list[dict[str, Any]] = [
     {"role": "user", "content": "What is the weather in Rome?"},
     {
         "role": "assistant",
@@ -130,8 +131,9 @@ async def test_non_streamed_reply(client: ModelClient) -> None:
 async def test_four_concurrent_streams(real_server: ServerRecord) -> None:
     async with ModelClient(real_server, "smollm2-135m", concurrency=4) as c:
         prompts = [f"Write a line about the number {i}." for i in range(4)]
-        responses = await asyncio.gather(*(c.complete([{"role": "user", "content": p}],
-                                                      max_tokens=32) for p in prompts))
+        responses = await asyncio.gather(
+            *(c.complete([{"role": "user", "content": p}], max_tokens=32) for p in prompts)
+        )
     assert all(r.metrics.output_tokens > 0 and r.metrics.ttft_s for r in responses)
 
 

@@ -43,9 +43,13 @@ def test_server_urls(raw: str, url: str) -> None:
     assert parse_server_spec(raw) == ServerSpec("url", url)
 
 
-@pytest.mark.parametrize("raw", ["not a url", "ftp://x:1", "localhost", "host:99999", "http://", "h:1/x"])
+@pytest.mark.parametrize(
+    "raw", ["not a url", "ftp://x:1", "localhost", "host:99999", "http://", "h:1/x"]
+)
 def test_bad_server(raw: str) -> None:
-    with pytest.raises(SettingsError, match=r"--llm-server: .* is not a URL, HOST:PORT, sim or local"):
+    with pytest.raises(
+        SettingsError, match=r"--llm-server: .* is not a URL, HOST:PORT, sim or local"
+    ):
         parse_server_spec(raw)
 
 
@@ -83,5 +87,8 @@ def test_server_record_bases() -> None:
     assert ServerRecord(url="http://h:8000/v1/").openai_base == "http://h:8000/v1"
     record = ServerRecord(url="http://h:8000")
     assert (record.openai_base, record.root, record.ip, record.port) == (
-        "http://h:8000/v1", "http://h:8000", "h", 8000
+        "http://h:8000/v1",
+        "http://h:8000",
+        "h",
+        8000,
     )

@@ -1,0 +1,34 @@
+"""A simulated LLM server (OpenAI-compatible and Ollama native) on loopback, for tests."""
+
+from __future__ import annotations
+
+from pytest_llmserver.sim.config import Fault, SimConfig, TimingModel, is_loopback_host
+from pytest_llmserver.sim.policy import (
+    DefaultPolicy,
+    FunctionPolicy,
+    Policy,
+    ScriptedPolicy,
+    SimReply,
+    SimRequest,
+    SimToolCall,
+)
+from pytest_llmserver.sim.server import SimServer, SimThread
+from pytest_llmserver.sim.tokens import count_tokens, split_tokens
+
+__all__ = [
+    "DefaultPolicy",
+    "Fault",
+    "FunctionPolicy",
+    "Policy",
+    "ScriptedPolicy",
+    "SimConfig",
+    "SimReply",
+    "SimRequest",
+    "SimServer",
+    "SimThread",
+    "SimToolCall",
+    "TimingModel",
+    "count_tokens",
+    "is_loopback_host",
+    "split_tokens",
+]
