@@ -324,28 +324,27 @@ class ModelClient:
     ) -> AsyncIterator[str]:
         """Yield answer text as it arrives; set ``last_response``/``last_metrics`` at the end.
 
-        Raises an ``LLMError`` subclass for every failure. The one request that is repeated
-        is an OpenAI stream whose server refused ``stream_options``: it is sent again without
-        it (recorded as ``usage_fallback``), and the client stops asking for it.
+        Raises an ``LLMError`` subclass for every failure. An OpenAI server that refuses
+        ``stream_options`` gets the request again without it (recorded as ``usage_fallback``)
+        and the client stops asking for it; see ``_open`` for the only other repeat.
         """
-        kwargs = {
-            "tools": tools,
-            "tool_choice": tool_choice,
-            "enable_thinking": enable_thinking,
-            "max_tokens": max_tokens,
-            "stream": stream,
-        }
-        body = self._body(messages, **kwargs)  # type: ignore[arg-type]
+        body = self._body(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            enable_thinking=enable_thinking,
+            max_tokens=max_tokens,
+            stream=stream,
+        )
         try:
             async for piece in self._send(body, messages):
                 yield piece
         except LLMHTTPStatusError as exc:
-            if not ("stream_options" in body and exc.status_code in (400, 422)):
-                raise
-            if "stream_options" not in exc.server_message.lower():
+            refused = exc.status_code in (400, 422) and "stream_options" in exc.server_message
+            if "stream_options" not in body or not refused:
                 raise
             self.include_usage = False
-            body = self._body(messages, **kwargs)  # type: ignore[arg-type]
+            del body["stream_options"]
             async for piece in self._send(body, messages, usage_fallback=True):
                 yield piece
 
