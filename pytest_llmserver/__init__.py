@@ -1,7 +1,7 @@
 """pytest-llmserver: benchmark LLM inference servers as ordinary pytest runs.
 
-``-p pytest_llmserver`` loads the plugin through ``pytest_plugins`` below; installed, it is
-also loaded by its ``pytest11`` entry point.
+The pytest plugin is ``pytest_llmserver.plugin``, loaded through the ``pytest11`` entry point
+named ``pytest_llmserver`` (so ``-p pytest_llmserver`` loads it too).
 """
 
 from pytest_llmserver.client import (
@@ -17,8 +17,6 @@ from pytest_llmserver.client import (
 from pytest_llmserver.target import ServerRecord, probe_server, select_model
 
 __version__ = "0.1.0"
-
-pytest_plugins = ["pytest_llmserver.plugin"]
 
 __all__ = [
     "ChatMetrics",

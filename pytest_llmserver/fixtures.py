@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from pytest_llmserver.bench import ToolbenchSession, task_of
 from pytest_llmserver.client import LLMError, ModelClient, Timeouts
 from pytest_llmserver.launch import serve
+from pytest_llmserver.report import make_run_dir
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.target import ServerRecord, select_model
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
+RUN_DIR_KEY = pytest.StashKey[Path]()
+TOOLBENCH_KEY = pytest.StashKey[ToolbenchSession]()
 NO_SERVER = (
     "needs an LLM server: pass --llm-server=URL|HOST:PORT|sim|local "
     "(or set LLM_SERVER, or ini llm_server)"
@@ -57,5 +62,26 @@ async def llm_client(
         api_key=llm_settings.api_key,
         timeouts=Timeouts.from_total(llm_settings.timeout_s),
         concurrency=llm_settings.concurrency,
+        max_tokens=llm_settings.max_tokens,
     ) as client:
         yield client
+
+
+def run_dir(config: pytest.Config) -> Path:
+    """This session's report directory, made on first use."""
+    if RUN_DIR_KEY not in config.stash:
+        config.stash[RUN_DIR_KEY] = make_run_dir(config.stash[SETTINGS_KEY].logs_dir)
+    return config.stash[RUN_DIR_KEY]
+
+
+@pytest.fixture(scope="session")
+def llm_toolbench(
+    request: pytest.FixtureRequest, llm_server: ServerRecord, llm_model: str, llm_settings: Settings
+) -> ToolbenchSession:
+    """Runs the session's selected tool-bench tasks together; tests check their own result."""
+    tasks = [t for t in (task_of(item) for item in request.session.items) if t is not None]
+    unique = list({task.task_id: task for task in tasks}.values())
+    config = request.config
+    bench = ToolbenchSession(unique, llm_server, llm_model, llm_settings, lambda: run_dir(config))
+    config.stash[TOOLBENCH_KEY] = bench
+    return bench

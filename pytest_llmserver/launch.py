@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pytest_llmserver.settings import Settings
+from pytest_llmserver.sim import SimConfig, SimThread
 from pytest_llmserver.target import ServerRecord, TargetError, probe_server
 
 
@@ -17,9 +18,7 @@ def serve(settings: Settings) -> Iterator[ServerRecord]:
     if spec is None:
         raise TargetError("no server given: pass --llm-server=URL|HOST:PORT|sim|local")
     if spec.mode == "sim":
-        from pytest_llmserver.sim import SimThread
-
-        with SimThread() as sim:
+        with SimThread(bench_sim_config()) as sim:
             yield _probe(sim.url, settings)
     elif spec.mode == "local":
         from pytest_llmserver.local import LocalServer, LocalServerConfig
@@ -38,6 +37,16 @@ def serve(settings: Settings) -> Iterator[ServerRecord]:
             f"--llm-server={spec.mode}: network discovery is not available in this version; "
             "pass a URL, HOST:PORT, sim or local"
         )
+
+
+def bench_sim_config() -> SimConfig:
+    """The simulator with the tool bench's scripted models (``oracle``, ``bad-*``) added."""
+    from pytest_llmserver.toolbench import builtin_tasks
+    from pytest_llmserver.toolbench.oracle import BENCH_MODELS, BenchPolicy, distractor_names
+
+    base = SimConfig()
+    policy = BenchPolicy(builtin_tasks(), distractors=distractor_names())
+    return SimConfig(models=(*base.models, *BENCH_MODELS), policy=policy)
 
 
 def _probe(url: str, settings: Settings) -> ServerRecord:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
+from pytest_llmserver.bench import YAML_SUFFIX, YamlTaskFile
 from pytest_llmserver.fixtures import (
     NO_SERVER,
     SETTINGS_KEY,
+    TOOLBENCH_KEY,
     llm_client,
     llm_model,
     llm_server,
     llm_settings,
+    llm_toolbench,
 )
 from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
 
-__all__ = ["llm_client", "llm_model", "llm_server", "llm_settings"]
+__all__ = ["llm_client", "llm_model", "llm_server", "llm_settings", "llm_toolbench"]
+
+SUITES_DIR = Path(__file__).with_name("suites")
 
 MARKERS = {
     "llm": "needs an LLM server (skipped without --llm-server)",
@@ -67,6 +73,17 @@ def pytest_configure(config: pytest.Config) -> None:
             "pass a URL, HOST:PORT, sim or local"
         )
     config.stash[SETTINGS_KEY] = settings
+    if (
+        settings.server is not None
+        and config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR
+    ):
+        config.args.append(str(SUITES_DIR))  # built-in suites run when no paths are given
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.name.endswith(YAML_SUFFIX):
+        return YamlTaskFile.from_parent(parent, path=file_path)
+    return None
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -81,3 +98,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     settings = item.config.stash.get(SETTINGS_KEY, None)
     if item.get_closest_marker("llm") and (settings is None or settings.server is None):
         pytest.skip(NO_SERVER)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    bench = terminalreporter.config.stash.get(TOOLBENCH_KEY, None)
+    if bench is None or bench.run is None:
+        return
+    run = bench.run
+    terminalreporter.section(f"tool bench: {run.model}")
+    for row in run.summaries():
+        terminalreporter.write_line(
+            f"{row.tier:<10} {row.tasks:>3} tasks  pass@1 {row.pass_at_1:6.1%}  "
+            f"pass^{run.repeat} {row.pass_all:6.1%}"
+        )
+    terminalreporter.write_line(f"wall time {run.wall_s:.2f} s, concurrency {run.concurrency}")
+    if bench.report_paths:
+        terminalreporter.write_line(f"report: {bench.report_paths[0]}")

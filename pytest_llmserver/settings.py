@@ -131,7 +131,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("api_key", "API key sent as a bearer token; never written to reports", _text),
     OptionSpec("timeout", "per-request deadline in seconds", _positive_float, "300", "SECONDS"),
     OptionSpec("logs", "directory for reports", _text, "logs", "DIR"),
-    OptionSpec("concurrency", "client connection pool size / concurrency", _positive_int, "4", "N"),
+    OptionSpec(
+        "concurrency", "requests / tool-bench tasks in flight at once", _positive_int, "4", "N"
+    ),
+    OptionSpec("repeat", "tool-bench trials per task (pass@1 and pass^k)", _positive_int, "1", "K"),
+    OptionSpec("max_tokens", "limit on generated tokens per model turn", _positive_int, None, "N"),
 )
 
 
@@ -146,6 +150,8 @@ class Settings:
     timeout_s: float = 300.0
     logs_dir: Path = Path("logs")
     concurrency: int = 4
+    repeat: int = 1
+    max_tokens: int | None = None
 
     @classmethod
     def resolve(
@@ -173,6 +179,8 @@ class Settings:
             timeout_s=values["timeout"],
             logs_dir=Path(values["logs"]),
             concurrency=values["concurrency"],
+            repeat=values["repeat"],
+            max_tokens=values["max_tokens"],
         )
 
     def public_dict(self) -> dict[str, Any]:
@@ -185,4 +193,6 @@ class Settings:
             "timeout_s": self.timeout_s,
             "logs_dir": str(self.logs_dir),
             "concurrency": self.concurrency,
+            "repeat": self.repeat,
+            "max_tokens": self.max_tokens,
         }

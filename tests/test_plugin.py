@@ -70,7 +70,7 @@ def test_bad_ini_value_names_the_ini_key(pytester: pytest.Pytester) -> None:
 
 @pytest.mark.parametrize("api", ["openai", "ollama"])
 def test_sim_session_serves_the_fixtures(user_test: pytest.Pytester, api: str) -> None:
-    result = user_test.runpytest("-s", "--llm-server=sim", f"--llm-api={api}")
+    result = user_test.runpytest("test_user.py", "-s", "--llm-server=sim", f"--llm-api={api}")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [f"llm-server: sim (api {api}), model: first", f"*SERVER * {api} sim-small"]
@@ -79,7 +79,7 @@ def test_sim_session_serves_the_fixtures(user_test: pytest.Pytester, api: str) -
 
 def test_pinned_url_with_unknown_model(user_test: pytest.Pytester) -> None:
     with SimThread() as sim:
-        result = user_test.runpytest(f"--llm-server={sim.url}", "--llm-model=nope")
+        result = user_test.runpytest("test_user.py", f"--llm-server={sim.url}", "--llm-model=nope")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [f"*model 'nope' is not served by {sim.url} (it serves: sim-small, sim-reasoner)"]
@@ -88,7 +88,7 @@ def test_pinned_url_with_unknown_model(user_test: pytest.Pytester) -> None:
 
 def test_server_answering_html(user_test: pytest.Pytester) -> None:
     with SimThread(SimConfig(fault=Fault.HTML)) as sim:
-        result = user_test.runpytest(f"--llm-server={sim.url}")
+        result = user_test.runpytest("test_user.py", f"--llm-server={sim.url}")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
@@ -99,7 +99,7 @@ def test_server_answering_html(user_test: pytest.Pytester) -> None:
 
 
 def test_refused_connection(user_test: pytest.Pytester) -> None:
-    result = user_test.runpytest("--llm-server=127.0.0.1:9", "--llm-timeout=5")
+    result = user_test.runpytest("test_user.py", "--llm-server=127.0.0.1:9", "--llm-timeout=5")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*LLM server: cannot connect to http://127.0.0.1:9*"])
 
@@ -109,3 +109,14 @@ def test_markers_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     for name in ("llm", "toolbench", "quick", "stress", "throughput", "realistic_user", "arena"):
         result.stdout.fnmatch_lines([f"@pytest.mark.{name}:*"])
+
+
+def test_builtin_suites_are_collected_only_when_no_path_is_given(
+    user_test: pytest.Pytester,
+) -> None:
+    result = user_test.runpytest("--llm-server=sim", "--collect-only", "-q", "-m", "toolbench")
+    result.stdout.fnmatch_lines(
+        ["*test_toolbench.py::test_toolbench[Q01_*", "45/46 tests collected*"]
+    )
+    result = user_test.runpytest("test_user.py", "--llm-server=sim", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["1 test collected*"])

@@ -1,3 +1,0 @@
-"""Root conftest: plugins our own tests use (pytest_plugins is only honoured here)."""
-
-pytest_plugins = ["pytester"]

@@ -1,0 +1,122 @@
+"""pytest glue for the tool bench: task parameters, YAML task files, the session that runs them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmserver.client import ModelClient, Timeouts
+from pytest_llmserver.settings import Settings
+from pytest_llmserver.target import ServerRecord
+from pytest_llmserver.toolbench import AgentTask, TaskSchemaError, load_tasks, run_toolbench
+from pytest_llmserver.toolbench.report import write_report
+from pytest_llmserver.toolbench.runner import ToolbenchRun
+
+TASK_KEY = pytest.StashKey[AgentTask]()
+YAML_SUFFIX = ".llm.yaml"
+
+
+def _marks(task: AgentTask) -> list[pytest.MarkDecorator]:
+    marks = [pytest.mark.llm, pytest.mark.toolbench]
+    if task.tier != "base":
+        marks.append(getattr(pytest.mark, task.tier))
+    return marks
+
+
+def task_param(task: AgentTask) -> Any:
+    """A ``pytest.param`` for one task: id = task id, markers toolbench + tier."""
+    return pytest.param(task, id=task.task_id, marks=_marks(task))
+
+
+def task_of(item: pytest.Item) -> AgentTask | None:
+    """The tool-bench task an item runs, if any."""
+    task = item.stash.get(TASK_KEY, None)
+    if task is None:
+        callspec = getattr(item, "callspec", None)
+        value = callspec.params.get("llm_task") if callspec is not None else None
+        task = value if isinstance(value, AgentTask) else None
+    return task
+
+
+class YamlTaskFile(pytest.File):
+    """A ``*.llm.yaml`` file: each task in it becomes a test."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        try:
+            tasks = load_tasks(self.path)
+        except TaskSchemaError as exc:
+            # One failing test carries the error; the rest of the run goes on.
+            yield pytest.Function.from_parent(self, name="schema", callobj=_schema_error(exc))
+            return
+        for task in tasks:
+            item = pytest.Function.from_parent(self, name=task.task_id, callobj=_yaml_test(task))
+            for mark in _marks(task):
+                item.add_marker(mark)
+            item.stash[TASK_KEY] = task
+            yield item
+
+
+def _schema_error(exc: TaskSchemaError) -> Callable[[], None]:
+    def run() -> None:
+        pytest.fail(str(exc), pytrace=False)
+
+    return run
+
+
+def _yaml_test(task: AgentTask) -> Callable[..., None]:
+    def run(llm_toolbench: ToolbenchSession) -> None:
+        llm_toolbench.check(task)
+
+    return run
+
+
+class ToolbenchSession:
+    """Runs every selected task of the session at once (on first use); tests read the results."""
+
+    def __init__(
+        self,
+        tasks: list[AgentTask],
+        server: ServerRecord,
+        model: str,
+        settings: Settings,
+        run_dir: Callable[[], Path],
+    ) -> None:
+        self.tasks = tasks
+        self.server = server
+        self.model = model
+        self.settings = settings
+        self._run_dir = run_dir
+        self.run: ToolbenchRun | None = None
+        self.report_paths: tuple[Path, Path] | None = None
+
+    def check(self, task: AgentTask) -> None:
+        """Fail the calling test with the task's one-line reason unless every trial passed."""
+        if self.run is None:
+            self.run = asyncio.run(self._run_all())
+            self.report_paths = write_report(self.run, self._run_dir())
+        result = self.run.results.get(task.task_id)
+        if result is None:
+            pytest.fail(f"{task.task_id}: was not in the selected run", pytrace=False)
+        if not result.passed_all:
+            pytest.fail(f"{task.task_id}: {result.reason}", pytrace=False)
+
+    async def _run_all(self) -> ToolbenchRun:
+        s = self.settings
+        async with ModelClient(
+            self.server,
+            self.model,
+            api_key=s.api_key,
+            timeouts=Timeouts.from_total(s.timeout_s),
+            concurrency=s.concurrency,
+        ) as client:
+            return await run_toolbench(
+                client,
+                self.tasks,
+                repeat=s.repeat,
+                concurrency=s.concurrency,
+                max_tokens=s.max_tokens,
+            )

@@ -1,0 +1,116 @@
+"""The tool-bench report: ``toolbench.md`` for people, ``toolbench.json`` with every trajectory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
+
+JSON_SCHEMA_VERSION = 1
+
+
+def _flag(value: bool) -> str:
+    return "yes" if value else "NO"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(run: ToolbenchRun) -> str:
+    """The report as markdown: summary by tier, per-task table (failures first), diagnostics."""
+    lines = [
+        f"# Tool bench: {run.model}",
+        "",
+        f"Server {run.server_url} · {len(run.results)} tasks · {run.repeat} trial(s) each · "
+        f"concurrency {run.concurrency} · wall time {run.wall_s:.2f} s",
+        "",
+        f"| tier | tasks | pass@1 | pass^{run.repeat} |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in run.summaries():
+        lines.append(f"| {row.tier} | {row.tasks} | {row.pass_at_1:.1%} | {row.pass_all:.1%} |")
+    lines += [
+        "",
+        "## Tasks",
+        "",
+        "| task | tier | pass | iterations | calls | tool use | no forbidden | answer | time s "
+        "| reason |",
+        "|---|---|---|---:|---:|---|---|---|---:|---|",
+    ]
+    ordered = sorted(run.results.values(), key=lambda r: (r.passed_all, r.task.task_id))
+    for result in ordered:
+        lines.append(_task_row(result))
+    d = run.diagnostics()
+    lines += [
+        "",
+        "## Model diagnostics",
+        "",
+        "| malformed arguments | unknown tools | empty responses | tool calls written as text |",
+        "|---:|---:|---:|---:|",
+        f"| {d.malformed_args} | {d.unknown_tools} | {d.empty_responses} | {d.text_tool_calls} |",
+    ]
+    errors = [
+        (r.task.task_id, t.error_class, t.error)
+        for r in run.results.values()
+        for t, _ in r.trials
+        if t.error
+    ]
+    if errors:
+        lines += ["", "## Errors", ""]
+        lines += [f"- `{task_id}` ({kind}): {_cell(str(text))}" for task_id, kind, text in errors]
+    return "\n".join(lines) + "\n"
+
+
+def _task_row(result: TaskResult) -> str:
+    trials = result.trials
+    score = next((s for _, s in trials if not s.passed), trials[0][1]) if trials else None
+    if score is None:
+        return f"| {result.task.task_id} | {result.task.tier} | not run | | | | | | | |"
+    passed = f"{sum(s.passed for _, s in trials)}/{len(trials)}"
+    return (
+        f"| {result.task.task_id} | {result.task.tier} | {passed} | {score.iterations} | "
+        f"{score.tool_calls} | {_flag(score.tool_use_ok)} | {_flag(score.no_forbidden)} | "
+        f"{_flag(score.answer_ok)} | {score.wall_s:.2f} | {_cell(score.reason)} |"
+    )
+
+
+def to_json(run: ToolbenchRun) -> dict[str, Any]:
+    """Everything, trajectories included."""
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "model": run.model,
+        "server_url": run.server_url,
+        "repeat": run.repeat,
+        "concurrency": run.concurrency,
+        "wall_s": run.wall_s,
+        "summary": [asdict(row) for row in run.summaries()],
+        "diagnostics": asdict(run.diagnostics()),
+        "tasks": [
+            {
+                "task_id": r.task.task_id,
+                "tier": r.task.tier,
+                "capabilities": list(r.task.capabilities),
+                "pass_at_1": r.pass_at_1,
+                "passed_all": r.passed_all,
+                "trials": [
+                    {"score": score.to_dict(), "trajectory": trajectory.to_dict()}
+                    for trajectory, score in r.trials
+                ],
+            }
+            for r in run.results.values()
+        ],
+    }
+
+
+def write_report(run: ToolbenchRun, directory: Path) -> tuple[Path, Path]:
+    """Write ``toolbench.md`` and ``toolbench.json`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    md_path = directory / "toolbench.md"
+    json_path = directory / "toolbench.json"
+    md_path.write_text(render_markdown(run), encoding="utf-8")
+    json_path.write_text(json.dumps(to_json(run), indent=1, default=str), encoding="utf-8")
+    return md_path, json_path
