@@ -42,6 +42,13 @@ def task_of(item: pytest.Item) -> AgentTask | None:
     return task
 
 
+class YamlTaskItem(pytest.Function):
+    """A test built from a YAML task (reported by its task id, not a Python path)."""
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
+
+
 class YamlTaskFile(pytest.File):
     """A ``*.llm.yaml`` file: each task in it becomes a test."""
 
@@ -50,10 +57,10 @@ class YamlTaskFile(pytest.File):
             tasks = load_tasks(self.path)
         except TaskSchemaError as exc:
             # One failing test carries the error; the rest of the run goes on.
-            yield pytest.Function.from_parent(self, name="schema", callobj=_schema_error(exc))
+            yield YamlTaskItem.from_parent(self, name="schema", callobj=_schema_error(exc))
             return
         for task in tasks:
-            item = pytest.Function.from_parent(self, name=task.task_id, callobj=_yaml_test(task))
+            item = YamlTaskItem.from_parent(self, name=task.task_id, callobj=_yaml_test(task))
             for mark in _marks(task):
                 item.add_marker(mark)
             item.stash[TASK_KEY] = task

@@ -6,7 +6,6 @@ import pytest
 
 from pytest_llmserver.sim import Fault, SimConfig, SimThread
 
-INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 USER_TEST = """
 import pytest
 
@@ -19,10 +18,9 @@ async def test_answer(llm_client, llm_server, llm_model):
 
 
 @pytest.fixture
-def user_test(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini(INI)
-    pytester.makepyfile(test_user=USER_TEST)
-    return pytester
+def user_test(llm_pytester: pytest.Pytester) -> pytest.Pytester:
+    llm_pytester.makepyfile(test_user=USER_TEST)
+    return llm_pytester
 
 
 def test_without_server_tests_are_skipped_with_the_option_named(user_test: pytest.Pytester) -> None:
@@ -60,7 +58,9 @@ def test_bad_options_are_usage_errors(
 
 
 def test_bad_ini_value_names_the_ini_key(pytester: pytest.Pytester) -> None:
-    pytester.makeini(f"{INI}llm_concurrency = many\n")
+    pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nllm_concurrency = many\n"
+    )
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
@@ -104,9 +104,8 @@ def test_refused_connection(user_test: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*LLM server: cannot connect to http://127.0.0.1:9*"])
 
 
-def test_markers_registered(pytester: pytest.Pytester) -> None:
-    pytester.makeini(INI)
-    result = pytester.runpytest("--markers")
+def test_markers_registered(llm_pytester: pytest.Pytester) -> None:
+    result = llm_pytester.runpytest("--markers")
     for name in ("llm", "toolbench", "quick", "stress", "throughput", "realistic_user", "arena"):
         result.stdout.fnmatch_lines([f"@pytest.mark.{name}:*"])
 

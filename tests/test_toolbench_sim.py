@@ -37,7 +37,6 @@ from pytest_llmserver.toolbench.tools import REGISTRY, ToolSpec, ToolState
 
 FAST = TimingModel(ttft_s=0.002, per_token_s=0.0005)
 EXAMPLE_SUITE = Path(__file__).parent.parent / "example_suites" / "orders.llm.yaml"
-INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 
 
 @pytest.fixture(scope="module")
@@ -157,12 +156,12 @@ def test_registry_names_are_tool_names() -> None:
 
 
 def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    pytester.makeini(INI)
     return pytester.runpytest_inprocess(
         "--llm-server=sim", f"--llm-logs={pytester.path / 'logs'}", *args
     )
 
 
+@pytest.mark.usefixtures("llm_pytester")
 def test_pytest_oracle_runs_all_45(pytester: pytest.Pytester) -> None:
     result = run_pytest(pytester, "--llm-model=oracle", "-m", "toolbench", "--llm-concurrency=8")
     result.assert_outcomes(passed=45)
@@ -171,6 +170,7 @@ def test_pytest_oracle_runs_all_45(pytester: pytest.Pytester) -> None:
     assert "| all | 45 | 100.0% | 100.0% |" in report.read_text()
 
 
+@pytest.mark.usefixtures("llm_pytester")
 def test_pytest_quick_tier_and_repeats(pytester: pytest.Pytester) -> None:
     result = run_pytest(
         pytester, "--llm-model=oracle", "-m", "toolbench and quick", "--llm-repeat=3"
@@ -181,6 +181,7 @@ def test_pytest_quick_tier_and_repeats(pytester: pytest.Pytester) -> None:
     assert [len(t["trials"]) for t in data["tasks"]] == [3] * 7
 
 
+@pytest.mark.usefixtures("llm_pytester")
 def test_pytest_failures_carry_the_reason(pytester: pytest.Pytester) -> None:
     result = run_pytest(pytester, f"--llm-model={NO_TOOLS}", "-m", "toolbench and quick")
     outcomes = result.parseoutcomes()
@@ -190,6 +191,7 @@ def test_pytest_failures_carry_the_reason(pytester: pytest.Pytester) -> None:
     assert "no tool was called" in report
 
 
+@pytest.mark.usefixtures("llm_pytester")
 def test_yaml_schema_error_fails_one_test_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
     pytester.makefile(
         ".llm.yaml",
@@ -206,12 +208,12 @@ def test_yaml_schema_error_fails_one_test_and_the_run_goes_on(pytester: pytest.P
     )
 
 
+@pytest.mark.usefixtures("llm_pytester")
 def test_user_yaml_suite_runs_as_tests(pytester: pytest.Pytester) -> None:
     example = EXAMPLE_SUITE.read_text()
     pytester.makefile(".llm.yaml", orders=example)
     policy = BenchPolicy(load_tasks(EXAMPLE_SUITE))
     with SimThread(SimConfig(models=(ORACLE,), policy=policy, timing=FAST)) as sim:
-        pytester.makeini(INI)
         result = pytester.runpytest_inprocess(
             "orders.llm.yaml", f"--llm-server={sim.url}", f"--llm-logs={pytester.path / 'logs'}"
         )
