@@ -15,10 +15,12 @@ from pytest_llmserver.client import (
     strip_thinking,
 )
 from pytest_llmserver.target import ServerRecord, probe_server, select_model
+from pytest_llmserver.toolbench import AgentTask, run_agent_loop, run_toolbench, score_task
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgentTask",
     "ChatMetrics",
     "ChatResponse",
     "LLMError",
@@ -28,6 +30,9 @@ __all__ = [
     "ToolCall",
     "__version__",
     "probe_server",
+    "run_agent_loop",
+    "run_toolbench",
+    "score_task",
     "select_model",
     "split_thinking",
     "strip_thinking",

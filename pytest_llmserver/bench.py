@@ -99,12 +99,19 @@ class ToolbenchSession:
         self._run_dir = run_dir
         self.run: ToolbenchRun | None = None
         self.report_paths: tuple[Path, Path] | None = None
+        self.failure: str | None = None
 
     def check(self, task: AgentTask) -> None:
         """Fail the calling test with the task's one-line reason unless every trial passed."""
+        if self.run is None and self.failure is None:
+            try:
+                self.run = asyncio.run(self._run_all())
+            except Exception as exc:  # reported once to every test instead of re-running
+                self.failure = f"tool bench run failed: {type(exc).__name__}: {exc}"
+            else:
+                self.report_paths = write_report(self.run, self._run_dir())
         if self.run is None:
-            self.run = asyncio.run(self._run_all())
-            self.report_paths = write_report(self.run, self._run_dir())
+            pytest.fail(self.failure or "tool bench did not run", pytrace=False)
         result = self.run.results.get(task.task_id)
         if result is None:
             pytest.fail(f"{task.task_id}: was not in the selected run", pytrace=False)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pytest_llmserver.toolbench.task import CALL_KEYS, EXPECT_KEYS, TASK_KEYS
 from pytest_llmserver.toolbench.tools import (
     DISTRACTOR_TARGETS,
     SECRET_VALUES,
@@ -60,33 +61,6 @@ CAPABILITIES = {
     "self_verification",
     "long_horizon",
 }
-TASK_KEYS = {
-    "id",
-    "tier",
-    "difficulty",
-    "capabilities",
-    "prompt",
-    "system",
-    "tools",
-    "max_iterations",
-    "expect",
-    "solution",
-}
-EXPECT_KEYS = {
-    "numbers",
-    "numeric_rel_tol",
-    "numeric_abs_tol",
-    "words",
-    "forbidden_words",
-    "calls",
-    "forbidden_tools",
-    "forbidden_calls",
-    "zero_tools",
-    "tool_use_required",
-    "min_calls",
-    "max_calls",
-}
-CALL_KEYS = {"name", "args", "substring", "strict_types"}
 # Solution calls that are meant to fail, beyond distractors and the first rate-limited call.
 DESIGNED_ERRORS = {
     ("H01_strict_iso_translation", "translate_text"),
