@@ -1,5 +1,17 @@
 """Load generation and statistics for the stress modes."""
 
+from pytest_llmserver.stress.engine import (
+    JsonlSink,
+    LoopLagMonitor,
+    OpenLoopStats,
+    RunClock,
+    TestResult,
+    arrival_offsets_s,
+    run_closed_loop,
+    run_open_loop,
+    run_warmup,
+    timed_request,
+)
 from pytest_llmserver.stress.stats import (
     ERROR_CLASSES,
     SLO_METRICS,
@@ -32,11 +44,17 @@ __all__ = [
     "SLO_STATS",
     "Drift",
     "Goodput",
+    "JsonlSink",
+    "LoopLagMonitor",
     "MetricTable",
+    "OpenLoopStats",
     "Percentiles",
+    "RunClock",
     "SLOResult",
     "StressSummary",
+    "TestResult",
     "Throughput",
+    "arrival_offsets_s",
     "check_slos",
     "drift",
     "error_counts",
@@ -46,8 +64,12 @@ __all__ = [
     "min_samples",
     "parse_slos",
     "per_request_limits",
+    "run_closed_loop",
+    "run_open_loop",
+    "run_warmup",
     "summarize",
     "summarize_file",
     "summarize_records",
     "throughput",
+    "timed_request",
 ]
