@@ -13,11 +13,13 @@ from pytest_llmserver.client import LLMError, ModelClient, Timeouts
 from pytest_llmserver.launch import serve
 from pytest_llmserver.report import make_run_dir
 from pytest_llmserver.settings import Settings
+from pytest_llmserver.stress_glue import StressSession
 from pytest_llmserver.target import ServerRecord, select_model
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUN_DIR_KEY = pytest.StashKey[Path]()
 TOOLBENCH_KEY = pytest.StashKey[ToolbenchSession]()
+STRESS_KEY = pytest.StashKey[StressSession]()
 NO_SERVER = (
     "needs an LLM server: pass --llm-server=URL|HOST:PORT|sim|local "
     "(or set LLM_SERVER, or ini llm_server)"
@@ -85,3 +87,15 @@ def llm_toolbench(
     bench = ToolbenchSession(unique, llm_server, llm_model, llm_settings, lambda: run_dir(config))
     config.stash[TOOLBENCH_KEY] = bench
     return bench
+
+
+@pytest.fixture(scope="session")
+def llm_stress(
+    request: pytest.FixtureRequest, llm_server: ServerRecord, llm_model: str, llm_settings: Settings
+) -> StressSession:
+    """Runs stress modes against the target; each writes ``stress-<mode>-<id>.md/.json``."""
+    config = request.config
+    quiet = config.get_verbosity() < 0
+    stress = StressSession(llm_server, llm_model, llm_settings, lambda: run_dir(config), quiet)
+    config.stash[STRESS_KEY] = stress
+    return stress

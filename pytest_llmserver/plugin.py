@@ -11,16 +11,18 @@ from pytest_llmserver.bench import YAML_SUFFIX, YamlTaskFile
 from pytest_llmserver.fixtures import (
     NO_SERVER,
     SETTINGS_KEY,
+    STRESS_KEY,
     TOOLBENCH_KEY,
     llm_client,
     llm_model,
     llm_server,
     llm_settings,
+    llm_stress,
     llm_toolbench,
 )
 from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
 
-__all__ = ["llm_client", "llm_model", "llm_server", "llm_settings", "llm_toolbench"]
+__all__ = ["llm_client", "llm_model", "llm_server", "llm_settings", "llm_stress", "llm_toolbench"]
 
 SUITES_DIR = Path(__file__).with_name("suites")
 
@@ -101,6 +103,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    stress = terminalreporter.config.stash.get(STRESS_KEY, None)
+    if stress is not None and stress.reports:
+        terminalreporter.section("stress")
+        for stats, path in stress.reports:
+            ttft = stats.summary.metrics.ttft_s
+            rps = stats.summary.throughput.requests_per_s
+            terminalreporter.write_line(
+                f"{stats.mode:<15} {stats.params.get('id', ''):<22} ok {stats.summary.ok:>5} "
+                f"failed {stats.summary.failed:>4}  "
+                f"req/s {'-' if rps is None else f'{rps:.2f}':>7}  "
+                f"TTFT p50 {'-' if ttft is None else f'{ttft.p50 * 1e3:.1f} ms':>10}  {path}"
+            )
     bench = terminalreporter.config.stash.get(TOOLBENCH_KEY, None)
     if bench is None or bench.run is None:
         return

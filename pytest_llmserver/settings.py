@@ -94,6 +94,58 @@ def _text(raw: str, source: str) -> str:
     return raw
 
 
+def _int_list(raw: str, source: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise SettingsError(
+            f"{source}: {raw!r} is not a comma list of whole numbers >= 1 (e.g. 1,4,16)"
+        )
+    return values
+
+
+def _non_negative_int(raw: str, source: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SettingsError(f"{source}: {raw!r} is not a whole number >= 0 (e.g. 1)")
+    return value
+
+
+def _profile(raw: str, source: str) -> str:
+    from pytest_llmserver.stress.workload import PROFILES
+
+    if raw not in PROFILES:
+        raise SettingsError(f"{source}: {raw!r} is not one of {', '.join(PROFILES)}")
+    return raw
+
+
+def _slos(raw: str, source: str) -> dict[str, float]:
+    from pytest_llmserver.stress.stats import parse_slos
+
+    try:
+        return parse_slos(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {exc}") from None
+
+
+def _arrival(raw: str, source: str) -> str:
+    if raw not in ("constant", "poisson", "gamma"):
+        raise SettingsError(f"{source}: {raw!r} is not one of constant, poisson, gamma")
+    return raw
+
+
+def _stress_tier(raw: str, source: str) -> str:
+    tiers = ("all", "quick", "base", "hard", "brutal", "realistic", "extreme")
+    if raw not in tiers:
+        raise SettingsError(f"{source}: {raw!r} is not one of {', '.join(tiers)}")
+    return raw
+
+
 @dataclass(frozen=True)
 class OptionSpec:
     """One option: ``--llm-<name>``, ini key ``llm_<name>``, env ``LLM_<NAME>``."""
@@ -136,6 +188,37 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("repeat", "tool-bench trials per task (pass@1 and pass^k)", _positive_int, "1", "K"),
     OptionSpec("max_tokens", "limit on generated tokens per model turn", _positive_int, None, "N"),
+    OptionSpec(
+        "seed", "seed of every random choice (arrivals, prompts)", _non_negative_int, "0", "N"
+    ),
+    OptionSpec(
+        "warmup", "uncounted warm-up requests before each stress mode", _non_negative_int, "1", "N"
+    ),
+    OptionSpec("sweep", "throughput: concurrency values to sweep", _int_list, "1,4", "C1,C2,..."),
+    OptionSpec("total", "throughput / consistency: requests per run", _positive_int, "16", "N"),
+    OptionSpec("rpm", "sustained: requests per minute", _positive_float, "120", "RPM"),
+    OptionSpec(
+        "arrival", "sustained: constant|poisson|gamma arrivals", _arrival, "constant", "NAME"
+    ),
+    OptionSpec(
+        "burstiness", "sustained, gamma: CV of the gaps (>1 bursty)", _positive_float, "1", "CV"
+    ),
+    OptionSpec(
+        "duration", "sustained / realistic users: seconds", _positive_float, "10", "SECONDS"
+    ),
+    OptionSpec(
+        "token_sizes", "token stress: prompt sizes in tokens", _int_list, "256,1024", "N1,N2,..."
+    ),
+    OptionSpec(
+        "arrival_rate", "realistic users: sessions per second", _positive_float, "0.5", "RATE"
+    ),
+    OptionSpec(
+        "session_profile", "realistic users: one-shot|short|long|mixed", _profile, "mixed", "NAME"
+    ),
+    OptionSpec(
+        "slo", "SLOs that fail a stress test, e.g. ttft_p95:0.8,e2e_p99:5", _slos, None, "SLOS"
+    ),
+    OptionSpec("stress_tier", "tool bench under load: tier or all", _stress_tier, "quick", "TIER"),
 )
 
 
@@ -152,6 +235,19 @@ class Settings:
     concurrency: int = 4
     repeat: int = 1
     max_tokens: int | None = None
+    seed: int = 0
+    warmup: int = 1
+    sweep: tuple[int, ...] = (1, 4)
+    total: int = 16
+    rpm: float = 120.0
+    arrival: str = "constant"
+    burstiness: float = 1.0
+    duration_s: float = 10.0
+    token_sizes: tuple[int, ...] = (256, 1024)
+    arrival_rate: float = 0.5
+    session_profile: str = "mixed"
+    slos: dict[str, float] = field(default_factory=dict)
+    stress_tier: str = "quick"
 
     @classmethod
     def resolve(
@@ -181,6 +277,19 @@ class Settings:
             concurrency=values["concurrency"],
             repeat=values["repeat"],
             max_tokens=values["max_tokens"],
+            seed=values["seed"],
+            warmup=values["warmup"],
+            sweep=values["sweep"],
+            total=values["total"],
+            rpm=values["rpm"],
+            arrival=values["arrival"],
+            burstiness=values["burstiness"],
+            duration_s=values["duration"],
+            token_sizes=values["token_sizes"],
+            arrival_rate=values["arrival_rate"],
+            session_profile=values["session_profile"],
+            slos=values["slo"] or {},
+            stress_tier=values["stress_tier"],
         )
 
     def public_dict(self) -> dict[str, Any]:
@@ -195,4 +304,17 @@ class Settings:
             "concurrency": self.concurrency,
             "repeat": self.repeat,
             "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "warmup": self.warmup,
+            "sweep": list(self.sweep),
+            "total": self.total,
+            "rpm": self.rpm,
+            "arrival": self.arrival,
+            "burstiness": self.burstiness,
+            "duration_s": self.duration_s,
+            "token_sizes": list(self.token_sizes),
+            "arrival_rate": self.arrival_rate,
+            "session_profile": self.session_profile,
+            "slos": self.slos,
+            "stress_tier": self.stress_tier,
         }

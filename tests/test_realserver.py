@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmserver.client import LLMContextOverflowError, ModelClient
 from pytest_llmserver.local import LocalServer, LocalServerConfig
+from pytest_llmserver.stress import StressTester, iter_records
 from pytest_llmserver.target import ServerRecord, probe_server
 
 pytestmark = pytest.mark.realserver
@@ -191,3 +193,39 @@ def test_quick_tool_bench_tier_on_the_real_model(pytester: pytest.Pytester) -> N
         assert trial["score"]["passed"] or trial["score"]["reason"]
         assert trial["trajectory"]["steps"]
     assert (logs / "latest" / "toolbench.md").read_text().startswith("# Tool bench: smollm2-135m")
+
+
+async def test_stress_throughput_on_the_real_server(
+    real_server: ServerRecord, tmp_path: Path
+) -> None:
+    tester = StressTester(real_server, "smollm2-135m", max_tokens=48, out_dir=tmp_path)
+    stats = await tester.run_throughput_test(concurrency=4, total=8)
+    assert stats.summary.ok == 8
+    ttft = stats.summary.metrics.ttft_s
+    assert ttft is not None
+    assert ttft.min > 0
+    ratios = [
+        r["decode_tps"] / r["server_decode_tps"]
+        for chunk in iter_records(stats.records_path)
+        for r in chunk
+        if not r["warmup"] and r["decode_tps"] and r["server_decode_tps"] and r["output_tokens"] > 8
+    ]
+    assert ratios
+    assert sorted(ratios)[len(ratios) // 2] == pytest.approx(1.0, abs=0.2)
+
+
+async def test_token_stress_on_the_real_server(real_server: ServerRecord, tmp_path: Path) -> None:
+    tester = StressTester(real_server, "smollm2-135m", max_tokens=16, out_dir=tmp_path)
+    stats = await tester.run_token_stress_test([200, 6000, 800])
+    small, too_big, large = stats.tables["sizes"]
+    assert too_big["error"] == (
+        "6000 prompt tokens + 16 output tokens exceed the server's context of 4096 tokens "
+        "per request"
+    )
+    for row, target in ((small, 200), (large, 800)):
+        assert row["error"] is None
+        assert row["count_source"] == "usage"
+        assert abs(row["prompt_tokens"] - target) <= 0.02 * target
+        assert row["ttft_s"] > 0
+        assert row["prefill_tps"] > 0
+    assert stats.figures["context_limit_tokens"] == 4096

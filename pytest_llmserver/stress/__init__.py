@@ -12,6 +12,8 @@ from pytest_llmserver.stress.engine import (
     run_warmup,
     timed_request,
 )
+from pytest_llmserver.stress.modes import StressTester
+from pytest_llmserver.stress.results import TestStats
 from pytest_llmserver.stress.stats import (
     ERROR_CLASSES,
     SLO_METRICS,
@@ -52,7 +54,9 @@ __all__ = [
     "RunClock",
     "SLOResult",
     "StressSummary",
+    "StressTester",
     "TestResult",
+    "TestStats",
     "Throughput",
     "arrival_offsets_s",
     "check_slos",

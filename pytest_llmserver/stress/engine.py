@@ -12,7 +12,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -106,16 +106,27 @@ class TestResult:
 class JsonlSink:
     """Writes one record per line as requests finish, so memory does not grow with the run."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, on_record: Callable[[dict[str, Any], int], None] | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file: TextIO = path.open("w", encoding="utf-8")
+        self._on_record = on_record
         self.count = 0
+        self.started = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Requests started and not yet written."""
+        return self.started - self.count
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one record."""
+        """Append one record (and tell ``on_record``, e.g. a progress line, with in-flight)."""
         self._file.write(json.dumps(record, default=str) + "\n")
         self.count += 1
+        if self._on_record is not None:
+            self._on_record(record, self.in_flight)
 
     def close(self) -> None:
         """Flush and close the file."""
@@ -206,6 +217,7 @@ async def timed_request(
     turn: int | None = None,
 ) -> TestResult:
     """Send request ``index``, turn the outcome (or the typed error) into a written record."""
+    sink.started += 1
     sent_ns = time.perf_counter_ns()
     try:
         response = await send(index)
@@ -347,3 +359,41 @@ async def run_open_loop(
         stats.cancelled = len(pending)
         await asyncio.gather(*pending, return_exceptions=True)
     return stats
+
+
+SessionFn = Callable[[int, int], Coroutine[Any, Any, None]]
+
+
+async def run_sessions(
+    session: SessionFn,
+    offsets_s: Iterable[float],
+    *,
+    clock: RunClock,
+    duration_s: float,
+    max_sessions: int | None = None,
+    drain_timeout_s: float = 60.0,
+) -> int:
+    """Start ``session(session_id, due_ns)`` at each offset (absolute deadlines) for
+    ``duration_s``; give running sessions ``drain_timeout_s`` to end, then cancel them.
+    Returns the number of sessions started."""
+    if not duration_s > 0:
+        raise ValueError(f"duration must be > 0 seconds, got {duration_s}")
+    tasks: set[asyncio.Task[None]] = set()
+    started = 0
+    for session_id, offset_s in enumerate(offsets_s):
+        if offset_s >= duration_s or (max_sessions is not None and session_id >= max_sessions):
+            break
+        due_ns = clock.t0_ns + int(offset_s * _NS)
+        delay_ns = due_ns - time.perf_counter_ns()
+        if delay_ns > 0:
+            await asyncio.sleep(delay_ns / _NS)
+        task = asyncio.create_task(session(session_id, due_ns))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        started += 1
+    if tasks:
+        _, pending = await asyncio.wait(set(tasks), timeout=drain_timeout_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    return started

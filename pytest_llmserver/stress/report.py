@@ -1,0 +1,284 @@
+"""Markdown and JSON reports of one stress-mode run (``TestStats``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_llmserver.stress.results import TestStats
+from pytest_llmserver.stress.stats import (
+    LOW_N_TAIL_SAMPLES,
+    PERCENTILES,
+    Percentiles,
+    StressSummary,
+    min_samples,
+)
+
+SCHEMA_VERSION = 1
+"""Version of the JSON report layout."""
+
+_METRIC_ORDER: tuple[str, ...] = (
+    "ttfb_s",
+    "ttft_s",
+    "ttfc_s",
+    "e2e_s",
+    "itl_s",
+    "tpot_s",
+    "queue_s",
+    "decode_tps",
+    "server_decode_tps",
+    "server_prefill_tps",
+)
+_PCT_COLUMNS: tuple[str, ...] = ("n", "min", "p50", "p90", "p95", "p99", "max", "mean", "stddev")
+_ID_MAX_CHARS = 60
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _cell(value: object) -> str:
+    """Text of one table cell: ``|`` escaped, line breaks flattened."""
+    text = value if isinstance(value, str) else _fmt(value)
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _fmt(value: object) -> str:
+    """Compact text for a table value."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _fmt_float(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def _fmt_float(value: float) -> str:
+    """A float with precision suited to its magnitude."""
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.3f}"
+    return f"{value:.4g}"
+
+
+def _ms(seconds: float | None) -> str:
+    """Seconds as milliseconds with one decimal (``-`` when missing)."""
+    return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    """Markdown table lines."""
+    lines = [
+        "| " + " | ".join(_cell(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
+    return lines
+
+
+def _title(key: str) -> str:
+    """Section title from a table key (``"sweep_rows"`` -> ``"Sweep rows"``)."""
+    text = key.replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else key
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _metric_label(name: str) -> tuple[str, float]:
+    """Row label and the factor turning the metric's unit into the shown unit."""
+    if name.endswith("_tps"):
+        return f"{name.removesuffix('_tps')} (tok/s)", 1.0
+    return f"{name.removesuffix('_s')} (ms)", 1000.0
+
+
+def _percentile_row(name: str, summary: Percentiles) -> list[str]:
+    label, factor = _metric_label(name)
+    row = [label]
+    for column in _PCT_COLUMNS:
+        if column == "n":
+            row.append(str(summary.n))
+            continue
+        value: float | None = getattr(summary, column)
+        text = "-" if value is None else f"{value * factor:.1f}"
+        if column in summary.low_n:
+            text += "*"
+        row.append(text)
+    return row
+
+
+def _percentile_section(summary: StressSummary) -> list[str]:
+    present = [
+        (name, table)
+        for name in _METRIC_ORDER
+        if (table := summary.metrics.metric(name)) is not None
+    ]
+    lines = ["## Latency and rates", ""]
+    if not present:
+        return [*lines, "No successful measured requests.", ""]
+    lines += _table(["metric", *_PCT_COLUMNS], (_percentile_row(n, t) for n, t in present))
+    lines.append("")
+    if summary.metrics.itl_s is not None:
+        lines.append(
+            f"itl n counts inter-token gaps pooled from {summary.metrics.itl_requests} requests."
+        )
+        lines.append("")
+    if any(table.low_n for _, table in present):
+        needs = ", ".join(f"p{p} n >= {min_samples(p)}" for p in PERCENTILES)
+        lines.append(
+            f"\\* fewer than {LOW_N_TAIL_SAMPLES} samples lie beyond this percentile, "
+            f"so it is unreliable ({needs})."
+        )
+        lines.append("")
+    return lines
+
+
+def _throughput_section(summary: StressSummary) -> list[str]:
+    tp = summary.throughput
+    window = "-" if tp.window_s is None else f"{tp.window_s:.3f} s"
+
+    def rate(value: float | None, unit: str) -> str:
+        return "-" if value is None else f"{value:.2f} {unit}"
+
+    rows = [
+        ("window", window),
+        ("requests", f"{tp.requests} ({rate(tp.requests_per_s, 'req/s')})"),
+        ("output tokens", f"{tp.output_tokens} ({rate(tp.output_tokens_per_s, 'tok/s')})"),
+        ("errors", f"{tp.errors} ({rate(tp.errors_per_s, 'err/s')})"),
+    ]
+    return ["## Throughput", "", *_table(["measure", "value"], rows), ""]
+
+
+def _slo_section(summary: StressSummary) -> list[str]:
+    lines: list[str] = []
+    if summary.goodput is None and not summary.slos:
+        return lines
+    lines += ["## SLOs", ""]
+    gp = summary.goodput
+    if gp is not None:
+        share = "-" if gp.share is None else f"{gp.share * 100:.1f}%"
+        limits = ", ".join(f"{k} <= {_ms(v)}" for k, v in gp.limits.items()) or "none"
+        lines += [f"Goodput: {gp.good}/{gp.requests} ({share}) with per-request {limits}.", ""]
+    if summary.slos:
+        rows = [
+            (r.name, _ms(r.measured), _ms(r.limit), "pass" if r.passed else "FAIL", r.note)
+            for r in summary.slos
+        ]
+        lines += [*_table(["SLO", "measured", "limit", "result", "note"], rows), ""]
+    return lines
+
+
+def _errors_section(summary: StressSummary) -> list[str]:
+    failing = [(name, count) for name, count in summary.errors.items() if count]
+    if not failing:
+        return ["## Errors", "", "none", ""]
+    return ["## Errors", "", *_table(["class", "count"], failing), ""]
+
+
+def _custom_table(key: str, rows: list[dict[str, Any]]) -> list[str]:
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    lines = [f"## {_title(key)}", ""]
+    if not rows:
+        return [*lines, "(empty)", ""]
+    header = list(columns)
+    body = ([row.get(c) for c in header] for row in rows)
+    return [*lines, *_table(header, body), ""]
+
+
+def render_markdown(stats: TestStats) -> str:
+    """The run as a Markdown document."""
+    summary = stats.summary
+    server = ", ".join(f"{k}={_fmt(v)}" for k, v in stats.server.items()) or "-"
+    lines = [
+        f"# Stress: {stats.mode}",
+        "",
+        f"Server: {server}; model: {stats.model}",
+        "",
+        "## Parameters",
+        "",
+        *_table(["parameter", "value"], sorted(stats.params.items())),
+        "",
+        f"Requests: {summary.ok} ok, {summary.failed} failed, {summary.warmup} warm-up; "
+        f"wall time {stats.wall_s:.1f} s",
+        "",
+    ]
+    if stats.client_bound:
+        lines += [
+            f"**Warning:** client event loop lag p99 {_ms(stats.loop_lag_p99_s)}: "
+            "the client is a bottleneck; timings are inflated",
+            "",
+        ]
+    lines += [
+        f"Client event loop lag: p99 {_ms(stats.loop_lag_p99_s)}, max {_ms(stats.loop_lag_max_s)}",
+        "",
+    ]
+    lines += _percentile_section(summary)
+    lines += _throughput_section(summary)
+    lines += _slo_section(summary)
+    lines += _errors_section(summary)
+    for key, rows in stats.tables.items():
+        lines += _custom_table(key, rows)
+    if stats.figures:
+        lines += ["## Figures", "", *_table(["figure", "value"], stats.figures.items()), ""]
+    if stats.notes:
+        lines += ["## Notes", "", *(f"- {note}" for note in stats.notes), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# --------------------------------------------------------------------------- files
+
+
+def to_json(stats: TestStats) -> dict[str, Any]:
+    """The run as a JSON-ready dict carrying ``schema_version``."""
+    return {"schema_version": SCHEMA_VERSION, **stats.to_dict()}
+
+
+def report_stem(stats: TestStats) -> str:
+    """``stress-<mode>``, plus ``-<id>`` when ``stats.params["id"]`` is a non-empty string."""
+    stem = f"stress-{_slug(stats.mode) or 'run'}"
+    run_id = stats.params.get("id")
+    if isinstance(run_id, str):
+        slug = _slug(run_id)[:_ID_MAX_CHARS].strip("-.")
+        if slug:
+            stem += f"-{slug}"
+    return stem
+
+
+def _slug(text: str) -> str:
+    """``text`` reduced to file-name-safe characters."""
+    return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-.")
+
+
+def write_stress_report(stats: TestStats, directory: Path) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` and ``<stem>.json`` to ``directory``; return (markdown, json).
+
+    The stem is ``report_stem(stats)``; when either file already exists, ``-2``, ``-3`` ...
+    is appended until both names are free.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    base = report_stem(stats)
+    stem, counter = base, 1
+    while (directory / f"{stem}.md").exists() or (directory / f"{stem}.json").exists():
+        counter += 1
+        stem = f"{base}-{counter}"
+    md_path = directory / f"{stem}.md"
+    json_path = directory / f"{stem}.json"
+    md_path.write_text(render_markdown(stats), encoding="utf-8")
+    json_path.write_text(json.dumps(to_json(stats), indent=2, default=str) + "\n", encoding="utf-8")
+    return md_path, json_path
