@@ -80,14 +80,25 @@ def _positive_float(raw: str, source: str) -> float:
     return value
 
 
-def _positive_int(raw: str, source: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise SettingsError(f"{source}: {raw!r} is not a whole number >= 1 (e.g. 4)")
-    return value
+def _whole_number(minimum: int, example: int) -> Callable[[str, str], int]:
+    """A parser of whole numbers >= ``minimum``."""
+
+    def parse(raw: str, source: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise SettingsError(
+                f"{source}: {raw!r} is not a whole number >= {minimum} (e.g. {example})"
+            )
+        return value
+
+    return parse
+
+
+_positive_int = _whole_number(1, 4)
+_non_negative_int = _whole_number(0, 1)
 
 
 def _text(raw: str, source: str) -> str:
@@ -104,16 +115,6 @@ def _int_list(raw: str, source: str) -> tuple[int, ...]:
             f"{source}: {raw!r} is not a comma list of whole numbers >= 1 (e.g. 1,4,16)"
         )
     return values
-
-
-def _non_negative_int(raw: str, source: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise SettingsError(f"{source}: {raw!r} is not a whole number >= 0 (e.g. 1)")
-    return value
 
 
 def _profile(raw: str, source: str) -> str:

@@ -117,7 +117,7 @@ class _OllamaBase:
         ]
 
 
-class OllamaStreamEmitter(WholeReply, _OllamaBase):
+class OllamaStreamEmitter(_OllamaBase):
     """Writes a chat reply as NDJSON lines, one per token; tool calls whole in one line."""
 
     def _line(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -81,6 +81,7 @@ class _OpenAIBase:
         created: int,
         reasoning_style: Literal["field", "inline"],
         send_usage: bool,
+        include_usage: bool = False,
     ) -> None:
         self.response = response
         self.plan = plan
@@ -89,25 +90,11 @@ class _OpenAIBase:
         self.created = created
         self.reasoning_style = reasoning_style
         self.send_usage = send_usage
-
-
-class OpenAIStreamEmitter(WholeReply, _OpenAIBase):
-    """Writes a chat completion as SSE ``chat.completion.chunk`` events, one token per event."""
-
-    def __init__(
-        self,
-        response: ResponseWriter,
-        plan: Plan,
-        model: str,
-        completion_id: str,
-        created: int,
-        reasoning_style: Literal["field", "inline"],
-        send_usage: bool,
-        include_usage: bool,
-    ) -> None:
-        super().__init__(response, plan, model, completion_id, created, reasoning_style, send_usage)
         self.include_usage = include_usage
-        self._last_reasoning = plan.reasoning_tokens - 1
+
+
+class OpenAIStreamEmitter(_OpenAIBase):
+    """Writes a chat completion as SSE ``chat.completion.chunk`` events, one token per event."""
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {
@@ -133,7 +120,7 @@ class OpenAIStreamEmitter(WholeReply, _OpenAIBase):
                 for part in THINK_OPEN_PARTS:
                     await self._event(self._chunk({"content": part}))
             await self._event(self._chunk({"content": piece.text}))
-            if index == self._last_reasoning and self.plan.reasoning_complete:
+            if index == self.plan.reasoning_tokens - 1 and self.plan.reasoning_complete:
                 for part in THINK_CLOSE_PARTS:
                     await self._event(self._chunk({"content": part}))
         elif piece.kind == "reasoning":
