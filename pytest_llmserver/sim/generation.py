@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from pytest_llmserver.deadline import sleep_until_ns
 from pytest_llmserver.sim.config import Fault
 from pytest_llmserver.sim.http import ResponseWriter
 from pytest_llmserver.sim.policy import SimReply
@@ -210,9 +211,8 @@ class FaultSettings:
 
 
 async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline_s: float) -> None:
-    delay = deadline_s - loop.time()
-    if delay > 0.0:
-        await asyncio.sleep(delay)
+    """Sleep until the loop-clock deadline ``deadline_s``."""
+    await sleep_until_ns(time.perf_counter_ns() + int((deadline_s - loop.time()) * 1e9))
 
 
 async def run_generation(

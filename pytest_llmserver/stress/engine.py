@@ -21,6 +21,7 @@ from typing import Any, Literal, TextIO
 import numpy as np
 
 from pytest_llmserver.client import ChatMetrics, ChatResponse, LLMError
+from pytest_llmserver.deadline import sleep_until_ns
 
 ArrivalProcess = Literal["constant", "poisson", "gamma"]
 SendFn = Callable[[int], Awaitable[ChatResponse]]
@@ -317,9 +318,7 @@ async def run_open_loop(
         if duration_s is not None and offset_s >= duration_s:
             break
         due_ns = clock.t0_ns + int(offset_s * _NS)
-        delay_ns = due_ns - time.perf_counter_ns()
-        if delay_ns > 0:
-            await asyncio.sleep(delay_ns / _NS)
+        await sleep_until_ns(due_ns)
         if slots.locked():
             stats.blocked += 1
         await slots.acquire()
@@ -364,9 +363,7 @@ async def run_sessions(
         if offset_s >= duration_s or (max_sessions is not None and session_id >= max_sessions):
             break
         due_ns = clock.t0_ns + int(offset_s * _NS)
-        delay_ns = due_ns - time.perf_counter_ns()
-        if delay_ns > 0:
-            await asyncio.sleep(delay_ns / _NS)
+        await sleep_until_ns(due_ns)
         task = asyncio.create_task(session(session_id, due_ns))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
