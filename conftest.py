@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
 PYTESTER_INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep discovery in our own runs (and their child pytest runs) on loopback, and its
+    cache out of the user's home."""
+    os.environ["LLM_SCAN_LOOPBACK_ONLY"] = "1"
+    os.environ.setdefault("LLM_CACHE_DIR", tempfile.mkdtemp(prefix="llmserver-cache-"))
 
 
 @pytest.fixture

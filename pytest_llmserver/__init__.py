@@ -14,7 +14,8 @@ from pytest_llmserver.client import (
     split_thinking,
     strip_thinking,
 )
-from pytest_llmserver.target import ServerRecord, probe_server, select_model
+from pytest_llmserver.discovery import discover, probe_url, scan_network
+from pytest_llmserver.target import ServerRecord, select_model
 from pytest_llmserver.toolbench import AgentTask, run_agent_loop, run_toolbench, score_task
 
 __version__ = "0.1.0"
@@ -29,9 +30,11 @@ __all__ = [
     "Timeouts",
     "ToolCall",
     "__version__",
-    "probe_server",
+    "discover",
+    "probe_url",
     "run_agent_loop",
     "run_toolbench",
+    "scan_network",
     "score_task",
     "select_model",
     "split_thinking",

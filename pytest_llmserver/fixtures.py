@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest_asyncio
 
 from pytest_llmserver.bench import ToolbenchSession, task_of
 from pytest_llmserver.client import LLMError, ModelClient, Timeouts
+from pytest_llmserver.discovery import Discovery
 from pytest_llmserver.launch import serve
 from pytest_llmserver.report import make_run_dir
 from pytest_llmserver.settings import Settings
@@ -18,10 +20,12 @@ from pytest_llmserver.target import ServerRecord, select_model
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUN_DIR_KEY = pytest.StashKey[Path]()
-TOOLBENCH_KEY = pytest.StashKey[ToolbenchSession]()
-STRESS_KEY = pytest.StashKey[StressSession]()
+TOOLBENCH_KEY = pytest.StashKey[dict[str, ToolbenchSession]]()
+STRESS_KEY = pytest.StashKey[dict[str, StressSession]]()
+DISCOVERY_KEY = pytest.StashKey[Discovery]()
+TARGET_KEY = pytest.StashKey[ServerRecord]()
 NO_SERVER = (
-    "needs an LLM server: pass --llm-server=URL|HOST:PORT|sim|local "
+    "needs an LLM server: pass --llm-server=auto|URL|HOST:PORT|sim|local "
     "(or set LLM_SERVER, or ini llm_server)"
 )
 
@@ -33,22 +37,31 @@ def llm_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def llm_server(llm_settings: Settings) -> Iterator[ServerRecord]:
-    """The server under test, started for the session when it is ``sim`` or ``local``."""
+def llm_server(pytestconfig: pytest.Config, llm_settings: Settings) -> Iterator[ServerRecord]:
+    """The server under test: discovered, probed, or started for the session (sim, local)."""
     if llm_settings.server is None:
         pytest.skip(NO_SERVER)
+    discovery = pytestconfig.stash.get(DISCOVERY_KEY, None)
+    if discovery is not None and discovery.chosen is None:
+        notes = "".join(f"; {note}" for note in discovery.notes)
+        pytest.fail(f"--llm-server=auto found no LLM server: {discovery.summary()}{notes}", False)
     try:
-        with serve(llm_settings) as record:
+        with serve(llm_settings, pytestconfig.stash.get(TARGET_KEY, None)) as record:
             yield record
     except (LLMError, RuntimeError) as exc:
         pytest.fail(f"LLM server: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def llm_model(llm_server: ServerRecord, llm_settings: Settings) -> str:
-    """The model under test (``--llm-model``, else the first the server lists)."""
+def llm_model(
+    request: pytest.FixtureRequest, llm_server: ServerRecord, llm_settings: Settings
+) -> str:
+    """The model under test: ``--llm-model`` (each in turn for ``all``), else the first listed."""
+    requested = getattr(request, "param", llm_settings.model)
+    if requested == "all":
+        pytest.fail(f"--llm-model=all: {llm_server.url} lists no models", pytrace=False)
     try:
-        return select_model(llm_server, llm_settings.model)
+        return select_model(llm_server, requested)
     except LLMError as exc:
         pytest.fail(str(exc), pytrace=False)
 
@@ -76,6 +89,17 @@ def run_dir(config: pytest.Config) -> Path:
     return config.stash[RUN_DIR_KEY]
 
 
+def model_dir(config: pytest.Config, model: str) -> Path:
+    """Where a model's reports go: the run directory, or a folder per model under
+    ``--llm-model=all``."""
+    base = run_dir(config)
+    if config.stash[SETTINGS_KEY].model != "all":
+        return base
+    folder = base / (re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("._") or "model")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def llm_toolbench(
     request: pytest.FixtureRequest, llm_server: ServerRecord, llm_model: str, llm_settings: Settings
@@ -84,8 +108,10 @@ def llm_toolbench(
     tasks = [t for t in (task_of(item) for item in request.session.items) if t is not None]
     unique = list({task.task_id: task for task in tasks}.values())
     config = request.config
-    bench = ToolbenchSession(unique, llm_server, llm_model, llm_settings, lambda: run_dir(config))
-    config.stash[TOOLBENCH_KEY] = bench
+    bench = ToolbenchSession(
+        unique, llm_server, llm_model, llm_settings, lambda: model_dir(config, llm_model)
+    )
+    config.stash.setdefault(TOOLBENCH_KEY, {})[llm_model] = bench
     return bench
 
 
@@ -96,6 +122,8 @@ def llm_stress(
     """Runs stress modes against the target; each writes ``stress-<mode>-<id>.md/.json``."""
     config = request.config
     quiet = config.get_verbosity() < 0
-    stress = StressSession(llm_server, llm_model, llm_settings, lambda: run_dir(config), quiet)
-    config.stash[STRESS_KEY] = stress
+    stress = StressSession(
+        llm_server, llm_model, llm_settings, lambda: model_dir(config, llm_model), quiet
+    )
+    config.stash.setdefault(STRESS_KEY, {})[llm_model] = stress
     return stress

@@ -1,4 +1,5 @@
-"""Bring up the server a ``Settings`` names: start ``sim`` / ``local``, or probe a URL."""
+"""Bring up the server a ``Settings`` names: start ``sim`` / ``local``, probe a URL, or
+discover one (``auto``)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,34 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pytest_llmserver.discovery import (
+    CACHE_FILE,
+    COMMON_PORTS,
+    Discovery,
+    DiscoveryOptions,
+    discover,
+    parse_subnet,
+    probe_url,
+)
+from pytest_llmserver.discovery.scan import ProgressCallback
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.sim import SimConfig, SimThread
-from pytest_llmserver.target import ServerRecord, TargetError, probe_server
+from pytest_llmserver.target import ServerRecord, TargetError
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[ServerRecord]:
-    """Yield the record of a ready server; stop what was started here on exit."""
+def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[ServerRecord]:
+    """Yield the record of a ready server; stop what was started here on exit.
+
+    ``found`` is a record resolved before the session (the ``auto`` choice, or a URL probed
+    early for ``--llm-model=all``); it is used as it is.
+    """
     spec = settings.server
     if spec is None:
-        raise TargetError("no server given: pass --llm-server=URL|HOST:PORT|sim|local")
-    if spec.mode == "sim":
+        raise TargetError("no server given: pass --llm-server=auto|URL|HOST:PORT|sim|local")
+    if found is not None:
+        yield found
+    elif spec.mode == "sim":
         with SimThread(bench_sim_config()) as sim:
             yield _probe(sim.url, settings)
     elif spec.mode == "local":
@@ -33,10 +50,7 @@ def serve(settings: Settings) -> Iterator[ServerRecord]:
     elif spec.mode == "url" and spec.url:
         yield _probe(spec.url, settings)
     else:
-        raise TargetError(
-            f"--llm-server={spec.mode}: network discovery is not available in this version; "
-            "pass a URL, HOST:PORT, sim or local"
-        )
+        raise TargetError("--llm-server=auto found no server (see the discovery note above)")
 
 
 def bench_sim_config() -> SimConfig:
@@ -49,9 +63,57 @@ def bench_sim_config() -> SimConfig:
     return SimConfig(models=(*base.models, *BENCH_MODELS), policy=policy)
 
 
+def static_models(settings: Settings) -> list[str] | None:
+    """Models of a ``sim`` or ``local`` server, known without starting it; else ``None``."""
+    spec = settings.server
+    if spec is not None and spec.mode == "sim":
+        return list(bench_sim_config().models)
+    if spec is not None and spec.mode == "local":
+        from pytest_llmserver.local.server import MODEL_ALIAS
+
+        return [MODEL_ALIAS]
+    return None
+
+
+def probe(settings: Settings) -> ServerRecord:
+    """Fingerprint the pinned URL of ``settings``."""
+    spec = settings.server
+    if spec is None or spec.url is None:
+        raise TargetError("no URL to probe: pass --llm-server=URL")
+    return _probe(spec.url, settings)
+
+
+def discovery_options(settings: Settings, *, every_phase: bool = False) -> DiscoveryOptions:
+    """Discovery as the settings ask for it; a ``ScanInputError`` for a subnet over the cap."""
+    for subnet in settings.scan_subnets:
+        parse_subnet(subnet, settings.scan_max_hosts)
+    cache_path = CACHE_FILE if settings.cache_dir is None else settings.cache_dir / CACHE_FILE.name
+    return DiscoveryOptions(
+        subnets=settings.scan_subnets,
+        ports=settings.scan_ports or COMMON_PORTS,
+        max_hosts=settings.scan_max_hosts,
+        use_cache=not settings.no_cache,
+        cache_path=cache_path,
+        loopback_only=settings.scan_loopback_only,
+        api=settings.api,
+        api_key=settings.api_key,
+        every_phase=every_phase,
+    )
+
+
+def run_discovery(
+    settings: Settings,
+    progress: ProgressCallback | None = None,
+    *,
+    every_phase: bool = False,
+) -> Discovery:
+    """Discover servers for ``settings`` (blocking)."""
+    return asyncio.run(discover(discovery_options(settings, every_phase=every_phase), progress))
+
+
 def _probe(url: str, settings: Settings) -> ServerRecord:
     return asyncio.run(
-        probe_server(
+        probe_url(
             url,
             api=settings.api,
             api_key=settings.api_key,

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from pytest_llmserver.bench import YAML_SUFFIX, YamlTaskFile
+from pytest_llmserver.discovery import ScanInputError
+from pytest_llmserver.discovery_glue import list_servers, models_for_all, resolve_target
 from pytest_llmserver.fixtures import (
+    DISCOVERY_KEY,
     NO_SERVER,
     SETTINGS_KEY,
     STRESS_KEY,
@@ -20,6 +23,8 @@ from pytest_llmserver.fixtures import (
     llm_stress,
     llm_toolbench,
 )
+from pytest_llmserver.launch import discovery_options
+from pytest_llmserver.report.discovery import choice_lines
 from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
 
 __all__ = ["llm_client", "llm_model", "llm_server", "llm_settings", "llm_stress", "llm_toolbench"]
@@ -48,38 +53,74 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmserver", "LLM server benchmarking (pytest-llmserver)")
     for spec in OPTIONS:
         default = f"; default {spec.default}" if spec.default else ""
+        extra = {} if spec.action == "store_true" else {"metavar": spec.metavar}
         group.addoption(
             spec.flag,
             dest="llm_" + spec.name,
             default=None,
-            metavar=spec.metavar,
+            action=spec.action,
             help=f"{spec.help} (env {spec.env}, ini {spec.ini}{default})",
+            **extra,
         )
         parser.addini(spec.ini, help=spec.help, default="")
+
+
+def _cli_value(value: object) -> str | None:
+    """An option's command-line value as text (lists joined, flags as ``true``)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "true"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _settings(config: pytest.Config) -> Settings:
+    """The run's settings, resolved once; bad values are usage errors."""
+    if SETTINGS_KEY not in config.stash:
+        try:
+            settings = Settings.resolve(
+                cli={s.name: _cli_value(config.getoption("llm_" + s.name)) for s in OPTIONS},
+                env=os.environ,
+                ini={s.name: str(config.getini(s.ini) or "") or None for s in OPTIONS},
+            )
+            discovery_options(settings)  # a subnet over the host cap is a usage error too
+        except (SettingsError, ScanInputError) as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.stash[SETTINGS_KEY] = settings
+    return config.stash[SETTINGS_KEY]
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if not _settings(config).list_servers:
+        return None
+    return list_servers(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
-    try:
-        settings = Settings.resolve(
-            cli={spec.name: config.getoption("llm_" + spec.name) for spec in OPTIONS},
-            env=os.environ,
-            ini={spec.name: str(config.getini(spec.ini) or "") or None for spec in OPTIONS},
-        )
-    except SettingsError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    if settings.server is not None and settings.server.mode == "auto":
-        raise pytest.UsageError(
-            "--llm-server=auto: network discovery is not available in this version; "
-            "pass a URL, HOST:PORT, sim or local"
-        )
-    config.stash[SETTINGS_KEY] = settings
+    settings = _settings(config)
     if (
         settings.server is not None
         and config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR
     ):
         config.args.append(str(SUITES_DIR))  # built-in suites run when no paths are given
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    resolve_target(session.config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    settings = metafunc.config.stash.get(SETTINGS_KEY, None)
+    if settings is None or settings.model != "all" or "llm_model" not in metafunc.fixturenames:
+        return
+    models = models_for_all(metafunc.config)
+    if models:
+        metafunc.parametrize("llm_model", models, indirect=True, scope="session", ids=models)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -88,12 +129,16 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None or settings.server is None:
         return None
     server = settings.server.url or settings.server.mode
-    return f"llm-server: {server} (api {settings.api}), model: {settings.model or 'first'}"
+    lines = [f"llm-server: {server} (api {settings.api}), model: {settings.model or 'first'}"]
+    discovery = config.stash.get(DISCOVERY_KEY, None)
+    if discovery is not None:
+        lines += choice_lines(discovery)
+    return lines
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -103,9 +148,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    stress = terminalreporter.config.stash.get(STRESS_KEY, None)
-    if stress is not None and stress.reports:
-        terminalreporter.section("stress")
+    config = terminalreporter.config
+    for model, stress in config.stash.get(STRESS_KEY, {}).items():
+        if stress.reports:
+            terminalreporter.section(f"stress: {model}")
         for stats, path in stress.reports:
             ttft = stats.summary.metrics.ttft_s
             rps = stats.summary.throughput.requests_per_s
@@ -115,16 +161,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 f"req/s {'-' if rps is None else f'{rps:.2f}':>7}  "
                 f"TTFT p50 {'-' if ttft is None else f'{ttft.p50 * 1e3:.1f} ms':>10}  {path}"
             )
-    bench = terminalreporter.config.stash.get(TOOLBENCH_KEY, None)
-    if bench is None or bench.run is None:
-        return
-    run = bench.run
-    terminalreporter.section(f"tool bench: {run.model}")
-    for row in run.summaries():
-        terminalreporter.write_line(
-            f"{row.tier:<10} {row.tasks:>3} tasks  pass@1 {row.pass_at_1:6.1%}  "
-            f"pass^{run.repeat} {row.pass_all:6.1%}"
-        )
-    terminalreporter.write_line(f"wall time {run.wall_s:.2f} s, concurrency {run.concurrency}")
-    if bench.report_paths:
-        terminalreporter.write_line(f"report: {bench.report_paths[0]}")
+    for bench in config.stash.get(TOOLBENCH_KEY, {}).values():
+        run = bench.run
+        if run is None:
+            continue
+        terminalreporter.section(f"tool bench: {run.model}")
+        for row in run.summaries():
+            terminalreporter.write_line(
+                f"{row.tier:<10} {row.tasks:>3} tasks  pass@1 {row.pass_at_1:6.1%}  "
+                f"pass^{run.repeat} {row.pass_all:6.1%}"
+            )
+        terminalreporter.write_line(f"wall time {run.wall_s:.2f} s, concurrency {run.concurrency}")
+        if bench.report_paths:
+            terminalreporter.write_line(f"report: {bench.report_paths[0]}")

@@ -30,7 +30,7 @@ def parse_server_spec(raw: str, source: str = "--llm-server") -> ServerSpec:
     if value.lower() in ("sim", "local", "auto"):
         return ServerSpec(mode=value.lower())  # type: ignore[arg-type]
     bad = SettingsError(
-        f"{source}: {raw!r} is not a URL, HOST:PORT, sim or local "
+        f"{source}: {raw!r} is not auto, a URL, HOST:PORT, sim or local "
         "(examples: http://127.0.0.1:8080, localhost:11434, sim)"
     )
     has_scheme = "://" in value
@@ -55,11 +55,7 @@ def _server(raw: str, source: str) -> ServerSpec:
 def _model(raw: str, source: str) -> str:
     value = raw.strip()
     if not value:
-        raise SettingsError(f"{source}: empty model name (pass NAME or first)")
-    if value == "all":
-        raise SettingsError(
-            f"{source}: 'all' is not supported in this version (pass NAME or first)"
-        )
+        raise SettingsError(f"{source}: empty model name (pass NAME, first or all)")
     return value
 
 
@@ -117,6 +113,36 @@ def _int_list(raw: str, source: str) -> tuple[int, ...]:
     return values
 
 
+def _flag(raw: str, source: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{source}: {raw!r} is not a yes/no value (1, true, 0, false)")
+
+
+def _subnets(raw: str, source: str) -> tuple[str, ...]:
+    from pytest_llmserver.discovery.netscan import ScanInputError, parse_subnet
+
+    values = tuple(part.strip() for part in raw.replace(" ", ",").split(",") if part.strip())
+    for value in values:
+        try:
+            parse_subnet(value, max_hosts=2**128)  # the cap is checked once it is known
+        except ScanInputError as exc:
+            raise SettingsError(str(exc).replace("--llm-scan-subnet", source, 1)) from None
+    return values
+
+
+def _ports(raw: str, source: str) -> tuple[int, ...]:
+    from pytest_llmserver.discovery.netscan import ScanInputError, parse_ports
+
+    try:
+        return parse_ports(raw)
+    except ScanInputError as exc:
+        raise SettingsError(str(exc).replace("--llm-scan-ports", source, 1)) from None
+
+
 def _profile(raw: str, source: str) -> str:
     from pytest_llmserver.stress.workload import PROFILES
 
@@ -156,6 +182,7 @@ class OptionSpec:
     parse: Callable[[str, str], Any]
     default: str | None = None
     metavar: str = "VALUE"
+    action: Literal["store", "append", "store_true"] = "store"
 
     @property
     def flag(self) -> str:
@@ -173,11 +200,17 @@ class OptionSpec:
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "server",
-        "server to test: URL, HOST:PORT, sim (built-in simulator) or local (llama.cpp + SmolLM2)",
+        "server to test: auto (discover), URL, HOST:PORT, sim (built-in simulator) "
+        "or local (llama.cpp + SmolLM2)",
         _server,
-        metavar="URL|HOST:PORT|sim|local",
+        metavar="auto|URL|HOST:PORT|sim|local",
     ),
-    OptionSpec("model", "model name (exact or unique prefix), or first", _model, metavar="NAME"),
+    OptionSpec(
+        "model",
+        "model name (exact or unique prefix), first, or all (run the suites once per model)",
+        _model,
+        metavar="NAME|first|all",
+    ),
     OptionSpec(
         "api", "protocol: auto (probe), openai or ollama", _api, "auto", "auto|openai|ollama"
     ),
@@ -220,6 +253,33 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "slo", "SLOs that fail a stress test, e.g. ttft_p95:0.8,e2e_p99:5", _slos, None, "SLOS"
     ),
     OptionSpec("stress_tier", "tool bench under load: tier or all", _stress_tier, "quick", "TIER"),
+    OptionSpec(
+        "scan_subnet",
+        "auto: subnet to scan instead of the host's own (repeatable)",
+        _subnets,
+        metavar="CIDR",
+        action="append",
+    ),
+    OptionSpec("scan_ports", "auto: ports to probe, e.g. 11434,8000-8010", _ports, None, "PORTS"),
+    OptionSpec(
+        "scan_max_hosts", "auto: most hosts one subnet may hold", _positive_int, "1024", "N"
+    ),
+    OptionSpec(
+        "scan_loopback_only",
+        "auto: never scan beyond 127.0.0.0/8 (for test machines)",
+        _flag,
+        action="store_true",
+    ),
+    OptionSpec(
+        "no_cache", "auto: neither read nor write the discovery cache", _flag, action="store_true"
+    ),
+    OptionSpec("cache_dir", "directory of the discovery cache", _text, None, "DIR"),
+    OptionSpec(
+        "list",
+        "discover servers, print them (kind, models, latency) and exit",
+        _flag,
+        action="store_true",
+    ),
 )
 
 
@@ -249,6 +309,13 @@ class Settings:
     session_profile: str = "mixed"
     slos: dict[str, float] = field(default_factory=dict)
     stress_tier: str = "quick"
+    scan_subnets: tuple[str, ...] = ()
+    scan_ports: tuple[int, ...] | None = None
+    scan_max_hosts: int = 1024
+    scan_loopback_only: bool = False
+    no_cache: bool = False
+    cache_dir: Path | None = None
+    list_servers: bool = False
 
     @classmethod
     def resolve(
@@ -291,6 +358,13 @@ class Settings:
             session_profile=values["session_profile"],
             slos=values["slo"] or {},
             stress_tier=values["stress_tier"],
+            scan_subnets=values["scan_subnet"] or (),
+            scan_ports=values["scan_ports"],
+            scan_max_hosts=values["scan_max_hosts"],
+            scan_loopback_only=bool(values["scan_loopback_only"]),
+            no_cache=bool(values["no_cache"]),
+            cache_dir=None if values["cache_dir"] is None else Path(values["cache_dir"]),
+            list_servers=bool(values["list"]),
         )
 
     def public_dict(self) -> dict[str, Any]:
@@ -318,4 +392,7 @@ class Settings:
             "session_profile": self.session_profile,
             "slos": self.slos,
             "stress_tier": self.stress_tier,
+            "scan_subnets": list(self.scan_subnets),
+            "scan_ports": None if self.scan_ports is None else list(self.scan_ports),
+            "scan_max_hosts": self.scan_max_hosts,
         }

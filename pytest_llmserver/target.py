@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import httpx
-
-from pytest_llmserver.client.errors import (
-    LLMConnectError,
-    LLMError,
-    LLMProtocolError,
-    LLMTimeoutError,
-    status_error,
-)
-from pytest_llmserver.client.openai import error_message
+from pytest_llmserver.client.errors import LLMError
 
 ApiType = Literal["openai", "ollama"]
 
@@ -26,6 +16,18 @@ class TargetError(LLMError):
     """The server is reachable but cannot serve the run as asked (e.g. unknown model)."""
 
     error_class = "target"
+
+
+@dataclass
+class ModelInfo:
+    """What a server says about one model; ``None`` where it does not say."""
+
+    name: str
+    size_bytes: int | None = None
+    digest: str | None = None
+    context_length: int | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
 
 
 @dataclass
@@ -41,6 +43,7 @@ class ServerRecord:
     status: str = "unknown"
     response_time_ms: float | None = None
     version: str = ""
+    model_info: list[ModelInfo] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
@@ -57,7 +60,12 @@ class ServerRecord:
         if "url" not in server:
             raise TypeError("a server record needs a 'url'")
         known = {k: v for k, v in server.items() if k in cls.__dataclass_fields__}
+        known["model_info"] = [_model_info(i) for i in known.get("model_info") or []]
         return cls(**known)
+
+    def info(self, model: str) -> ModelInfo | None:
+        """The details the server gave for ``model``, if any."""
+        return next((i for i in self.model_info if i.name == model), None)
 
     @property
     def openai_base(self) -> str:
@@ -74,112 +82,10 @@ class ServerRecord:
         return asdict(self)
 
 
-async def _get_json(http: httpx.AsyncClient, url: str) -> tuple[int, object]:
-    """GET ``url``; return (status, parsed JSON or None when the body is not JSON)."""
-    try:
-        response = await http.get(url)
-    except httpx.ConnectError as exc:
-        raise LLMConnectError(
-            f"cannot connect to {url}: {exc or 'connection refused'}", url=url
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise LLMTimeoutError(
-            f"no answer from {url} in time ({type(exc).__name__})", url=url
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise LLMProtocolError(f"bad HTTP reply from {url}: {exc}", url=url) from exc
-    content_type = response.headers.get("content-type", "")
-    try:
-        return response.status_code, response.json()
-    except ValueError:
-        if response.status_code >= 400:
-            raise status_error(response.status_code, response.text[:200].strip(), url) from None
-        kind = content_type.split(";")[0] or "no content type"
-        raise LLMProtocolError(
-            f"{url} answered with {kind}, not JSON: is this an OpenAI-compatible or Ollama API?",
-            url=url,
-        ) from None
-
-
-async def probe_server(
-    url: str,
-    *,
-    api: Literal["auto", "openai", "ollama"] = "auto",
-    api_key: str | None = None,
-    timeout_s: float = 10.0,
-) -> ServerRecord:
-    """Fingerprint the server at ``url`` and list its models.
-
-    Ollama is recognised by ``/api/version`` and then spoken to natively (its server-side
-    timings come with it); anything else must answer ``/v1/models``.
-    """
-    record = ServerRecord(url=url)
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    started_ns = time.perf_counter_ns()
-    async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as http:
-        if api in ("auto", "ollama"):
-            status, version = await _get_json_or_none(http, record.root + "/api/version", api)
-            if status == 200 and isinstance(version, dict) and "version" in version:
-                record.type = record.kind = "ollama"
-                record.version = str(version["version"])
-                status, tags = await _get_json(http, record.root + "/api/tags")
-                if status != 200 or not isinstance(tags, dict):
-                    raise _unexpected(record.root + "/api/tags", status, tags)
-                record.models = [m.get("name", "") for m in tags.get("models") or []]
-            elif api == "ollama":
-                raise LLMProtocolError(
-                    f"--llm-api=ollama, but {record.root}/api/version is not an Ollama answer",
-                    url=url,
-                )
-        if record.type == "openai":
-            models_url = record.openai_base + "/models"
-            status, listing = await _get_json(http, models_url)
-            if (
-                status != 200
-                or not isinstance(listing, dict)
-                or not isinstance(listing.get("data"), list)
-            ):
-                raise _unexpected(models_url, status, listing)
-            record.models = [str(m.get("id", "")) for m in listing["data"] if isinstance(m, dict)]
-            owners = {str(m.get("owned_by", "")) for m in listing["data"] if isinstance(m, dict)}
-            record.kind = await _openai_kind(http, record, owners)
-    record.response_time_ms = (time.perf_counter_ns() - started_ns) / 1e6
-    record.status = "ok"
-    return record
-
-
-async def _get_json_or_none(http: httpx.AsyncClient, url: str, api: str) -> tuple[int, object]:
-    """Like ``_get_json`` but a non-JSON answer just means "not this kind" under ``auto``."""
-    try:
-        return await _get_json(http, url)
-    except LLMError as exc:
-        if api == "ollama" or isinstance(exc, (LLMConnectError, LLMTimeoutError)):
-            raise
-        return 0, None
-
-
-async def _openai_kind(http: httpx.AsyncClient, record: ServerRecord, owners: set[str]) -> str:
-    if "llamacpp" in owners:
-        return "llamacpp"
-    if "vllm" in owners:
-        return "vllm"
-    if "pytest-llmserver-sim" in owners:
-        return "sim"
-    try:
-        response = await http.get(record.root + "/props")
-        props = response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
-        props = None
-    if isinstance(props, dict) and "default_generation_settings" in props:
-        return "llamacpp"
-    return "openai"
-
-
-def _unexpected(url: str, status: int, body: object) -> LLMError:
-    if status >= 400:
-        message = error_message(body) if isinstance(body, dict) else str(body)[:200]
-        return status_error(status, message, url)
-    return LLMProtocolError(f"{url} answered JSON of an unexpected shape: {body!r:.200}", url=url)
+def _model_info(raw: ModelInfo | Mapping[str, Any]) -> ModelInfo:
+    if isinstance(raw, ModelInfo):
+        return raw
+    return ModelInfo(**{k: raw[k] for k in ModelInfo.__dataclass_fields__ if k in raw})
 
 
 def select_model(record: ServerRecord, requested: str | None) -> str:

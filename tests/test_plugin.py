@@ -30,7 +30,7 @@ def test_without_server_tests_are_skipped_with_the_option_named(user_test: pytes
     result = user_test.runpytest("-rs", "--strict-markers")
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(
-        ["*needs an LLM server: pass --llm-server=URL|HOST:PORT|sim|local*"]
+        ["*needs an LLM server: pass --llm-server=auto|URL|HOST:PORT|sim|local*"]
     )
 
 
@@ -39,14 +39,25 @@ def test_without_server_tests_are_skipped_with_the_option_named(user_test: pytes
     [
         (
             ["--llm-server=not a url"],
-            "ERROR: --llm-server: 'not a url' is not a URL, HOST:PORT, sim or local*",
+            "ERROR: --llm-server: 'not a url' is not auto, a URL, HOST:PORT, sim or local*",
         ),
         (
             ["--llm-server=sim", "--llm-api=grpc"],
             "ERROR: --llm-api: 'grpc' is not one of auto, openai, ollama",
         ),
         (["--llm-timeout=0"], "ERROR: --llm-timeout: '0' is not a positive number of seconds*"),
-        (["--llm-server=auto"], "ERROR: --llm-server=auto: network discovery is not available*"),
+        (
+            ["--llm-scan-subnet=127.0.0/8"],
+            "ERROR: --llm-scan-subnet: '127.0.0/8' is not a CIDR subnet (e.g. 192.168.1.0/24)",
+        ),
+        (
+            ["--llm-scan-subnet=127.0.0.0/16"],
+            "ERROR: --llm-scan-subnet: 127.0.0.0/16 holds 65534 hosts, more than the cap of 1024;*",
+        ),
+        (
+            ["--llm-scan-ports=8000,70000"],
+            "ERROR: --llm-scan-ports: '70000' is out of range (ports are 1..65535, low-high)",
+        ),
     ],
 )
 def test_bad_options_are_usage_errors(

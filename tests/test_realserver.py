@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.client import LLMContextOverflowError, ModelClient
+from pytest_llmserver.discovery import probe_url, scan_network
 from pytest_llmserver.local import LocalServer, LocalServerConfig
 from pytest_llmserver.stress import StressTester, iter_records
-from pytest_llmserver.target import ServerRecord, probe_server
+from pytest_llmserver.target import ServerRecord
 
 pytestmark = pytest.mark.realserver
 
@@ -62,8 +63,22 @@ async def client(real_server: ServerRecord) -> AsyncIterator[ModelClient]:
 
 
 async def test_probe_identifies_llamacpp(real_server: ServerRecord) -> None:
-    record = await probe_server(real_server.url)
+    record = await probe_url(real_server.url)
     assert (record.type, record.kind, record.models) == ("openai", "llamacpp", ["smollm2-135m"])
+
+
+async def test_discovery_finds_and_describes_the_real_server(real_server: ServerRecord) -> None:
+    found = await scan_network(
+        subnet=f"{real_server.ip}/32", ports=[real_server.port], loopback_only=True
+    )
+    assert [(s.url, s.kind, s.models) for s in found] == [
+        (real_server.url, "llamacpp", ["smollm2-135m"])
+    ]
+    info = found[0].model_info[0]
+    assert info.context_length == 16384 // 4  # each of the 4 slots gets a quarter of n_ctx
+    assert info.size_bytes is not None
+    assert 90e6 < info.size_bytes < 110e6
+    assert info.quantization == "Q4_1"
 
 
 async def test_streaming_with_usage_and_server_timings(client: ModelClient) -> None:

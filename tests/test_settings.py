@@ -48,7 +48,7 @@ def test_server_urls(raw: str, url: str) -> None:
 )
 def test_bad_server(raw: str) -> None:
     with pytest.raises(
-        SettingsError, match=r"--llm-server: .* is not a URL, HOST:PORT, sim or local"
+        SettingsError, match=r"--llm-server: .* is not auto, a URL, HOST:PORT, sim or local"
     ):
         parse_server_spec(raw)
 
@@ -60,11 +60,33 @@ def test_bad_server(raw: str) -> None:
         ({"timeout": "soon"}, "--llm-timeout: 'soon' is not a positive number of seconds"),
         ({"timeout": "-1"}, "--llm-timeout: '-1' is not a positive number"),
         ({"concurrency": "0"}, "--llm-concurrency: '0' is not a whole number >= 1"),
+        ({"scan_subnet": "300.1.1.0/24"}, "--llm-scan-subnet: '300.1.1.0/24' is not a CIDR"),
+        ({"scan_ports": "80,x"}, "--llm-scan-ports: 'x' is not a port or range"),
+        ({"scan_ports": "9-3"}, r"--llm-scan-ports: '9-3' is out of range"),
+        ({"scan_max_hosts": "0"}, "--llm-scan-max-hosts: '0' is not a whole number >= 1"),
     ],
 )
 def test_bad_values(cli: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.resolve(cli, {}, {})
+
+
+def test_discovery_options_from_cli_env_and_ini() -> None:
+    s = Settings.resolve(
+        {"server": "auto", "scan_subnet": "127.0.0.0/28,127.0.1.0/30", "no_cache": "true"},
+        {"LLM_SCAN_PORTS": "8000,9000-9002", "LLM_SCAN_LOOPBACK_ONLY": "1"},
+        {"cache_dir": "/tmp/c"},
+    )
+    assert s.server == ServerSpec("auto")
+    assert s.scan_subnets == ("127.0.0.0/28", "127.0.1.0/30")
+    assert s.scan_ports == (8000, 9000, 9001, 9002)
+    assert s.no_cache
+    assert s.scan_loopback_only
+    assert not s.list_servers
+    assert s.cache_dir == Path("/tmp/c")
+    assert Settings.resolve({"model": "all"}, {}, {}).model == "all"
+    with pytest.raises(SettingsError, match="LLM_NO_CACHE: 'maybe' is not a yes/no value"):
+        Settings.resolve({}, {"LLM_NO_CACHE": "maybe"}, {})
 
 
 def test_bad_env_value_names_the_variable() -> None:

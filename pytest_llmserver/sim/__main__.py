@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from pytest_llmserver.sim.config import Fault, SimConfig, TimingModel, is_loopback_host
-from pytest_llmserver.sim.policy import DefaultPolicy
+from pytest_llmserver.sim.persona import PERSONAS
+from pytest_llmserver.sim.policy import DefaultPolicy, Policy
 from pytest_llmserver.sim.server import SimServer
 
 
@@ -43,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--models", default="sim-small,sim-reasoner", help="comma-separated model names"
     )
+    parser.add_argument(
+        "--bench",
+        action="store_true",
+        help="add the tool bench's scripted models (oracle, bad-*) and answer its tasks",
+    )
+    parser.add_argument(
+        "--persona", default="sim", choices=list(PERSONAS), help="server product to look like"
+    )
     return parser
 
 
@@ -55,6 +64,13 @@ def _config(args: argparse.Namespace) -> SimConfig:
         prefill_s_per_token=args.prefill_ms_per_token / 1000.0,
         seed=args.seed,
     )
+    policy: Policy = DefaultPolicy(args.answer_tokens, args.reasoning_tokens)
+    if args.bench:
+        from pytest_llmserver.launch import bench_sim_config
+
+        bench = bench_sim_config()
+        models = tuple(dict.fromkeys((*models, *bench.models)))
+        policy = bench.policy
     return SimConfig(
         host=args.host,
         port=args.port,
@@ -64,7 +80,8 @@ def _config(args: argparse.Namespace) -> SimConfig:
         fault_after_tokens=args.fault_after_tokens,
         stall_s=args.stall_ms / 1000.0,
         reasoning_style=args.reasoning_style,
-        policy=DefaultPolicy(args.answer_tokens, args.reasoning_tokens),
+        policy=policy,
+        persona=args.persona,
     )
 
 

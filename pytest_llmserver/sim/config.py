@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from pytest_llmserver.sim.persona import PERSONAS, Persona
 from pytest_llmserver.sim.policy import DefaultPolicy, Policy
 
 
@@ -64,6 +65,7 @@ class SimConfig:
     stall_s: float = 2.0
     reasoning_style: Literal["field", "inline"] = "field"
     policy: Policy = field(default_factory=DefaultPolicy)
+    persona: Persona = "sim"
 
     def __post_init__(self) -> None:
         if not is_loopback_host(self.host):
@@ -76,5 +78,7 @@ class SimConfig:
             raise ValueError("fault_after_tokens must be >= 0")
         if not self.stall_s >= 0.0:
             raise ValueError("stall_s must be >= 0")
+        if self.persona not in PERSONAS:
+            raise ValueError(f"unknown persona {self.persona!r} (one of {', '.join(PERSONAS)})")
         if self.reasoning_style not in ("field", "inline"):
             raise ValueError(f"unknown reasoning_style {self.reasoning_style!r}")

@@ -21,9 +21,14 @@ def error_body(
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
-def models_body(models: tuple[str, ...], created: int) -> dict[str, Any]:
-    """The body of ``GET /v1/models``."""
-    data = [{"id": m, "object": "model", "created": created, "owned_by": OWNER} for m in models]
+def models_body(
+    models: tuple[str, ...], created: int, owner: str = OWNER, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The body of ``GET /v1/models``; ``extra`` fields go on every entry."""
+    data = [
+        {"id": m, "object": "model", "created": created, "owned_by": owner, **(extra or {})}
+        for m in models
+    ]
     return {"object": "list", "data": data}
 
 

@@ -28,6 +28,7 @@ from pytest_llmserver.sim.generation import (
     token_deadlines,
 )
 from pytest_llmserver.sim.http import HttpProtocolError, HttpRequest, ResponseWriter, read_request
+from pytest_llmserver.sim.persona import OWNERS, extra_routes, model_extra, speaks_ollama
 from pytest_llmserver.sim.policy import DefaultPolicy, SimReply, SimRequest, is_reasoning_model
 from pytest_llmserver.sim.tokens import count_prompt_tokens
 
@@ -181,6 +182,15 @@ class Exchange:
 Handler = Callable[[Exchange], Awaitable[None]]
 
 
+def _fixed_json(body: dict[str, Any]) -> Handler:
+    """A handler that always answers 200 with ``body``."""
+
+    async def handler(exchange: Exchange) -> None:
+        await exchange.response.send_json(200, body)
+
+    return handler
+
+
 class SimServer:
     """A simulated OpenAI-compatible and Ollama server on a loopback port."""
 
@@ -195,11 +205,17 @@ class SimServer:
         self._routes: dict[str, tuple[str, Handler]] = {
             "/v1/models": ("GET", self._openai_models),
             "/v1/chat/completions": ("POST", self._openai_chat),
-            "/api/version": ("GET", self._ollama_version),
-            "/api/tags": ("GET", self._ollama_tags),
-            "/api/show": ("POST", self._ollama_show),
-            "/api/chat": ("POST", self._ollama_chat),
         }
+        persona = self.config.persona
+        if speaks_ollama(persona):
+            self._routes |= {
+                "/api/version": ("GET", self._ollama_version),
+                "/api/tags": ("GET", self._ollama_tags),
+                "/api/show": ("POST", self._ollama_show),
+                "/api/chat": ("POST", self._ollama_chat),
+            }
+        for path, body in extra_routes(persona, self.config.models).items():
+            self._routes[path] = ("GET", _fixed_json(body))
 
     @property
     def port(self) -> int:
@@ -342,7 +358,13 @@ class SimServer:
 
     async def _openai_models(self, exchange: Exchange) -> None:
         await exchange.response.send_json(
-            200, openai_api.models_body(self.config.models, self._created_s)
+            200,
+            openai_api.models_body(
+                self.config.models,
+                self._created_s,
+                OWNERS[self.config.persona],
+                model_extra(self.config.persona),
+            ),
         )
 
     async def _ollama_version(self, exchange: Exchange) -> None:
@@ -546,6 +568,13 @@ class SimThread:
         if self._server is None:
             raise RuntimeError("SimThread is not started")
         return self._server.url
+
+    @property
+    def port(self) -> int:
+        """The bound port of the running server."""
+        if self._server is None:
+            raise RuntimeError("SimThread is not started")
+        return self._server.port
 
     @property
     def request_count(self) -> int:

@@ -1,0 +1,240 @@
+"""What is listening: tell the server product from its HTTP answers and list its models."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import httpx
+
+from pytest_llmserver.client.errors import (
+    LLMConnectError,
+    LLMError,
+    LLMProtocolError,
+    LLMTimeoutError,
+    status_error,
+)
+from pytest_llmserver.client.openai import error_message
+from pytest_llmserver.target import ModelInfo, ServerRecord
+
+ApiChoice = Literal["auto", "openai", "ollama"]
+
+# ``owned_by`` values of ``/v1/models`` entries that name the product outright.
+_OWNER_KINDS = {
+    "llamacpp": "llamacpp",
+    "vllm": "vllm",
+    "sglang": "sglang",
+    "pytest-llmserver-sim": "sim",
+}
+
+
+async def check_endpoint(client: httpx.AsyncClient, url: str, endpoint: str) -> Any | None:
+    """``GET url + endpoint``: the parsed JSON of a 200 answer, else ``None``.
+
+    Never raises for network, HTTP or JSON problems: a missing or odd endpoint is just
+    "not this product".
+    """
+    try:
+        response = await client.get(url.rstrip("/") + endpoint)
+        if response.status_code != 200:
+            return None
+        return response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+async def get_json(http: httpx.AsyncClient, url: str) -> tuple[int, object]:
+    """``GET url``: (status, parsed JSON); a precise ``LLMError`` for anything else."""
+    try:
+        response = await http.get(url)
+    except httpx.ConnectError as exc:
+        raise LLMConnectError(
+            f"cannot connect to {url}: {exc or 'connection refused'}", url=url
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise LLMTimeoutError(
+            f"no answer from {url} in time ({type(exc).__name__})", url=url
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise LLMProtocolError(f"bad HTTP reply from {url}: {exc}", url=url) from exc
+    content_type = response.headers.get("content-type", "")
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        if response.status_code >= 400:
+            raise status_error(response.status_code, response.text[:200].strip(), url) from None
+        kind = content_type.split(";")[0] or "no content type"
+        raise LLMProtocolError(
+            f"{url} answered with {kind}, not JSON: is this an OpenAI-compatible or Ollama API?",
+            url=url,
+        ) from None
+
+
+async def fingerprint(
+    http: httpx.AsyncClient, url: str, *, api: ApiChoice = "auto"
+) -> ServerRecord:
+    """Identify the server at ``url`` and list its models; a precise ``LLMError`` if it is none.
+
+    Ollama is recognised by ``/api/version`` and spoken to natively (its server-side timings
+    come with it), although it also answers ``/v1/models``; anything else must answer
+    ``/v1/models``, and the product is told by ``owned_by`` and its own routes.
+    """
+    record = ServerRecord(url=url)
+    started_ns = time.perf_counter_ns()
+    if api in ("auto", "ollama"):
+        version = await _ollama_version(http, record.root, api)
+        if version is not None:
+            record.type = record.kind = "ollama"
+            record.version = version
+            await _list_ollama_models(http, record)
+        elif api == "ollama":
+            raise LLMProtocolError(
+                f"--llm-api=ollama, but {record.root}/api/version is not an Ollama answer",
+                url=url,
+            )
+    if record.type == "openai":
+        await _list_openai_models(http, record)
+    record.response_time_ms = (time.perf_counter_ns() - started_ns) / 1e6
+    record.status = "ok"
+    return record
+
+
+async def probe_url(
+    url: str,
+    *,
+    api: ApiChoice = "auto",
+    api_key: str | None = None,
+    timeout_s: float = 10.0,
+) -> ServerRecord:
+    """Fingerprint the server at ``url`` with a client of its own (for a pinned URL)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as http:
+        return await fingerprint(http, url, api=api)
+
+
+async def _ollama_version(http: httpx.AsyncClient, root: str, api: ApiChoice) -> str | None:
+    """Ollama's version string, or ``None`` when ``/api/version`` is not Ollama's answer."""
+    url = root + "/api/version"
+    try:
+        status, body = await get_json(http, url)
+    except LLMError as exc:
+        if api == "ollama" or isinstance(exc, (LLMConnectError, LLMTimeoutError)):
+            raise
+        return None
+    if status == 200 and isinstance(body, dict) and isinstance(body.get("version"), str):
+        return str(body["version"])
+    return None
+
+
+async def _list_ollama_models(http: httpx.AsyncClient, record: ServerRecord) -> None:
+    url = record.root + "/api/tags"
+    status, tags = await get_json(http, url)
+    if status != 200 or not isinstance(tags, dict) or not isinstance(tags.get("models"), list):
+        raise _unexpected(url, status, tags)
+    for entry in tags["models"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            continue
+        details = entry.get("details")
+        if not isinstance(details, dict):
+            details = {}
+        record.models.append(entry["name"])
+        record.model_info.append(
+            ModelInfo(
+                name=entry["name"],
+                size_bytes=_int_or_none(entry.get("size")),
+                digest=_str_or_none(entry.get("digest")),
+                parameter_size=_str_or_none(details.get("parameter_size")),
+                quantization=_str_or_none(details.get("quantization_level")),
+            )
+        )
+
+
+async def _list_openai_models(http: httpx.AsyncClient, record: ServerRecord) -> None:
+    url = record.openai_base + "/models"
+    status, listing = await get_json(http, url)
+    if status != 200 or not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
+        raise _unexpected(url, status, listing)
+    entries = [e for e in listing["data"] if isinstance(e, dict) and isinstance(e.get("id"), str)]
+    record.models = [e["id"] for e in entries]
+    record.model_info = [_openai_model_info(e) for e in entries]
+    owners = {str(e.get("owned_by", "")) for e in entries}
+    record.kind = await _openai_kind(http, record, owners)
+
+
+def _openai_model_info(entry: dict[str, Any]) -> ModelInfo:
+    """Details from a ``/v1/models`` entry: vLLM's ``max_model_len``, llama.cpp's ``meta``."""
+    meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+    assert isinstance(meta, dict)
+    return ModelInfo(
+        name=entry["id"],
+        size_bytes=_int_or_none(meta.get("size")),
+        context_length=_int_or_none(entry.get("max_model_len")) or _int_or_none(meta.get("n_ctx")),
+        quantization=_str_or_none(meta.get("ftype")),
+    )
+
+
+async def _openai_kind(http: httpx.AsyncClient, record: ServerRecord, owners: set[str]) -> str:
+    """The product behind an OpenAI-compatible API: ``owned_by`` first, then own routes."""
+    root = record.root
+    for owner, kind in _OWNER_KINDS.items():
+        if owner in owners:
+            if kind == "llamacpp":
+                await _llamacpp_details(http, record)
+            return kind
+    if await _llamacpp_details(http, record):
+        return "llamacpp"
+    lmstudio: Any = await check_endpoint(http, root, "/api/v0/models")
+    if _is_listing(lmstudio) and any(
+        isinstance(e, dict) and "state" in e for e in lmstudio["data"]
+    ):
+        for entry in lmstudio["data"]:
+            info = record.info(str(entry.get("id"))) if isinstance(entry, dict) else None
+            if info is not None:
+                info.context_length = _int_or_none(entry.get("max_context_length"))
+                info.quantization = _str_or_none(entry.get("quantization"))
+        return "lmstudio"
+    sglang = await check_endpoint(http, root, "/get_model_info")
+    if isinstance(sglang, dict) and "model_path" in sglang:
+        return "sglang"
+    tgi = await check_endpoint(http, root, "/info")
+    if isinstance(tgi, dict) and "model_id" in tgi and "router" in tgi:
+        return "tgi"
+    vllm = await check_endpoint(http, root, "/version")
+    if isinstance(vllm, dict) and isinstance(vllm.get("version"), str) and len(vllm) == 1:
+        record.version = vllm["version"]
+        return "vllm"
+    return "openai"
+
+
+async def _llamacpp_details(http: httpx.AsyncClient, record: ServerRecord) -> bool:
+    """Read llama.cpp's ``/props``; whether it was there (its per-slot context goes on the
+    models that do not state one)."""
+    props: Any = await check_endpoint(http, record.root, "/props")
+    if not isinstance(props, dict) or not isinstance(
+        props.get("default_generation_settings"), dict
+    ):
+        return False
+    n_ctx = _int_or_none(props["default_generation_settings"].get("n_ctx"))  # per slot
+    for info in record.model_info:
+        info.context_length = info.context_length or n_ctx
+    record.version = _str_or_none(props.get("build_info")) or record.version
+    return True
+
+
+def _is_listing(body: object) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("data"), list)
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _unexpected(url: str, status: int, body: object) -> LLMError:
+    if status >= 400:
+        message = error_message(body) if isinstance(body, dict) else str(body)[:200]
+        return status_error(status, message, url)
+    return LLMProtocolError(f"{url} answered JSON of an unexpected shape: {body!r:.200}", url=url)

@@ -1,0 +1,378 @@
+"""Finding servers: cache, then localhost, then the local subnets; health checks; the choice."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from pytest_llmserver.client.errors import LLMError, LLMHTTPStatusError
+from pytest_llmserver.discovery.cache import CACHE_FILE, load_cache, save_cache
+from pytest_llmserver.discovery.fingerprint import ApiChoice, fingerprint
+from pytest_llmserver.discovery.netscan import (
+    COMMON_PORTS,
+    DEFAULT_MAX_HOSTS,
+    ConnectProgress,
+    InterfaceAddress,
+    Network,
+    ScanInputError,
+    ScanScope,
+    interface_addresses,
+    local_scope,
+    open_endpoints,
+    parse_subnet,
+)
+from pytest_llmserver.target import ServerRecord
+
+LOCALHOST = "127.0.0.1"
+_LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """Where a discovery run is: ``phase`` (cache, localhost, subnet) and ``stage``
+    (health, connect, fingerprint) with counts so far."""
+
+    phase: str
+    stage: str
+    done: int
+    total: int
+    open: int = 0
+    found: int = 0
+
+
+ProgressCallback = Callable[[ScanProgress], None]
+
+
+@dataclass(frozen=True)
+class DiscoveryOptions:
+    """How ``discover`` looks; every bound on count, time and concurrency is here."""
+
+    subnets: tuple[str, ...] = ()
+    ports: tuple[int, ...] = COMMON_PORTS
+    max_hosts: int = DEFAULT_MAX_HOSTS
+    use_cache: bool = True
+    cache_path: Path = CACHE_FILE
+    loopback_only: bool = False
+    api: ApiChoice = "auto"
+    api_key: str | None = field(default=None, repr=False)
+    connect_timeout_s: float = 0.5
+    http_timeout_s: float = 3.0
+    connect_concurrency: int = 256
+    http_concurrency: int = 16
+    deadline_s: float = 60.0
+    every_phase: bool = False
+
+
+@dataclass
+class Discovery:
+    """What a discovery run found, where, and what it looked at."""
+
+    servers: list[ServerRecord]
+    phase: str
+    scanned: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    @property
+    def chosen(self) -> ServerRecord | None:
+        """The server a run uses: the first healthy one with models, in ``servers`` order."""
+        return next((s for s in self.servers if s.status == "ok" and s.models), None)
+
+    def summary(self) -> str:
+        """One line on what was looked at, for messages."""
+        where = "; ".join(self.scanned) or "nothing"
+        return f"looked at {where} in {self.elapsed_s:.2f} s"
+
+
+def server_order(server: ServerRecord) -> tuple[bool, bool, bool, int, int, int]:
+    """Sort key: healthy with models first, loopback first, then by address and port."""
+    try:
+        address = ipaddress.ip_address(server.ip)
+        loopback, version, number = address.is_loopback, int(address.version), int(address)
+    except ValueError:
+        loopback, version, number = False, 9, 0
+    return (server.status != "ok", not server.models, not loopback, version, number, server.port)
+
+
+def endpoint_url(ip: str, port: int) -> str:
+    """``http://ip:port`` with IPv6 addresses bracketed."""
+    host = f"[{ip}]" if ":" in ip else ip
+    return f"http://{host}:{port}"
+
+
+async def identify(
+    ip: str, port: int, client: httpx.AsyncClient, *, api: ApiChoice = "auto"
+) -> ServerRecord | str:
+    """The record of the LLM server at ``ip:port``, or why it is not one.
+
+    A server that wants an API key we lack is recorded with status ``auth_required``.
+    """
+    url = endpoint_url(ip, port)
+    try:
+        return await fingerprint(client, url, api=api)
+    except LLMHTTPStatusError as exc:
+        if exc.status_code in (401, 403):
+            return ServerRecord(url=url, status="auth_required")
+        return str(exc)
+    except LLMError as exc:
+        return str(exc)
+
+
+async def probe_server(
+    ip: str, port: int, client: httpx.AsyncClient, semaphore: asyncio.Semaphore
+) -> ServerRecord | None:
+    """Fingerprint ``ip:port`` while holding ``semaphore``; ``None`` if it is no LLM server."""
+    async with semaphore:
+        found = await identify(ip, port, client)
+    return found if isinstance(found, ServerRecord) else None
+
+
+async def check_server_health(
+    server: ServerRecord,
+    *,
+    client: httpx.AsyncClient | None = None,
+    api_key: str | None = None,
+    timeout_s: float = 3.0,
+) -> ServerRecord | None:
+    """Re-fingerprint a known server: a fresh record (models refreshed), or ``None`` if it is
+    gone or no longer an LLM server of the same API type."""
+    if client is None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as own:
+            return await check_server_health(server, client=own)
+    try:
+        fresh = await asyncio.wait_for(fingerprint(client, server.url), timeout_s * 4)
+    except (LLMError, asyncio.TimeoutError):
+        return None
+    return fresh if fresh.type == server.type else None
+
+
+async def quick_validate_cache(
+    servers: Sequence[ServerRecord],
+    progress_callback: ProgressCallback | None = None,
+    *,
+    api_key: str | None = None,
+    timeout_s: float = 3.0,
+) -> list[ServerRecord]:
+    """Health-check cached servers at once; the live ones, refreshed, in the given order."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    done = 0
+
+    async def check(server: ServerRecord) -> ServerRecord | None:
+        nonlocal done
+        fresh = await check_server_health(server, client=http, timeout_s=timeout_s)
+        done += 1
+        if progress_callback is not None:
+            progress_callback(ScanProgress("cache", "health", done, len(servers)))
+        return fresh
+
+    async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as http:
+        checked = await asyncio.gather(*(check(s) for s in servers))
+    return [s for s in checked if s is not None]
+
+
+async def scan_network(
+    progress_callback: ProgressCallback | None = None,
+    *,
+    subnet: str | Sequence[str] | None = None,
+    ports: Sequence[int] | None = None,
+    max_hosts: int = DEFAULT_MAX_HOSTS,
+    api_key: str | None = None,
+    loopback_only: bool = False,
+) -> list[ServerRecord]:
+    """Scan ``subnet`` (CIDR, or several; default: the host's own subnets) on ``ports``
+    (default ``COMMON_PORTS``); the LLM servers found, best first. The cache is not used."""
+    subnets = (subnet,) if isinstance(subnet, str) else tuple(subnet or ())
+    options = DiscoveryOptions(
+        subnets=subnets,
+        ports=tuple(ports or COMMON_PORTS),
+        max_hosts=max_hosts,
+        use_cache=False,
+        api_key=api_key,
+        loopback_only=loopback_only,
+        every_phase=True,
+    )
+    return (await discover(options, progress_callback)).servers
+
+
+async def discover(
+    options: DiscoveryOptions,
+    progress_callback: ProgressCallback | None = None,
+    *,
+    interfaces: Sequence[InterfaceAddress] | None = None,
+) -> Discovery:
+    """Find LLM servers: a live cache entry, else localhost's ports, else the subnets.
+
+    With ``options.subnets`` only those subnets are scanned (and only cache entries inside
+    them count); otherwise localhost and the host's own subnets. ``every_phase`` runs every
+    phase instead of stopping at the first that finds a server. ``interfaces`` replaces the
+    host's interface list (for tests).
+    """
+    started_ns = time.perf_counter_ns()
+    scope, local_hosts, own = _plan(options, interfaces)
+    result = Discovery(servers=[], phase="none", notes=list(scope.notes))
+    stored = load_cache(options.cache_path) if options.use_cache else []
+    cached = [s for s in stored if _in_scope(s.ip, scope, local_hosts)]
+    if cached:
+        result.scanned.append(f"{len(cached)} cached server(s)")
+        live = await quick_validate_cache(
+            cached, progress_callback, api_key=options.api_key, timeout_s=options.http_timeout_s
+        )
+        dropped = {s.url for s in cached} - {s.url for s in live}
+        result.notes += [f"cached {url} did not answer; dropped" for url in sorted(dropped)]
+        _add(result, live, "cache")
+    phases: list[tuple[str, list[str], str]] = []
+    if local_hosts:
+        phases.append(("localhost", local_hosts, f"{LOCALHOST} ports {_ports(options.ports)}"))
+    if scope.networks:
+        described = ", ".join(str(n) for n in scope.networks)
+        phases.append(("subnet", scope.hosts(), f"{described} ports {_ports(options.ports)}"))
+    remaining_s = options.deadline_s
+    for phase, hosts, description in phases:
+        if result.chosen is not None and not options.every_phase:
+            break
+        if remaining_s <= 0:
+            result.notes.append(
+                f"{phase} scan skipped: the {options.deadline_s:.0f} s limit ran out"
+            )
+            continue
+        phase_started_ns = time.perf_counter_ns()
+        result.scanned.append(description)
+        found = await _scan_hosts(phase, hosts, options, result, progress_callback, remaining_s)
+        if phase == "subnet":
+            found = _without_own_duplicates(found, result.servers, own)
+        _add(result, found, phase)
+        remaining_s -= (time.perf_counter_ns() - phase_started_ns) / 1e9
+    result.servers.sort(key=server_order)
+    if options.use_cache:
+        kept = [s for s in stored if s not in cached]
+        _store(options.cache_path, kept, result.servers, result.notes)
+    result.elapsed_s = (time.perf_counter_ns() - started_ns) / 1e9
+    return result
+
+
+def _plan(
+    options: DiscoveryOptions, interfaces: Sequence[InterfaceAddress] | None
+) -> tuple[ScanScope, list[str], set[str]]:
+    """The subnets to scan, the localhost hosts to probe, and the host's own addresses."""
+    if options.subnets:
+        networks = tuple(parse_subnet(s, options.max_hosts) for s in options.subnets)
+        if options.loopback_only:
+            outside = [str(n) for n in networks if not _is_loopback(n)]
+            if outside:
+                raise ScanInputError(
+                    f"--llm-scan-subnet: {', '.join(outside)} is not loopback, and "
+                    "loopback-only scanning is on (LLM_SCAN_LOOPBACK_ONLY)"
+                )
+        return ScanScope(networks), [], set()
+    addresses = interface_addresses() if interfaces is None else list(interfaces)
+    own = {a.address for a in addresses}
+    scope = local_scope(addresses, options.max_hosts)
+    if options.loopback_only and scope.networks:
+        note = "loopback-only scanning is on (LLM_SCAN_LOOPBACK_ONLY): local subnets not scanned"
+        scope = ScanScope((), (*scope.notes, note))
+    return scope, [LOCALHOST], own
+
+
+def _is_loopback(network: Network) -> bool:
+    return any(
+        network.version == loop.version and network.subnet_of(loop)  # type: ignore[arg-type]
+        for loop in _LOOPBACK
+    )
+
+
+def _in_scope(ip: str, scope: ScanScope, local_hosts: list[str]) -> bool:
+    return ip in local_hosts or scope.contains(ip)
+
+
+def _ports(ports: Sequence[int]) -> str:
+    return ",".join(str(p) for p in ports)
+
+
+async def _scan_hosts(
+    phase: str,
+    hosts: list[str],
+    options: DiscoveryOptions,
+    result: Discovery,
+    progress: ProgressCallback | None,
+    deadline_s: float,
+) -> list[ServerRecord]:
+    """Connect phase, then fingerprint phase, each with its own concurrency bound."""
+
+    def connect_progress(p: ConnectProgress) -> None:
+        if progress is not None:
+            progress(ScanProgress(phase, "connect", p.done, p.total, p.open))
+
+    endpoints = await open_endpoints(
+        hosts,
+        options.ports,
+        concurrency=options.connect_concurrency,
+        timeout_s=options.connect_timeout_s,
+        deadline_s=deadline_s,
+        progress=connect_progress,
+    )
+    headers = {"Authorization": f"Bearer {options.api_key}"} if options.api_key else {}
+    semaphore = asyncio.Semaphore(options.http_concurrency)
+    found: list[ServerRecord] = []
+    done = 0
+
+    async def one(ip: str, port: int) -> None:
+        nonlocal done
+        async with semaphore:
+            try:
+                outcome = await asyncio.wait_for(
+                    identify(ip, port, http, api=options.api), options.http_timeout_s * 4
+                )
+            except asyncio.TimeoutError:
+                outcome = f"no complete answer within {options.http_timeout_s * 4:.0f} s"
+        if isinstance(outcome, ServerRecord):
+            found.append(outcome)
+        else:
+            result.rejected[endpoint_url(ip, port)] = outcome
+        done += 1
+        if progress is not None:
+            progress(
+                ScanProgress(phase, "fingerprint", done, len(endpoints), len(endpoints), len(found))
+            )
+
+    async with httpx.AsyncClient(timeout=options.http_timeout_s, headers=headers) as http:
+        await asyncio.gather(*(one(ip, port) for ip, port in endpoints))
+    return found
+
+
+def _without_own_duplicates(
+    found: list[ServerRecord], known: list[ServerRecord], own: set[str]
+) -> list[ServerRecord]:
+    """Drop a server seen on one of the host's own addresses when localhost showed it too."""
+    local_ports = {s.port for s in known if s.ip == LOCALHOST}
+    return [s for s in found if not (s.ip in own and s.port in local_ports)]
+
+
+def _add(result: Discovery, servers: list[ServerRecord], phase: str) -> None:
+    known = {s.url for s in result.servers}
+    fresh = [s for s in servers if s.url not in known]
+    result.servers.extend(fresh)
+    if result.phase == "none" and any(s.status == "ok" and s.models for s in fresh):
+        result.phase = phase
+
+
+def _store(
+    path: Path, kept: list[ServerRecord], found: list[ServerRecord], notes: list[str]
+) -> None:
+    """Write what was found, plus the cache entries this run did not look at."""
+    found_urls = {s.url for s in found}
+    entries = [
+        *(s for s in kept if s.url not in found_urls),
+        *(s for s in found if s.status == "ok"),
+    ]
+    try:
+        save_cache(entries, path)
+    except OSError as exc:
+        notes.append(f"discovery cache not written ({exc}); the next run scans again")
