@@ -44,7 +44,8 @@ def llm_server(pytestconfig: pytest.Config, llm_settings: Settings) -> Iterator[
     discovery = pytestconfig.stash.get(DISCOVERY_KEY, None)
     if discovery is not None and discovery.chosen is None:
         notes = "".join(f"; {note}" for note in discovery.notes)
-        pytest.fail(f"--llm-server=auto found no LLM server: {discovery.summary()}{notes}", False)
+        message = f"--llm-server=auto found no LLM server: {discovery.summary()}{notes}"
+        pytest.fail(message, pytrace=False)
     try:
         with serve(llm_settings, pytestconfig.stash.get(TARGET_KEY, None)) as record:
             yield record

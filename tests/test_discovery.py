@@ -7,6 +7,7 @@ host's own subnets are only ever computed from made-up interface lists, never sc
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import time
@@ -34,6 +35,7 @@ from pytest_llmserver.discovery import (
     scan_network,
 )
 from pytest_llmserver.discovery.netscan import hosts_of
+from pytest_llmserver.discovery_glue import ProgressLine
 from pytest_llmserver.launch import bench_sim_config
 from pytest_llmserver.sim import SimConfig, SimServer
 from pytest_llmserver.sim.persona import Persona
@@ -360,9 +362,26 @@ async def test_health_check_refreshes_or_reports_gone() -> None:
         fresh = await check_server_health(old, timeout_s=1.0)
         assert fresh is not None
         assert fresh.models == ["sim-small", "sim-reasoner"]
-        as_openai = ServerRecord(url=sim.url, type="openai")
-        assert await check_server_health(as_openai, timeout_s=1.0) is None  # type changed
+        as_openai = await check_server_health(replace(old, type="openai"), timeout_s=1.0)
+        assert as_openai is not None  # a cached API type is kept: Ollama's /v1 is asked
+        assert (as_openai.type, as_openai.kind) == ("openai", "ollama")
     assert await check_server_health(old, timeout_s=1.0) is None
+    async with _sim("127.0.0.3", "vllm", port=sim.port):
+        assert await check_server_health(old, timeout_s=1.0) is None  # no longer Ollama
+
+
+def test_progress_line_rewrites_one_line() -> None:
+    out = io.StringIO()
+    line = ProgressLine(out, interval_s=0.0)
+    line(ScanProgress("subnet", "connect", 10, 112, open=2))
+    line(ScanProgress("subnet", "fingerprint", 2, 2, open=2, found=1))
+    line.close()
+    assert out.getvalue().split("\r")[1:] == [
+        "llm discovery: subnet connect 10/112, 2 open",
+        "llm discovery: subnet fingerprint 2/2, 1 LLM server(s)",
+        " " * 54,
+        "",
+    ]
 
 
 # --- the choice ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ ApiChoice = Literal["auto", "openai", "ollama"]
 
 # ``owned_by`` values of ``/v1/models`` entries that name the product outright.
 _OWNER_KINDS = {
+    "library": "ollama",  # Ollama's OpenAI listing, seen under --llm-api=openai
     "llamacpp": "llamacpp",
     "vllm": "vllm",
     "sglang": "sglang",

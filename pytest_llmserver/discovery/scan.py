@@ -141,17 +141,18 @@ async def check_server_health(
     api_key: str | None = None,
     timeout_s: float = 3.0,
 ) -> ServerRecord | None:
-    """Re-fingerprint a known server: a fresh record (models refreshed), or ``None`` if it is
-    gone or no longer an LLM server of the same API type."""
+    """Re-fingerprint a known server through its own API type: a fresh record (models
+    refreshed), or ``None`` if it is gone or no longer answers that API."""
     if client is None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as own:
             return await check_server_health(server, client=own)
     try:
-        fresh = await asyncio.wait_for(fingerprint(client, server.url), timeout_s * 4)
+        return await asyncio.wait_for(
+            fingerprint(client, server.url, api=server.type), timeout_s * 4
+        )
     except (LLMError, asyncio.TimeoutError):
         return None
-    return fresh if fresh.type == server.type else None
 
 
 async def quick_validate_cache(
