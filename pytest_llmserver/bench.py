@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.client import ModelClient, Timeouts
+from pytest_llmserver.report.baseline import ToolbenchComparison, comparison_lines
+from pytest_llmserver.report.charts import chart_section, toolbench_chart
+from pytest_llmserver.run_glue import RunRecorder
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.target import ServerRecord
 from pytest_llmserver.toolbench import AgentTask, TaskSchemaError, load_tasks, run_toolbench
@@ -75,8 +78,8 @@ def _schema_error(exc: TaskSchemaError) -> Callable[[], None]:
 
 
 def _yaml_test(task: AgentTask) -> Callable[..., None]:
-    def run(llm_toolbench: ToolbenchSession) -> None:
-        llm_toolbench.check(task)
+    def run(llm_toolbench: ToolbenchSession, request: pytest.FixtureRequest) -> None:
+        llm_toolbench.check(task, request.node)
 
     return run
 
@@ -90,33 +93,67 @@ class ToolbenchSession:
         server: ServerRecord,
         model: str,
         settings: Settings,
+        recorder: RunRecorder,
         run_dir: Callable[[], Path],
     ) -> None:
         self.tasks = tasks
         self.server = server
         self.model = model
         self.settings = settings
+        self.recorder = recorder
         self._run_dir = run_dir
         self.run: ToolbenchRun | None = None
         self.report_paths: tuple[Path, Path] | None = None
+        self.comparison: ToolbenchComparison | None = None
         self.failure: str | None = None
 
-    def check(self, task: AgentTask) -> None:
-        """Fail the calling test with the task's one-line reason unless every trial passed."""
+    def check(self, task: AgentTask, node: pytest.Item | None = None) -> None:
+        """Fail the calling test with the task's one-line reason unless every trial passed;
+        with a baseline, a task that failed there too is an expected failure (xfail)."""
         if self.run is None and self.failure is None:
             try:
                 self.run = asyncio.run(self._run_all())
             except Exception as exc:  # reported once to every test instead of re-running
                 self.failure = f"tool bench run failed: {type(exc).__name__}: {exc}"
             else:
-                self.report_paths = write_report(self.run, self._run_dir())
+                self._report(self.run)
         if self.run is None:
             pytest.fail(self.failure or "tool bench did not run", pytrace=False)
         result = self.run.results.get(task.task_id)
         if result is None:
             pytest.fail(f"{task.task_id}: was not in the selected run", pytrace=False)
-        if not result.passed_all:
-            pytest.fail(f"{task.task_id}: {result.reason}", pytrace=False)
+        if node is not None:
+            node.user_properties += [
+                ("llm_model", self.model),
+                ("passed_all", result.passed_all),
+                ("pass_at_1", round(result.pass_at_1, 4)),
+            ]
+        if result.passed_all:
+            return
+        transitions = None if self.comparison is None else self.comparison.transitions
+        if transitions is not None and task.task_id in transitions.known_failures:
+            pytest.xfail(
+                f"{task.task_id}: known failure, failed in the baseline too: {result.reason}"
+            )
+        if transitions is not None and task.task_id in transitions.new_failures:
+            pytest.fail(
+                f"{task.task_id}: new failure, passed in the baseline: {result.reason}",
+                pytrace=False,
+            )
+        pytest.fail(f"{task.task_id}: {result.reason}", pytrace=False)
+
+    def _report(self, run: ToolbenchRun) -> None:
+        fingerprint = self.recorder.target(self.server, self.model)
+        self.comparison = self.recorder.compare_toolbench(fingerprint, run)
+        directory = self._run_dir()
+        summary = [row.__dict__ for row in run.summaries()]
+        charts = toolbench_chart(summary, directory, "toolbench-pass-rate")
+        extra = chart_section(charts, directory)
+        if self.comparison is not None:
+            extra += ["## Compared with the baseline", ""]
+            extra += [f"- {line}" for line in comparison_lines(self.comparison)]
+        self.report_paths = write_report(run, directory, extra)
+        self.recorder.add_toolbench(run, fingerprint, self.report_paths[0], charts, self.comparison)
 
     async def _run_all(self) -> ToolbenchRun:
         s = self.settings

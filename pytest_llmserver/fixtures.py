@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from pytest_llmserver import __version__
 from pytest_llmserver.bench import ToolbenchSession, task_of
 from pytest_llmserver.client import LLMError, ModelClient, Timeouts
 from pytest_llmserver.discovery import Discovery
 from pytest_llmserver.launch import serve
 from pytest_llmserver.report import make_run_dir
+from pytest_llmserver.run_glue import RunRecorder
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.stress_glue import StressSession
 from pytest_llmserver.target import ServerRecord, select_model
@@ -23,6 +25,7 @@ RUN_DIR_KEY = pytest.StashKey[Path]()
 TOOLBENCH_KEY = pytest.StashKey[dict[str, ToolbenchSession]]()
 STRESS_KEY = pytest.StashKey[dict[str, StressSession]]()
 DISCOVERY_KEY = pytest.StashKey[Discovery]()
+RECORDER_KEY = pytest.StashKey[RunRecorder]()
 TARGET_KEY = pytest.StashKey[ServerRecord]()
 NO_SERVER = (
     "needs an LLM server: pass --llm-server=auto|URL|HOST:PORT|sim|local "
@@ -90,6 +93,18 @@ def run_dir(config: pytest.Config) -> Path:
     return config.stash[RUN_DIR_KEY]
 
 
+def recorder(config: pytest.Config) -> RunRecorder:
+    """The session's ``RunRecorder`` (made on first use; its run directory only when needed)."""
+    if RECORDER_KEY not in config.stash:
+        config.stash[RECORDER_KEY] = RunRecorder(
+            config.stash[SETTINGS_KEY],
+            lambda: run_dir(config),
+            __version__,
+            config.invocation_params.dir,
+        )
+    return config.stash[RECORDER_KEY]
+
+
 def model_dir(config: pytest.Config, model: str) -> Path:
     """Where a model's reports go: the run directory, or a folder per model under
     ``--llm-model=all``."""
@@ -110,7 +125,12 @@ def llm_toolbench(
     unique = list({task.task_id: task for task in tasks}.values())
     config = request.config
     bench = ToolbenchSession(
-        unique, llm_server, llm_model, llm_settings, lambda: model_dir(config, llm_model)
+        unique,
+        llm_server,
+        llm_model,
+        llm_settings,
+        recorder(config),
+        lambda: model_dir(config, llm_model),
     )
     config.stash.setdefault(TOOLBENCH_KEY, {})[llm_model] = bench
     return bench
@@ -124,7 +144,12 @@ def llm_stress(
     config = request.config
     quiet = config.get_verbosity() < 0
     stress = StressSession(
-        llm_server, llm_model, llm_settings, lambda: model_dir(config, llm_model), quiet
+        llm_server,
+        llm_model,
+        llm_settings,
+        recorder(config),
+        lambda: model_dir(config, llm_model),
+        quiet,
     )
     config.stash.setdefault(STRESS_KEY, {})[llm_model] = stress
     return stress

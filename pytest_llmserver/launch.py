@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from pytest_llmserver.discovery import (
     CACHE_FILE,
@@ -35,7 +36,7 @@ def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[Ser
     if found is not None:
         yield found
     elif spec.mode == "sim":
-        with SimThread(bench_sim_config()) as sim:
+        with SimThread(bench_sim_config(settings.sim_slowdown)) as sim:
             yield _probe(sim.url, settings)
     elif spec.mode == "local":
         from pytest_llmserver.local import LocalServer, LocalServerConfig
@@ -53,14 +54,20 @@ def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[Ser
         raise TargetError("--llm-server=auto found no server (see the discovery note above)")
 
 
-def bench_sim_config() -> SimConfig:
-    """The simulator with the tool bench's scripted models (``oracle``, ``bad-*``) added."""
+def bench_sim_config(slowdown: float = 1.0) -> SimConfig:
+    """The simulator with the tool bench's scripted models (``oracle``, ``bad-*``) added;
+    ``slowdown`` multiplies its TTFT and token gap (1.3 = 30% slower)."""
     from pytest_llmserver.toolbench import builtin_tasks
     from pytest_llmserver.toolbench.oracle import BENCH_MODELS, BenchPolicy, distractor_names
 
     base = SimConfig()
+    timing = replace(
+        base.timing,
+        ttft_s=base.timing.ttft_s * slowdown,
+        per_token_s=base.timing.per_token_s * slowdown,
+    )
     policy = BenchPolicy(builtin_tasks(), distractors=distractor_names())
-    return SimConfig(models=(*base.models, *BENCH_MODELS), policy=policy)
+    return SimConfig(models=(*base.models, *BENCH_MODELS), policy=policy, timing=timing)
 
 
 def static_models(settings: Settings) -> list[str] | None:

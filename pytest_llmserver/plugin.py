@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from pytest_llmserver.discovery_glue import list_servers, models_for_all, resolv
 from pytest_llmserver.fixtures import (
     DISCOVERY_KEY,
     NO_SERVER,
+    RECORDER_KEY,
     SETTINGS_KEY,
     STRESS_KEY,
     TOOLBENCH_KEY,
@@ -25,6 +27,7 @@ from pytest_llmserver.fixtures import (
 )
 from pytest_llmserver.launch import discovery_options
 from pytest_llmserver.report.discovery import choice_lines
+from pytest_llmserver.run_glue import RunRecorder
 from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
 
 __all__ = ["llm_client", "llm_model", "llm_server", "llm_settings", "llm_stress", "llm_toolbench"]
@@ -53,12 +56,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmserver", "LLM server benchmarking (pytest-llmserver)")
     for spec in OPTIONS:
         default = f"; default {spec.default}" if spec.default else ""
-        extra = {} if spec.action == "store_true" else {"metavar": spec.metavar}
+        extra: dict[str, Any] = {} if spec.action == "store_true" else {"metavar": spec.metavar}
+        action = spec.action
+        if action == "optional":
+            action, extra["nargs"], extra["const"] = "store", "?", "auto"
         group.addoption(
             spec.flag,
             dest="llm_" + spec.name,
             default=None,
-            action=spec.action,
+            action=action,
             help=f"{spec.help} (env {spec.env}, ini {spec.ini}{default})",
             **extra,
         )
@@ -147,6 +153,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(NO_SERVER)
 
 
+def is_xdist_worker(config: pytest.Config) -> bool:
+    """Whether this process is a pytest-xdist worker."""
+    return hasattr(config, "workerinput")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the run's files; a regression or an unusable baseline makes the exit status
+    non-zero even when every test passed."""
+    recorder = session.config.stash.get(RECORDER_KEY, None)
+    if recorder is None or is_xdist_worker(session.config):
+        return
+    recorder.finish()
+    if exitstatus == pytest.ExitCode.OK:
+        if recorder.regressions:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        elif recorder.results.errors:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     config = terminalreporter.config
     for model, stress in config.stash.get(STRESS_KEY, {}).items():
@@ -174,3 +199,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"wall time {run.wall_s:.2f} s, concurrency {run.concurrency}")
         if bench.report_paths:
             terminalreporter.write_line(f"report: {bench.report_paths[0]}")
+    recorder = config.stash.get(RECORDER_KEY, None)
+    if recorder is not None:
+        _write_run_summary(terminalreporter, recorder)
+
+
+def _write_run_summary(reporter: pytest.TerminalReporter, recorder: RunRecorder) -> None:
+    if recorder.settings.baseline is not None:
+        reporter.section("compared with the baseline")
+        for update in recorder.model_updates:
+            reporter.write_line(f"model updated: {update}", yellow=True, bold=True)
+        for line in recorder.comparison_lines:
+            reporter.write_line(line)
+        for line in recorder.regressions:
+            reporter.write_line(f"REGRESSION {line}", red=True)
+    for error in recorder.results.errors:
+        reporter.write_line(f"ERROR: {error}", red=True)
+    for path in recorder.saved_baselines:
+        reporter.write_line(f"baseline saved: {path}")
+    if recorder.results.run_id:
+        reporter.write_line(f"run summary: {recorder.run_dir / 'summary.md'}")

@@ -134,6 +134,33 @@ def _subnets(raw: str, source: str) -> tuple[str, ...]:
     return values
 
 
+def _fraction(raw: str, source: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 10.0:
+        raise SettingsError(f"{source}: {raw!r} is not a fraction >= 0 (e.g. 0.1 for 10%)")
+    return value
+
+
+def _non_negative_float(raw: str, source: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise SettingsError(f"{source}: {raw!r} is not a number >= 0 (e.g. 5)")
+    return value
+
+
+def _baseline(raw: str, source: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise SettingsError(f"{source}: empty (pass auto, a directory or a .json file)")
+    return value
+
+
 def _ports(raw: str, source: str) -> tuple[int, ...]:
     from pytest_llmserver.discovery.netscan import ScanInputError, parse_ports
 
@@ -182,7 +209,7 @@ class OptionSpec:
     parse: Callable[[str, str], Any]
     default: str | None = None
     metavar: str = "VALUE"
-    action: Literal["store", "append", "store_true"] = "store"
+    action: Literal["store", "append", "store_true", "optional"] = "store"
 
     @property
     def flag(self) -> str:
@@ -275,6 +302,49 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("cache_dir", "directory of the discovery cache", _text, None, "DIR"),
     OptionSpec(
+        "baseline",
+        "compare with the baseline: auto (llm-baselines/<kind>--<model>.json), a dir or a file",
+        _baseline,
+        None,
+        "auto|PATH",
+    ),
+    OptionSpec(
+        "save_baseline",
+        "save this run as the baseline (default dir llm-baselines; use --llm-save-baseline=PATH)",
+        _baseline,
+        None,
+        "PATH",
+        action="optional",
+    ),
+    OptionSpec(
+        "regression_threshold",
+        "compare: smallest relative change that counts as a regression",
+        _fraction,
+        "0.1",
+        "FRACTION",
+    ),
+    OptionSpec(
+        "noise_floor_ms",
+        "compare: smallest absolute latency change that counts, in ms",
+        _non_negative_float,
+        "5",
+        "MS",
+    ),
+    OptionSpec(
+        "sim_slowdown",
+        "sim: multiply the simulator's TTFT and token gap (e.g. 1.3 to rehearse a regression)",
+        _positive_float,
+        "1",
+        "FACTOR",
+    ),
+    OptionSpec(
+        "shards",
+        "stress: split each mode's load over N shards (xdist workers run them together)",
+        _positive_int,
+        "1",
+        "N",
+    ),
+    OptionSpec(
         "list",
         "discover servers, print them (kind, models, latency) and exit",
         _flag,
@@ -316,6 +386,12 @@ class Settings:
     no_cache: bool = False
     cache_dir: Path | None = None
     list_servers: bool = False
+    baseline: str | None = None
+    save_baseline: str | None = None
+    regression_threshold: float = 0.1
+    noise_floor_s: float = 0.005
+    shards: int = 1
+    sim_slowdown: float = 1.0
 
     @classmethod
     def resolve(
@@ -365,6 +441,12 @@ class Settings:
             no_cache=bool(values["no_cache"]),
             cache_dir=None if values["cache_dir"] is None else Path(values["cache_dir"]),
             list_servers=bool(values["list"]),
+            baseline=values["baseline"],
+            save_baseline=values["save_baseline"],
+            regression_threshold=values["regression_threshold"],
+            noise_floor_s=values["noise_floor_ms"] / 1000.0,
+            shards=values["shards"],
+            sim_slowdown=values["sim_slowdown"],
         )
 
     def public_dict(self) -> dict[str, Any]:
@@ -395,4 +477,9 @@ class Settings:
             "scan_subnets": list(self.scan_subnets),
             "scan_ports": None if self.scan_ports is None else list(self.scan_ports),
             "scan_max_hosts": self.scan_max_hosts,
+            "baseline": self.baseline,
+            "regression_threshold": self.regression_threshold,
+            "noise_floor_s": self.noise_floor_s,
+            "shards": self.shards,
+            "sim_slowdown": self.sim_slowdown,
         }

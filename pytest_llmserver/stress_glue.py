@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 
+from pytest_llmserver.report.baseline import samples_from_records
+from pytest_llmserver.report.charts import chart_section, stress_charts
+from pytest_llmserver.report.runlog import log_request_error
+from pytest_llmserver.run_glue import RunRecorder
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.stress.modes import StressTester
 from pytest_llmserver.stress.progress import ProgressLine, RollingMedian, should_show_progress
-from pytest_llmserver.stress.report import write_stress_report
+from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
 from pytest_llmserver.stress.results import TestStats
 from pytest_llmserver.target import ServerRecord
 
@@ -28,19 +32,27 @@ class StressSession:
         server: ServerRecord,
         model: str,
         settings: Settings,
+        recorder: RunRecorder,
         run_dir: Callable[[], Path],
         quiet: bool,
     ) -> None:
         self.server = server
         self.model = model
         self.settings = settings
+        self.recorder = recorder
         self._run_dir = run_dir
         self._quiet = quiet
         self.reports: list[tuple[TestStats, Path]] = []
 
-    def run(self, mode_call: ModeCall, run_id: str) -> TestStats:
-        """Run one mode, write ``stress-<mode>-<id>.md/.json``, then fail on SLOs or no success."""
+    def run(
+        self, mode_call: ModeCall, run_id: str, request: pytest.FixtureRequest | None = None
+    ) -> TestStats:
+        """Run one mode and write ``stress-<mode>-<id>.md/.json`` (charts, baseline comparison);
+        give ``request``'s test its JUnit properties and pytest-benchmark rounds; then fail on
+        no success, an SLO miss or a regression against the baseline."""
         s = self.settings
+        fingerprint = self.recorder.target(self.server, self.model)
+        logger = self.recorder.logger
         stream = sys.__stderr__ or sys.stderr
         progress = ProgressLine(stream, should_show_progress(stream, self._quiet))
         ttft = RollingMedian()
@@ -50,7 +62,9 @@ class StressSession:
             if record.get("warmup"):
                 return
             counts["done"] += 1
-            counts["errors"] += 0 if record.get("ok") else 1
+            if not record.get("ok"):
+                counts["errors"] += 1
+                log_request_error(logger, record, run_id)
             ttft.add(record.get("ttft_s"))
             progress.update(counts["done"], in_flight, counts["errors"], ttft.value(), run_id)
 
@@ -71,10 +85,69 @@ class StressSession:
             stats = asyncio.run(mode_call(tester))
         finally:
             progress.close()
-        md_path, _ = write_stress_report(stats, self._run_dir())
+        directory = self._run_dir()
+        stem = free_stem(stats, directory)
+        charts = stress_charts(stats.records_path, to_json(stats), directory, stem)
+        samples = samples_from_records(stats.records_path)
+        comparisons = self.recorder.compare_stress(fingerprint, stats, samples)
+        extra = chart_section(charts, directory)
+        if comparisons:
+            extra += ["## Compared with the baseline", ""]
+            extra += [f"- {c.line()}" for c in comparisons]
+        md_path, _ = write_stress_report(stats, directory, stem=stem, extra_lines=extra)
         self.reports.append((stats, md_path))
+        self.recorder.add_stress(stats, fingerprint, md_path, charts, samples, comparisons)
+        if request is not None:
+            request.node.user_properties += junit_properties(stats)
+            feed_benchmark(request, stats, samples.get("e2e_s") or [])
         check(stats)
+        regressions = [c.line() for c in comparisons if c.status == "regression"]
+        if regressions:
+            pytest.fail("regression against the baseline: " + "; ".join(regressions), False)
         return stats
+
+
+def junit_properties(stats: TestStats) -> list[tuple[str, object]]:
+    """Key figures for JUnit XML ``<property>`` elements."""
+    summary = stats.summary
+    figures: list[tuple[str, object]] = [
+        ("llm_model", stats.model),
+        ("ok", summary.ok),
+        ("failed", summary.failed),
+        ("requests_per_s", summary.throughput.requests_per_s),
+    ]
+    for metric in ("ttft_s", "e2e_s", "itl_s"):
+        values = summary.metrics.metric(metric)
+        if values is not None:
+            figures += [(f"{metric}_p50", values.p50), (f"{metric}_p95", values.p95)]
+    return [(name, round(v, 6) if isinstance(v, float) else v) for name, v in figures]
+
+
+def feed_benchmark(request: pytest.FixtureRequest, stats: TestStats, e2e_s: list[float]) -> None:
+    """Give pytest-benchmark one round per successful request (its measured E2E seconds), so
+    ``--benchmark-json`` / ``--benchmark-compare`` / ``--benchmark-histogram`` see our numbers.
+
+    Does nothing when pytest-benchmark is absent, disabled or skipping, or without samples.
+    The fixture is asked for here, not in the test's signature, so ``--benchmark-skip`` does
+    not skip stress tests.
+    """
+    config = request.config
+    if not e2e_s or not config.pluginmanager.hasplugin("benchmark"):
+        return
+    if config.getoption("benchmark_disable", False) or config.getoption("benchmark_skip", False):
+        return
+    benchmark = request.getfixturevalue("benchmark")
+    make_stats = getattr(benchmark, "_make_stats", None)
+    if make_stats is None or getattr(benchmark, "disabled", False):
+        return  # a pytest-benchmark without the internals this relies on
+    benchmark.group = f"llm {stats.mode}"
+    benchmark.extra_info.update(
+        {"model": stats.model, "mode": stats.mode, "id": stats.params.get("id"), "unit": "e2e_s"}
+    )
+    rounds = make_stats(1)
+    for value in e2e_s:
+        rounds.update(value)
+    benchmark._mode = "pytest-llmserver: one round per request"
 
 
 def check(stats: TestStats) -> None:

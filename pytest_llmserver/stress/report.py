@@ -265,20 +265,32 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-.")
 
 
-def write_stress_report(stats: TestStats, directory: Path) -> tuple[Path, Path]:
-    """Write ``<stem>.md`` and ``<stem>.json`` to ``directory``; return (markdown, json).
-
-    The stem is ``report_stem(stats)``; when either file already exists, ``-2``, ``-3`` ...
-    is appended until both names are free.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
+def free_stem(stats: TestStats, directory: Path) -> str:
+    """``report_stem(stats)``, with ``-2``, ``-3`` ... appended until no report has the name."""
     base = report_stem(stats)
     stem, counter = base, 1
     while (directory / f"{stem}.md").exists() or (directory / f"{stem}.json").exists():
         counter += 1
         stem = f"{base}-{counter}"
+    return stem
+
+
+def write_stress_report(
+    stats: TestStats,
+    directory: Path,
+    *,
+    stem: str | None = None,
+    extra_lines: Sequence[str] = (),
+) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` (with ``extra_lines`` appended) and ``<stem>.json`` to
+    ``directory``; return (markdown, json). The stem defaults to ``free_stem``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = stem or free_stem(stats, directory)
     md_path = directory / f"{stem}.md"
     json_path = directory / f"{stem}.json"
-    md_path.write_text(render_markdown(stats), encoding="utf-8")
+    text = render_markdown(stats)
+    if extra_lines:
+        text += "\n" + "\n".join(extra_lines).rstrip("\n") + "\n"
+    md_path.write_text(text, encoding="utf-8")
     json_path.write_text(json.dumps(to_json(stats), indent=2, default=str) + "\n", encoding="utf-8")
     return md_path, json_path

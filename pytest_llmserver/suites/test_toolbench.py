@@ -9,5 +9,7 @@ from pytest_llmserver.toolbench import AgentTask, builtin_tasks
 
 
 @pytest.mark.parametrize("llm_task", [task_param(task) for task in builtin_tasks()])
-def test_toolbench(llm_task: AgentTask, llm_toolbench: ToolbenchSession) -> None:
-    llm_toolbench.check(llm_task)
+def test_toolbench(
+    llm_task: AgentTask, llm_toolbench: ToolbenchSession, request: pytest.FixtureRequest
+) -> None:
+    llm_toolbench.check(llm_task, request.node)

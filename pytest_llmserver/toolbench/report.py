@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,16 @@ def to_json(run: ToolbenchRun) -> dict[str, Any]:
     }
 
 
-def write_report(run: ToolbenchRun, directory: Path) -> tuple[Path, Path]:
-    """Write ``toolbench.md`` and ``toolbench.json`` into ``directory``."""
+def write_report(
+    run: ToolbenchRun, directory: Path, extra_lines: Sequence[str] = ()
+) -> tuple[Path, Path]:
+    """Write ``toolbench.md`` (with ``extra_lines`` appended) and ``toolbench.json``."""
     directory.mkdir(parents=True, exist_ok=True)
     md_path = directory / "toolbench.md"
     json_path = directory / "toolbench.json"
-    md_path.write_text(render_markdown(run), encoding="utf-8")
+    text = render_markdown(run)
+    if extra_lines:
+        text += "\n" + "\n".join(extra_lines).rstrip("\n") + "\n"
+    md_path.write_text(text, encoding="utf-8")
     json_path.write_text(json.dumps(to_json(run), indent=1, default=str), encoding="utf-8")
     return md_path, json_path
