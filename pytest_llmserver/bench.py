@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmserver.client import ModelClient, Timeouts
-from pytest_llmserver.report.baseline import ToolbenchComparison, comparison_lines
+from pytest_llmserver.report.baseline import comparison_lines
 from pytest_llmserver.report.charts import chart_section, toolbench_chart
 from pytest_llmserver.run_glue import RunRecorder
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.target import ServerRecord
 from pytest_llmserver.toolbench import AgentTask, TaskSchemaError, load_tasks, run_toolbench
 from pytest_llmserver.toolbench.report import write_report
-from pytest_llmserver.toolbench.runner import ToolbenchRun
+from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
 
 TASK_KEY = pytest.StashKey[AgentTask]()
 YAML_SUFFIX = ".llm.yaml"
@@ -85,7 +86,8 @@ def _yaml_test(task: AgentTask) -> Callable[..., None]:
 
 
 class ToolbenchSession:
-    """Runs every selected task of the session at once (on first use); tests read the results."""
+    """Runs the session's selected tasks together on first use (or, on an xdist worker, each
+    task when its test asks); tests read the results; ``finalize`` writes the report."""
 
     def __init__(
         self,
@@ -95,6 +97,9 @@ class ToolbenchSession:
         settings: Settings,
         recorder: RunRecorder,
         run_dir: Callable[[], Path],
+        *,
+        per_task: bool = False,
+        report_name: str = "toolbench",
     ) -> None:
         self.tasks = tasks
         self.server = server
@@ -102,26 +107,16 @@ class ToolbenchSession:
         self.settings = settings
         self.recorder = recorder
         self._run_dir = run_dir
+        self._per_task = per_task
+        self._report_name = report_name
         self.run: ToolbenchRun | None = None
         self.report_paths: tuple[Path, Path] | None = None
-        self.comparison: ToolbenchComparison | None = None
         self.failure: str | None = None
 
     def check(self, task: AgentTask, node: pytest.Item | None = None) -> None:
         """Fail the calling test with the task's one-line reason unless every trial passed;
         with a baseline, a task that failed there too is an expected failure (xfail)."""
-        if self.run is None and self.failure is None:
-            try:
-                self.run = asyncio.run(self._run_all())
-            except Exception as exc:  # reported once to every test instead of re-running
-                self.failure = f"tool bench run failed: {type(exc).__name__}: {exc}"
-            else:
-                self._report(self.run)
-        if self.run is None:
-            pytest.fail(self.failure or "tool bench did not run", pytrace=False)
-        result = self.run.results.get(task.task_id)
-        if result is None:
-            pytest.fail(f"{task.task_id}: was not in the selected run", pytrace=False)
+        result = self._result(task)
         if node is not None:
             node.user_properties += [
                 ("llm_model", self.model),
@@ -130,32 +125,57 @@ class ToolbenchSession:
             ]
         if result.passed_all:
             return
-        transitions = None if self.comparison is None else self.comparison.transitions
-        if transitions is not None and task.task_id in transitions.known_failures:
+        baseline = self.recorder.baseline(self.recorder.target(self.server, self.model))
+        before = None if baseline is None else baseline.tasks.get(task.task_id)
+        if before is not None and not before.get("passed_all"):
             pytest.xfail(
                 f"{task.task_id}: known failure, failed in the baseline too: {result.reason}"
             )
-        if transitions is not None and task.task_id in transitions.new_failures:
+        if before is not None:
             pytest.fail(
                 f"{task.task_id}: new failure, passed in the baseline: {result.reason}",
                 pytrace=False,
             )
         pytest.fail(f"{task.task_id}: {result.reason}", pytrace=False)
 
-    def _report(self, run: ToolbenchRun) -> None:
+    def _result(self, task: AgentTask) -> TaskResult:
+        """The task's result, running what has not run yet (a failure is reported to every
+        test instead of running again)."""
+        done = self.run is not None and task.task_id in self.run.results
+        if not done and self.failure is None and (self._per_task or self.run is None):
+            try:
+                fresh = asyncio.run(self._run_tasks([task] if self._per_task else self.tasks))
+            except Exception as exc:
+                self.failure = f"tool bench run failed: {type(exc).__name__}: {exc}"
+            else:
+                self.run = fresh if self.run is None else _merged(self.run, fresh)
+        if self.run is None:
+            pytest.fail(self.failure or "tool bench did not run", pytrace=False)
+        result = self.run.results.get(task.task_id)
+        if result is None:
+            pytest.fail(
+                self.failure or f"{task.task_id}: was not in the selected run", pytrace=False
+            )
+        return result
+
+    def finalize(self) -> None:
+        """Write the report and hand the results to the recorder (once, at session end)."""
+        if self.run is None or self.report_paths is not None:
+            return
+        run = self.run
         fingerprint = self.recorder.target(self.server, self.model)
-        self.comparison = self.recorder.compare_toolbench(fingerprint, run)
+        comparison = self.recorder.compare_toolbench(fingerprint, run)
         directory = self._run_dir()
         summary = [row.__dict__ for row in run.summaries()]
-        charts = toolbench_chart(summary, directory, "toolbench-pass-rate")
+        charts = toolbench_chart(summary, directory, f"{self._report_name}-pass-rate")
         extra = chart_section(charts, directory)
-        if self.comparison is not None:
+        if comparison is not None:
             extra += ["## Compared with the baseline", ""]
-            extra += [f"- {line}" for line in comparison_lines(self.comparison)]
-        self.report_paths = write_report(run, directory, extra)
-        self.recorder.add_toolbench(run, fingerprint, self.report_paths[0], charts, self.comparison)
+            extra += [f"- {line}" for line in comparison_lines(comparison)]
+        self.report_paths = write_report(run, directory, extra, self._report_name)
+        self.recorder.add_toolbench(run, fingerprint, self.report_paths[0], charts, comparison)
 
-    async def _run_all(self) -> ToolbenchRun:
+    async def _run_tasks(self, tasks: list[AgentTask]) -> ToolbenchRun:
         s = self.settings
         async with ModelClient(
             self.server,
@@ -166,8 +186,13 @@ class ToolbenchSession:
         ) as client:
             return await run_toolbench(
                 client,
-                self.tasks,
+                tasks,
                 repeat=s.repeat,
                 concurrency=s.concurrency,
                 max_tokens=s.max_tokens,
             )
+
+
+def _merged(run: ToolbenchRun, more: ToolbenchRun) -> ToolbenchRun:
+    """``run`` with the task results of ``more`` added and the wall times summed."""
+    return replace(run, results={**run.results, **more.results}, wall_s=run.wall_s + more.wall_s)

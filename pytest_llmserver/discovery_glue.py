@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from contextlib import ExitStack
 from typing import TextIO
 
 import pytest
@@ -12,9 +13,12 @@ import pytest
 from pytest_llmserver.client import LLMError
 from pytest_llmserver.discovery import Discovery, ScanInputError, ScanProgress
 from pytest_llmserver.fixtures import DISCOVERY_KEY, SETTINGS_KEY, TARGET_KEY
-from pytest_llmserver.launch import probe, run_discovery, static_models
+from pytest_llmserver.launch import probe, run_discovery, serve, static_models
 from pytest_llmserver.report.discovery import describe, progress_text, server_table
 from pytest_llmserver.settings import Settings
+from pytest_llmserver.target import ServerRecord
+
+SERVER_STACK_KEY = pytest.StashKey[ExitStack]()
 
 
 class ProgressLine:
@@ -62,11 +66,25 @@ def _discover(config: pytest.Config, settings: Settings, *, every_phase: bool) -
 
 
 def resolve_target(config: pytest.Config) -> None:
-    """Before collection: run discovery for ``auto``, probe a URL early for model ``all``."""
+    """Before collection: run discovery for ``auto``, probe a URL early for model ``all``; an
+    xdist worker takes the controller's server, and an xdist controller starts ``sim`` /
+    ``local`` once for all its workers."""
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None or settings.server is None:
         return
-    if settings.server.mode == "auto":
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "llm_target" in workerinput:
+        config.stash[TARGET_KEY] = ServerRecord.coerce(workerinput["llm_target"])
+        return
+    if settings.server.mode in ("sim", "local") and config.pluginmanager.hasplugin("dsession"):
+        stack = ExitStack()
+        try:
+            config.stash[TARGET_KEY] = stack.enter_context(serve(settings))
+        except (LLMError, RuntimeError) as exc:
+            stack.close()
+            raise pytest.UsageError(f"LLM server: {exc}") from None
+        config.stash[SERVER_STACK_KEY] = stack
+    elif settings.server.mode == "auto":
         discovery = _discover(config, settings, every_phase=False)
         config.stash[DISCOVERY_KEY] = discovery
         if discovery.chosen is not None:
@@ -75,6 +93,14 @@ def resolve_target(config: pytest.Config) -> None:
         # On failure the llm_server fixture probes again and fails each test with the reason.
         with contextlib.suppress(LLMError):
             config.stash[TARGET_KEY] = probe(settings)
+
+
+def stop_started_server(config: pytest.Config) -> None:
+    """Stop a server ``resolve_target`` started for xdist workers."""
+    stack = config.stash.get(SERVER_STACK_KEY, None)
+    if stack is not None:
+        del config.stash[SERVER_STACK_KEY]
+        stack.close()
 
 
 def models_for_all(config: pytest.Config) -> list[str]:

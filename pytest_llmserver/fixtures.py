@@ -23,7 +23,6 @@ from pytest_llmserver.target import ServerRecord, select_model
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUN_DIR_KEY = pytest.StashKey[Path]()
 TOOLBENCH_KEY = pytest.StashKey[dict[str, ToolbenchSession]]()
-STRESS_KEY = pytest.StashKey[dict[str, StressSession]]()
 DISCOVERY_KEY = pytest.StashKey[Discovery]()
 RECORDER_KEY = pytest.StashKey[RunRecorder]()
 TARGET_KEY = pytest.StashKey[ServerRecord]()
@@ -86,6 +85,12 @@ async def llm_client(
         yield client
 
 
+def xdist_worker_id(config: pytest.Config) -> str | None:
+    """``gw0``, ``gw1`` ... on a pytest-xdist worker; None elsewhere."""
+    workerinput = getattr(config, "workerinput", None)
+    return None if workerinput is None else str(workerinput.get("workerid", "gw"))
+
+
 def run_dir(config: pytest.Config) -> Path:
     """This session's report directory, made on first use."""
     if RUN_DIR_KEY not in config.stash:
@@ -101,6 +106,7 @@ def recorder(config: pytest.Config) -> RunRecorder:
             lambda: run_dir(config),
             __version__,
             config.invocation_params.dir,
+            worker=xdist_worker_id(config) is not None,
         )
     return config.stash[RECORDER_KEY]
 
@@ -124,6 +130,7 @@ def llm_toolbench(
     tasks = [t for t in (task_of(item) for item in request.session.items) if t is not None]
     unique = list({task.task_id: task for task in tasks}.values())
     config = request.config
+    worker = xdist_worker_id(config)
     bench = ToolbenchSession(
         unique,
         llm_server,
@@ -131,6 +138,8 @@ def llm_toolbench(
         llm_settings,
         recorder(config),
         lambda: model_dir(config, llm_model),
+        per_task=worker is not None,
+        report_name="toolbench" if worker is None else f"toolbench-{worker}",
     )
     config.stash.setdefault(TOOLBENCH_KEY, {})[llm_model] = bench
     return bench
@@ -151,5 +160,4 @@ def llm_stress(
         lambda: model_dir(config, llm_model),
         quiet,
     )
-    config.stash.setdefault(STRESS_KEY, {})[llm_model] = stress
     return stress

@@ -10,13 +10,19 @@ import pytest
 
 from pytest_llmserver.bench import YAML_SUFFIX, YamlTaskFile
 from pytest_llmserver.discovery import ScanInputError
-from pytest_llmserver.discovery_glue import list_servers, models_for_all, resolve_target
+from pytest_llmserver.discovery_glue import (
+    list_servers,
+    models_for_all,
+    resolve_target,
+    stop_started_server,
+)
 from pytest_llmserver.fixtures import (
     DISCOVERY_KEY,
     NO_SERVER,
     RECORDER_KEY,
+    RUN_DIR_KEY,
     SETTINGS_KEY,
-    STRESS_KEY,
+    TARGET_KEY,
     TOOLBENCH_KEY,
     llm_client,
     llm_model,
@@ -24,11 +30,14 @@ from pytest_llmserver.fixtures import (
     llm_settings,
     llm_stress,
     llm_toolbench,
+    recorder,
+    run_dir,
 )
 from pytest_llmserver.launch import discovery_options
 from pytest_llmserver.report.discovery import choice_lines
 from pytest_llmserver.run_glue import RunRecorder
 from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
+from pytest_llmserver.xdist_glue import make_shard_scheduler
 
 __all__ = ["llm_client", "llm_model", "llm_server", "llm_settings", "llm_stress", "llm_toolbench"]
 
@@ -113,6 +122,21 @@ def pytest_configure(config: pytest.Config) -> None:
         and config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR
     ):
         config.args.append(str(SUITES_DIR))  # built-in suites run when no paths are given
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "llm_run_dir" in workerinput:
+        config.stash[RUN_DIR_KEY] = Path(workerinput["llm_run_dir"])  # the controller's
+    workers = (
+        config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
+    )
+    if (
+        settings.shards > 1
+        and workerinput is None
+        and not (isinstance(workers, int) and workers >= settings.shards)
+    ):
+        raise pytest.UsageError(
+            f"--llm-shards={settings.shards} needs at least {settings.shards} pytest-xdist "
+            f"workers to run the shards together: add -n {settings.shards}"
+        )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -158,11 +182,49 @@ def is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: workers write into this run's directory and use its server."""
+    config = node.config
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or settings.server is None:
+        return
+    node.workerinput["llm_run_dir"] = str(run_dir(config))
+    target = config.stash.get(TARGET_KEY, None)
+    if target is not None:
+        node.workerinput["llm_target"] = target.to_dict()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--llm-shards`` with xdist's default distribution, keep shard k of every sharded
+    test on one worker, each shard index on its own worker."""
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or settings.shards < 2 or config.getoption("dist") != "load":
+        return None
+    return make_shard_scheduler(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist controller: take in what the worker recorded."""
+    exported = getattr(node, "workeroutput", {}).get("llm_results")
+    if exported:
+        recorder(node.config).absorb(exported)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the run's files; a regression or an unusable baseline makes the exit status
-    non-zero even when every test passed."""
-    recorder = session.config.stash.get(RECORDER_KEY, None)
-    if recorder is None or is_xdist_worker(session.config):
+    """Write the run's files (a worker hands its part to the controller instead); a regression
+    or an unusable baseline makes the exit status non-zero even when every test passed."""
+    config = session.config
+    for bench in config.stash.get(TOOLBENCH_KEY, {}).values():
+        bench.finalize()
+    stop_started_server(config)
+    recorder = config.stash.get(RECORDER_KEY, None)
+    if recorder is None:
+        return
+    if is_xdist_worker(config):
+        config.workeroutput["llm_results"] = recorder.export()  # type: ignore[attr-defined]
         return
     recorder.finish()
     if exitstatus == pytest.ExitCode.OK:
@@ -173,35 +235,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    config = terminalreporter.config
-    for model, stress in config.stash.get(STRESS_KEY, {}).items():
-        if stress.reports:
-            terminalreporter.section(f"stress: {model}")
-        for stats, path in stress.reports:
-            ttft = stats.summary.metrics.ttft_s
-            rps = stats.summary.throughput.requests_per_s
+    recorder = terminalreporter.config.stash.get(RECORDER_KEY, None)
+    if recorder is None or is_xdist_worker(terminalreporter.config):
+        return
+    results = recorder.results
+    models = sorted({e["model"] for e in results.stress})
+    for model in models:
+        terminalreporter.section(f"stress: {model}")
+        for entry in (e for e in results.stress if e["model"] == model):
+            summary = entry["summary"]
+            ttft = (summary["metrics"].get("ttft_s") or {}).get("p50")
+            rps = summary["throughput"].get("requests_per_s")
             terminalreporter.write_line(
-                f"{stats.mode:<15} {stats.params.get('id', ''):<22} ok {stats.summary.ok:>5} "
-                f"failed {stats.summary.failed:>4}  "
+                f"{entry['mode']:<15} {entry['id']:<22} ok {summary['ok']:>5} "
+                f"failed {summary['failed']:>4}  "
                 f"req/s {'-' if rps is None else f'{rps:.2f}':>7}  "
-                f"TTFT p50 {'-' if ttft is None else f'{ttft.p50 * 1e3:.1f} ms':>10}  {path}"
+                f"TTFT p50 {'-' if ttft is None else f'{ttft * 1e3:.1f} ms':>10}  "
+                f"{entry['report']}"
             )
-    for bench in config.stash.get(TOOLBENCH_KEY, {}).values():
-        run = bench.run
-        if run is None:
-            continue
-        terminalreporter.section(f"tool bench: {run.model}")
-        for row in run.summaries():
+    for bench in results.toolbench:
+        terminalreporter.section(f"tool bench: {bench['model']}")
+        for row in bench["summary"]:
             terminalreporter.write_line(
-                f"{row.tier:<10} {row.tasks:>3} tasks  pass@1 {row.pass_at_1:6.1%}  "
-                f"pass^{run.repeat} {row.pass_all:6.1%}"
+                f"{row['tier']:<10} {row['tasks']:>3} tasks  pass@1 {row['pass_at_1']:6.1%}  "
+                f"pass^{bench['repeat']} {row['pass_all']:6.1%}"
             )
-        terminalreporter.write_line(f"wall time {run.wall_s:.2f} s, concurrency {run.concurrency}")
-        if bench.report_paths:
-            terminalreporter.write_line(f"report: {bench.report_paths[0]}")
-    recorder = config.stash.get(RECORDER_KEY, None)
-    if recorder is not None:
-        _write_run_summary(terminalreporter, recorder)
+        terminalreporter.write_line(
+            f"wall time {bench['wall_s']:.2f} s, concurrency {bench['concurrency']}"
+        )
+        reports = bench["report"] if isinstance(bench["report"], list) else [bench["report"]]
+        terminalreporter.write_line(f"report: {', '.join(reports)}")
+    _write_run_summary(terminalreporter, recorder)
 
 
 def _write_run_summary(reporter: pytest.TerminalReporter, recorder: RunRecorder) -> None:

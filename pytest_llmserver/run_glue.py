@@ -3,6 +3,7 @@ regression gate. Plain Python; the pytest hooks call it."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -21,16 +22,21 @@ from pytest_llmserver.report.baseline import (
     comparison_lines,
     load_baseline,
     model_update,
+    samples_from_records,
     save_baseline,
 )
-from pytest_llmserver.report.charts import Chart, sweep_chart
+from pytest_llmserver.report.charts import Chart, chart_section, stress_charts, sweep_chart
 from pytest_llmserver.report.compare import MetricComparison, Thresholds
 from pytest_llmserver.report.results import RunResults, write_results
 from pytest_llmserver.report.runlog import close_logger, log_test_summary, setup_logger
 from pytest_llmserver.settings import Settings
+from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
 from pytest_llmserver.stress.results import TestStats
+from pytest_llmserver.stress.shards import merge_records
+from pytest_llmserver.stress.stats import summarize_file
 from pytest_llmserver.target import ModelFingerprint, ServerRecord
 from pytest_llmserver.toolbench.runner import ToolbenchRun
+from pytest_llmserver.toolbench.task import TIERS
 
 
 def relative(path: Path, base: Path) -> str:
@@ -64,8 +70,12 @@ class RunRecorder:
         run_dir: Callable[[], Path],
         plugin_version: str,
         base_dir: Path,
+        *,
+        worker: bool = False,
     ) -> None:
         self.settings = settings
+        self.worker = worker
+        self._absorbed = False
         self._run_dir = run_dir
         self._base_dir = base_dir
         self.results = RunResults(
@@ -153,6 +163,28 @@ class RunRecorder:
             baseline, stats.mode, str(stats.params.get("id", "")), samples, self.thresholds
         )
 
+    def report_stress(
+        self,
+        stats: TestStats,
+        fingerprint: ModelFingerprint,
+        directory: Path,
+        *,
+        compare: bool = True,
+    ) -> tuple[Path, list[MetricComparison], dict[str, list[float]]]:
+        """Write a stress test's report (charts, baseline comparison) and record it; the
+        report's path, the comparisons and the per-request samples."""
+        stem = free_stem(stats, directory)
+        charts = stress_charts(stats.records_path, to_json(stats), directory, stem)
+        samples = samples_from_records(stats.records_path)
+        comparisons = self.compare_stress(fingerprint, stats, samples) if compare else []
+        extra = chart_section(charts, directory)
+        if comparisons:
+            extra += ["## Compared with the baseline", ""]
+            extra += [f"- {c.line()}" for c in comparisons]
+        md_path, _ = write_stress_report(stats, directory, stem=stem, extra_lines=extra)
+        self.add_stress(stats, fingerprint, md_path, charts, samples, comparisons)
+        return md_path, comparisons, samples
+
     def add_stress(
         self,
         stats: TestStats,
@@ -222,14 +254,17 @@ class RunRecorder:
             "comparison": None if comparison is None else _toolbench_dict(comparison),
         }
         self.results.toolbench.append(entry)
-        if comparison is not None:
-            t = comparison.transitions
-            label = f"tool bench [{run.model}]"
-            self.comparison_lines += [f"{label}: {line}" for line in comparison_lines(comparison)]
-            if comparison.pass_rate.status == "regression":
-                self.regressions.append(f"tool bench [{run.model}]: {comparison.pass_rate.line()}")
-            if t.new_failures:
-                self.regressions.append(f"tool bench new failures: {', '.join(t.new_failures)}")
+        if comparison is not None and not self.worker:
+            self._note_toolbench(run.model, comparison)
+
+    def _note_toolbench(self, model: str, comparison: ToolbenchComparison) -> None:
+        label = f"tool bench [{model}]"
+        self.comparison_lines += [f"{label}: {line}" for line in comparison_lines(comparison)]
+        if comparison.pass_rate.status == "regression":
+            self.regressions.append(f"{label}: {comparison.pass_rate.line()}")
+        if comparison.transitions.new_failures:
+            failures = ", ".join(comparison.transitions.new_failures)
+            self.regressions.append(f"{label} new failures: {failures}")
 
     def _note_comparisons(self, label: str, comparisons: Sequence[MetricComparison]) -> None:
         for comparison in comparisons:
@@ -245,6 +280,111 @@ class RunRecorder:
         if counts:
             self.comparison_lines.append(f"{label}: {', '.join(counts)} metric(s)")
 
+    # --- xdist ------------------------------------------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """What a worker hands to the controller: plain JSON types only, as ``workeroutput``
+        travels through execnet (numpy scalars and paths are converted)."""
+        exported = {
+            "results": self.results.to_dict(),
+            "samples": [[*key, value] for key, value in self._samples.items()],
+            "fingerprints": [f.to_dict() for f in self._fingerprints.values()],
+            "comparison_lines": self.comparison_lines,
+            "regressions": self.regressions,
+            "model_updates": self.model_updates,
+        }
+        plain: dict[str, Any] = json.loads(json.dumps(exported, default=_plain))
+        return plain
+
+    def absorb(self, exported: Mapping[str, Any]) -> None:
+        """Take in a worker's ``export``."""
+        self._absorbed = True
+        self.results.merge(exported.get("results") or {})
+        for model, mode, run_id, samples in exported.get("samples") or []:
+            self._samples[(model, mode, run_id)] = samples
+        for raw in exported.get("fingerprints") or []:
+            fingerprint = ModelFingerprint.from_dict(raw)
+            self._fingerprints[fingerprint.key] = fingerprint
+        for name in ("comparison_lines", "regressions", "model_updates"):
+            mine: list[str] = getattr(self, name)
+            mine += [line for line in exported.get(name) or [] if line not in mine]
+
+    def _merge_toolbench(self) -> None:
+        """One tool-bench entry per model from the workers' entries (each worker ran some of
+        the tasks), compared with the baseline as a whole."""
+        by_model: dict[str, list[dict[str, Any]]] = {}
+        for entry in self.results.toolbench:
+            by_model.setdefault(entry["model"], []).append(entry)
+        merged = []
+        for model, entries in by_model.items():
+            tasks = {t["task_id"]: t for e in entries for t in e["tasks"]}
+            entry = {
+                **entries[0],
+                "wall_s": max(e["wall_s"] for e in entries),
+                "summary": tier_summary(list(tasks.values())),
+                "tasks": list(tasks.values()),
+                "report": [e["report"] for e in entries],
+                "charts": [c for e in entries for c in e.get("charts", [])],
+                "comparison": None,
+            }
+            baseline = self.baseline(ModelFingerprint.from_dict(entry["fingerprint"]))
+            comparison = (
+                None
+                if baseline is None
+                else compare_toolbench(baseline, tasks, self.thresholds.alpha)
+            )
+            if comparison is not None:
+                entry["comparison"] = _toolbench_dict(comparison)
+                self._note_toolbench(model, comparison)
+            merged.append(entry)
+        self.results.toolbench = merged
+
+    def _merge_shards(self) -> None:
+        """Replace each sharded test's shard entries by one entry over their merged records."""
+        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for entry in self.results.stress:
+            params = entry.get("params") or {}
+            if int(params.get("shards") or 1) > 1:
+                key = (entry["model"], entry["mode"], str(params.get("shard_group")))
+                groups.setdefault(key, []).append(entry)
+        for (model, mode, group), entries in groups.items():
+            entries.sort(key=lambda e: int(e["params"].get("shard") or 0))
+            for entry in entries:
+                self.results.stress.remove(entry)
+            first = entries[0]
+            shard_records = self.run_dir / first["records"]
+            records = shard_records.with_name(f"stress-{mode}-{group}.jsonl")
+            parts = [
+                (self.run_dir / e["records"], float(e.get("t0_unix_s") or 0.0)) for e in entries
+            ]
+            spread_s = merge_records(parts, records)
+            params = {k: v for k, v in first["params"].items() if k not in ("shard", "seed")}
+            params.update(
+                id=group, shards=len(entries), seeds=[e["params"].get("seed") for e in entries]
+            )
+            reports = ", ".join(str(e["report"]) for e in entries)
+            notes = [
+                f"merged from {len(entries)} shards ({reports}); "
+                f"their measurement starts spread over {spread_s * 1e3:.1f} ms",
+                *(note for e in entries for note in e.get("notes") or [] if "shard" in note),
+            ]
+            stats = TestStats(
+                mode=mode,
+                params=params,
+                server=first["server"],
+                model=model,
+                summary=summarize_file(records, self.settings.slos or None),
+                records_path=records,
+                wall_s=max(float(e["wall_s"]) for e in entries),
+                loop_lag_p99_s=max((e.get("loop_lag_p99_s") or 0.0) for e in entries),
+                loop_lag_max_s=max((e.get("loop_lag_max_s") or 0.0) for e in entries),
+                t0_unix_s=min(t0 for _, t0 in parts),
+                notes=notes,
+            )
+            fingerprint = ModelFingerprint.from_dict(first["fingerprint"])
+            self.report_stress(stats, fingerprint, records.parent)
+            self.results.stress[-1]["shard_reports"] = [e["report"] for e in entries]
+
     # --- the end ---------------------------------------------------------------------------
 
     def finish(self) -> tuple[Path, Path] | None:
@@ -252,6 +392,9 @@ class RunRecorder:
         nothing ran (no run directory is made for an empty run)."""
         if not (self.results.stress or self.results.toolbench or self.results.errors):
             return None
+        self._merge_shards()
+        if self._absorbed:
+            self._merge_toolbench()
         if self.settings.baseline is not None:
             self.results.comparison = {
                 "baseline": self.settings.baseline,
@@ -321,6 +464,31 @@ class RunRecorder:
             )
             path = save_baseline(document, baseline_file(location, fingerprint))
             self.saved_baselines.append(path)
+
+
+def _plain(value: object) -> object:
+    """JSON form of numpy scalars (their ``item()``) and of anything else (its ``str``)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
+
+
+def tier_summary(tasks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``[{tier, tasks, pass_at_1, pass_all}]`` per tier present, then ``all``, from per-task
+    outcomes ``{tier, passes, trials, passed_all}``."""
+    groups = [(tier, [t for t in tasks if t.get("tier") == tier]) for tier in TIERS]
+    rows = []
+    for tier, members in [*groups, ("all", list(tasks))]:
+        if members:
+            rows.append(
+                {
+                    "tier": tier,
+                    "tasks": len(members),
+                    "pass_at_1": sum(t["passes"] / max(t["trials"], 1) for t in members)
+                    / len(members),
+                    "pass_all": sum(bool(t["passed_all"]) for t in members) / len(members),
+                }
+            )
+    return rows
 
 
 def _comparison_dict(comparison: MetricComparison) -> dict[str, Any]:

@@ -10,15 +10,13 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.report.baseline import samples_from_records
-from pytest_llmserver.report.charts import chart_section, stress_charts
 from pytest_llmserver.report.runlog import log_request_error
 from pytest_llmserver.run_glue import RunRecorder
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.stress.modes import StressTester
 from pytest_llmserver.stress.progress import ProgressLine, RollingMedian, should_show_progress
-from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
 from pytest_llmserver.stress.results import TestStats
+from pytest_llmserver.stress.shards import rendezvous
 from pytest_llmserver.target import ServerRecord
 
 ModeCall = Callable[[StressTester], Coroutine[Any, Any, TestStats]]
@@ -42,15 +40,38 @@ class StressSession:
         self.recorder = recorder
         self._run_dir = run_dir
         self._quiet = quiet
-        self.reports: list[tuple[TestStats, Path]] = []
 
     def run(
-        self, mode_call: ModeCall, run_id: str, request: pytest.FixtureRequest | None = None
+        self,
+        mode_call: ModeCall,
+        run_id: str,
+        request: pytest.FixtureRequest | None = None,
+        shard: int | None = None,
     ) -> TestStats:
         """Run one mode and write ``stress-<mode>-<id>.md/.json`` (charts, baseline comparison);
         give ``request``'s test its JUnit properties and pytest-benchmark rounds; then fail on
-        no success, an SLO miss or a regression against the baseline."""
+        no success, an SLO miss or a regression against the baseline.
+
+        With ``shard`` (0-based, of ``--llm-shards``) ``mode_call`` runs that shard's part of
+        the load: it waits for the other shards after its warm-up, and the controller merges
+        the shards' records into one report at the end (and compares that with the baseline).
+        """
         s = self.settings
+        shards = s.shards if shard is not None else 1
+        group = run_id
+        before_start = None
+        notes: list[str] = []
+        if shard is not None and shards > 1:
+            run_id = f"{group}-shard{shard + 1}of{shards}"
+            test = request.node.originalname if request is not None else "stress"
+            meeting = self._run_dir() / "shards" / f"{test}-{group}"
+
+            async def meet() -> None:
+                note = await rendezvous(meeting, shard, shards)
+                if note:
+                    notes.append(note)
+
+            before_start = meet
         fingerprint = self.recorder.target(self.server, self.model)
         logger = self.recorder.logger
         stream = sys.__stderr__ or sys.stderr
@@ -74,29 +95,24 @@ class StressSession:
             max_tokens=s.max_tokens or 128,
             api_key=s.api_key,
             timeout_s=s.timeout_s,
-            seed=s.seed,
+            seed=s.seed + (shard or 0),
             warmup=s.warmup,
             out_dir=self._run_dir(),
             slos=s.slos,
             on_record=on_record,
             run_id=run_id,
+            before_start=before_start,
         )
         try:
             stats = asyncio.run(mode_call(tester))
         finally:
             progress.close()
-        directory = self._run_dir()
-        stem = free_stem(stats, directory)
-        charts = stress_charts(stats.records_path, to_json(stats), directory, stem)
-        samples = samples_from_records(stats.records_path)
-        comparisons = self.recorder.compare_stress(fingerprint, stats, samples)
-        extra = chart_section(charts, directory)
-        if comparisons:
-            extra += ["## Compared with the baseline", ""]
-            extra += [f"- {c.line()}" for c in comparisons]
-        md_path, _ = write_stress_report(stats, directory, stem=stem, extra_lines=extra)
-        self.reports.append((stats, md_path))
-        self.recorder.add_stress(stats, fingerprint, md_path, charts, samples, comparisons)
+        if shards > 1:
+            stats.params.update(shard=shard, shards=shards, shard_group=group)
+            stats.notes += notes
+        _, comparisons, samples = self.recorder.report_stress(
+            stats, fingerprint, self._run_dir(), compare=shards == 1
+        )
         if request is not None:
             request.node.user_properties += junit_properties(stats)
             feed_benchmark(request, stats, samples.get("e2e_s") or [])
@@ -127,13 +143,16 @@ def feed_benchmark(request: pytest.FixtureRequest, stats: TestStats, e2e_s: list
     """Give pytest-benchmark one round per successful request (its measured E2E seconds), so
     ``--benchmark-json`` / ``--benchmark-compare`` / ``--benchmark-histogram`` see our numbers.
 
-    Does nothing when pytest-benchmark is absent, disabled or skipping, or without samples.
+    Does nothing when pytest-benchmark is absent, disabled or skipping, on xdist workers, or
+    without samples.
     The fixture is asked for here, not in the test's signature, so ``--benchmark-skip`` does
     not skip stress tests.
     """
     config = request.config
     if not e2e_s or not config.pluginmanager.hasplugin("benchmark"):
         return
+    if hasattr(config, "workerinput"):
+        return  # pytest-benchmark turns itself off under xdist
     if config.getoption("benchmark_disable", False) or config.getoption("benchmark_skip", False):
         return
     benchmark = request.getfixturevalue("benchmark")

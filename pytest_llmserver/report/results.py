@@ -211,12 +211,10 @@ def render_summary(doc: dict[str, Any]) -> str:
                 f"| {row['pass_all']:.1%} |"
             )
         failed = [t for t in bench.get("tasks") or [] if not t.get("passed_all")]
-        lines += [
-            "",
-            f"{len(failed)} task(s) failed; details: "
-            f"[{bench.get('report')}]({bench.get('report')})",
-            "",
-        ]
+        report = bench.get("report")
+        reports = report if isinstance(report, list) else [report]
+        links = ", ".join(f"[{r}]({r})" for r in reports)
+        lines += ["", f"{len(failed)} task(s) failed; details: {links}", ""]
         lines += [f"- {t['task_id']}: {t.get('reason')}" for t in failed[:20]]
         if len(failed) > 20:
             lines.append(f"- ... and {len(failed) - 20} more")

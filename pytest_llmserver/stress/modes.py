@@ -84,6 +84,7 @@ class StressTester:
         slos: Mapping[str, float] | None = None,
         on_record: RecordHook | None = None,
         run_id: str = "",
+        before_start: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.server = ServerRecord.coerce(server)
         self.model = model
@@ -97,6 +98,7 @@ class StressTester:
         self.slos = dict(slos or {})
         self.on_record = on_record
         self.run_id = run_id
+        self.before_start = before_start
 
     # Shared machinery ------------------------------------------------------------------------
 
@@ -137,7 +139,10 @@ class StressTester:
             with JsonlSink(path, self.on_record) as sink:
                 clock = RunClock()
                 await run_warmup(self._sender(client), self.warmup, clock=clock, sink=sink)
+                if self.before_start is not None:
+                    await self.before_start()  # e.g. wait for the other shards
                 clock.reset()
+                t0_unix_s = time.time()
                 extra = await body(client, clock, sink)
         stats = TestStats(
             mode=mode,
@@ -149,6 +154,7 @@ class StressTester:
             wall_s=(time.perf_counter_ns() - started_ns) * 1e-9,
             loop_lag_p99_s=lag.percentile_s(99),
             loop_lag_max_s=lag.max_s,
+            t0_unix_s=t0_unix_s,
             tables=extra.get("tables", {}),
             figures=extra.get("figures", {}),
             notes=extra.get("notes", []),

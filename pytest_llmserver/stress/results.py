@@ -14,7 +14,8 @@ CLIENT_BOUND_LAG_P99_S = 0.010
 
 @dataclass
 class TestStats:
-    """One mode's run: parameters (seed included), summary, loop lag, mode-specific tables."""
+    """One mode's run: parameters (seed included), summary, loop lag, mode-specific tables;
+    ``t0_unix_s`` is the wall-clock time of the measurement origin (``sent_s`` = 0)."""
 
     __test__ = False  # not a pytest test class
 
@@ -27,6 +28,7 @@ class TestStats:
     wall_s: float
     loop_lag_p99_s: float | None = None
     loop_lag_max_s: float | None = None
+    t0_unix_s: float | None = None
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -53,6 +55,7 @@ class TestStats:
             "wall_s": self.wall_s,
             "loop_lag_p99_s": self.loop_lag_p99_s,
             "loop_lag_max_s": self.loop_lag_max_s,
+            "t0_unix_s": self.t0_unix_s,
             "client_bound": self.client_bound,
             "tables": self.tables,
             "figures": self.figures,

@@ -1,4 +1,8 @@
-"""The six stress modes as tests; parameters come from the ``--llm-*`` options."""
+"""The six stress modes as tests; parameters come from the ``--llm-*`` options.
+
+With ``--llm-shards=N`` (under pytest-xdist) the load modes run as N shard tests each, every
+shard with 1/N of the load; the controller merges them into one report.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,35 @@ from typing import cast
 
 import pytest
 
+from pytest_llmserver.fixtures import SETTINGS_KEY
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.stress.engine import ArrivalProcess
+from pytest_llmserver.stress.shards import share
 from pytest_llmserver.stress_glue import StressSession
 
 pytestmark = [pytest.mark.llm, pytest.mark.stress]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    settings = metafunc.config.stash[SETTINGS_KEY]
     if "concurrency" in metafunc.fixturenames:
-        from pytest_llmserver.fixtures import SETTINGS_KEY
-
-        settings = metafunc.config.stash[SETTINGS_KEY]
         metafunc.parametrize(
             "concurrency", settings.sweep, ids=[f"c{c}-n{settings.total}" for c in settings.sweep]
         )
+    if "llm_shard" in metafunc.fixturenames and settings.shards > 1:
+        n = settings.shards
+        ids = [f"shard{k + 1}of{n}" for k in range(n)]
+        metafunc.parametrize("llm_shard", range(n), ids=ids, indirect=True)
+
+
+@pytest.fixture
+def llm_shard(request: pytest.FixtureRequest) -> int | None:
+    """This test's shard (0-based) under ``--llm-shards``; None when the load is not split."""
+    return getattr(request, "param", None)
+
+
+def _part(value: int, shard: int | None, shards: int) -> int:
+    return value if shard is None else max(1, share(value, shard, shards))
 
 
 @pytest.mark.throughput
@@ -28,11 +46,16 @@ def test_throughput(
     concurrency: int,
     llm_stress: StressSession,
     llm_settings: Settings,
+    llm_shard: int | None,
     request: pytest.FixtureRequest,
 ) -> None:
-    total = llm_settings.total
+    n = llm_settings.shards
+    c, total = _part(concurrency, llm_shard, n), _part(llm_settings.total, llm_shard, n)
     llm_stress.run(
-        lambda t: t.run_throughput_test(concurrency, total), f"c{concurrency}-n{total}", request
+        lambda t: t.run_throughput_test(c, total),
+        f"c{concurrency}-n{llm_settings.total}",
+        request,
+        llm_shard,
     )
 
 
@@ -48,36 +71,51 @@ def test_token_stress(
 
 @pytest.mark.sustained
 def test_sustained(
-    llm_stress: StressSession, llm_settings: Settings, request: pytest.FixtureRequest
+    llm_stress: StressSession,
+    llm_settings: Settings,
+    llm_shard: int | None,
+    request: pytest.FixtureRequest,
 ) -> None:
     s = llm_settings
     arrival = cast(ArrivalProcess, s.arrival)
+    rpm = s.rpm if llm_shard is None else s.rpm / s.shards
     llm_stress.run(
         lambda t: t.run_sustained_load_test(
-            s.rpm, s.duration_s, arrival=arrival, burstiness=s.burstiness
+            rpm, s.duration_s, arrival=arrival, burstiness=s.burstiness
         ),
         f"rpm{s.rpm:g}-d{s.duration_s:g}-{s.arrival}",
         request,
+        llm_shard,
     )
 
 
 @pytest.mark.consistency
 def test_consistency(
-    llm_stress: StressSession, llm_settings: Settings, request: pytest.FixtureRequest
+    llm_stress: StressSession,
+    llm_settings: Settings,
+    llm_shard: int | None,
+    request: pytest.FixtureRequest,
 ) -> None:
-    n = llm_settings.total
-    llm_stress.run(lambda t: t.run_consistency_test(n), f"n{n}", request)
+    n = max(2, _part(llm_settings.total, llm_shard, llm_settings.shards))
+    llm_stress.run(
+        lambda t: t.run_consistency_test(n), f"n{llm_settings.total}", request, llm_shard
+    )
 
 
 @pytest.mark.realistic_user
 def test_realistic_user(
-    llm_stress: StressSession, llm_settings: Settings, request: pytest.FixtureRequest
+    llm_stress: StressSession,
+    llm_settings: Settings,
+    llm_shard: int | None,
+    request: pytest.FixtureRequest,
 ) -> None:
     s = llm_settings
+    rate = s.arrival_rate if llm_shard is None else s.arrival_rate / s.shards
     llm_stress.run(
-        lambda t: t.run_realistic_user_test(s.arrival_rate, s.session_profile, s.duration_s),
+        lambda t: t.run_realistic_user_test(rate, s.session_profile, s.duration_s),
         f"{s.session_profile}-r{s.arrival_rate:g}-d{s.duration_s:g}",
         request,
+        llm_shard,
     )
 
 

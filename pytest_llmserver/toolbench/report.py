@@ -108,12 +108,12 @@ def to_json(run: ToolbenchRun) -> dict[str, Any]:
 
 
 def write_report(
-    run: ToolbenchRun, directory: Path, extra_lines: Sequence[str] = ()
+    run: ToolbenchRun, directory: Path, extra_lines: Sequence[str] = (), name: str = "toolbench"
 ) -> tuple[Path, Path]:
-    """Write ``toolbench.md`` (with ``extra_lines`` appended) and ``toolbench.json``."""
+    """Write ``<name>.md`` (with ``extra_lines`` appended) and ``<name>.json``."""
     directory.mkdir(parents=True, exist_ok=True)
-    md_path = directory / "toolbench.md"
-    json_path = directory / "toolbench.json"
+    md_path = directory / f"{name}.md"
+    json_path = directory / f"{name}.json"
     text = render_markdown(run)
     if extra_lines:
         text += "\n" + "\n".join(extra_lines).rstrip("\n") + "\n"
