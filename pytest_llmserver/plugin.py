@@ -251,7 +251,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 f"failed {summary['failed']:>4}  "
                 f"req/s {'-' if rps is None else f'{rps:.2f}':>7}  "
                 f"TTFT p50 {'-' if ttft is None else f'{ttft * 1e3:.1f} ms':>10}  "
-                f"{entry['report']}"
+                f"{recorder.run_dir / entry['report']}"
             )
     for bench in results.toolbench:
         terminalreporter.section(f"tool bench: {bench['model']}")
@@ -264,7 +264,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"wall time {bench['wall_s']:.2f} s, concurrency {bench['concurrency']}"
         )
         reports = bench["report"] if isinstance(bench["report"], list) else [bench["report"]]
-        terminalreporter.write_line(f"report: {', '.join(reports)}")
+        shown = ", ".join(str(recorder.run_dir / r) for r in reports)
+        terminalreporter.write_line(f"report: {shown}")
     _write_run_summary(terminalreporter, recorder)
 
 

@@ -259,7 +259,11 @@ class RunRecorder:
 
     def _note_toolbench(self, model: str, comparison: ToolbenchComparison) -> None:
         label = f"tool bench [{model}]"
-        self.comparison_lines += [f"{label}: {line}" for line in comparison_lines(comparison)]
+        self.comparison_lines += [
+            f"{label}: {line}"
+            for line in comparison_lines(comparison)
+            if comparison.pass_rate.status != "regression" or "pass rate" not in line
+        ]
         if comparison.pass_rate.status == "regression":
             self.regressions.append(f"{label}: {comparison.pass_rate.line()}")
         if comparison.transitions.new_failures:
@@ -268,7 +272,7 @@ class RunRecorder:
 
     def _note_comparisons(self, label: str, comparisons: Sequence[MetricComparison]) -> None:
         for comparison in comparisons:
-            if comparison.status in ("regression", "improvement"):
+            if comparison.status == "improvement":
                 self.comparison_lines.append(f"{label}: {comparison.line()}")
             if comparison.status == "regression":
                 self.regressions.append(f"{label}: {comparison.line()}")

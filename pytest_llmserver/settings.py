@@ -320,7 +320,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "regression_threshold",
         "compare: smallest relative change that counts as a regression",
         _fraction,
-        "0.1",
+        "0.2",
         "FRACTION",
     ),
     OptionSpec(
@@ -388,7 +388,7 @@ class Settings:
     list_servers: bool = False
     baseline: str | None = None
     save_baseline: str | None = None
-    regression_threshold: float = 0.1
+    regression_threshold: float = 0.2
     noise_floor_s: float = 0.005
     shards: int = 1
     sim_slowdown: float = 1.0

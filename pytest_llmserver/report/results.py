@@ -172,7 +172,9 @@ def render_summary(doc: dict[str, Any]) -> str:
             f"Baseline: `{comparison.get('baseline')}`",
             "",
         ]
-        lines += [f"- {line}" for line in comparison.get("lines") or []] or ["- no comparable data"]
+        found = [f"- **regression** {line}" for line in comparison.get("regressions") or []]
+        found += [f"- {line}" for line in comparison.get("lines") or []]
+        lines += found or ["- no comparable data"]
         lines.append("")
     for chart in doc.get("charts") or []:
         lines += [f"![{chart['title']}]({chart['path']})", ""]
