@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +67,27 @@ def _api(raw: str, source: str) -> str:
     return value
 
 
-def _positive_float(raw: str, source: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise SettingsError(f"{source}: {raw!r} is not a positive number of seconds (e.g. 120)")
-    return value
+def _float_in(accept: Callable[[float], bool], form: str) -> Callable[[str, str], float]:
+    """A parser of numbers that ``accept`` allows; ``form`` names them in the error."""
+
+    def parse(raw: str, source: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not accept(value):
+            raise SettingsError(f"{source}: {raw!r} is not {form}")
+        return value
+
+    return parse
+
+
+_positive_seconds = _float_in(
+    lambda v: 0.0 < v < math.inf, "a positive number of seconds (e.g. 120)"
+)
+_positive_float = _float_in(lambda v: 0.0 < v < math.inf, "a positive number (e.g. 2.5)")
+_fraction = _float_in(lambda v: 0.0 <= v < 10.0, "a fraction >= 0 (e.g. 0.1 for 10%)")
+_non_negative_float = _float_in(lambda v: 0.0 <= v < math.inf, "a number >= 0 (e.g. 5)")
 
 
 def _whole_number(minimum: int, example: int) -> Callable[[str, str], int]:
@@ -132,26 +146,6 @@ def _subnets(raw: str, source: str) -> tuple[str, ...]:
         except ScanInputError as exc:
             raise SettingsError(str(exc).replace("--llm-scan-subnet", source, 1)) from None
     return values
-
-
-def _fraction(raw: str, source: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < 10.0:
-        raise SettingsError(f"{source}: {raw!r} is not a fraction >= 0 (e.g. 0.1 for 10%)")
-    return value
-
-
-def _non_negative_float(raw: str, source: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < float("inf"):
-        raise SettingsError(f"{source}: {raw!r} is not a number >= 0 (e.g. 5)")
-    return value
 
 
 def _baseline(raw: str, source: str) -> str:
@@ -242,7 +236,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "api", "protocol: auto (probe), openai or ollama", _api, "auto", "auto|openai|ollama"
     ),
     OptionSpec("api_key", "API key sent as a bearer token; never written to reports", _text),
-    OptionSpec("timeout", "per-request deadline in seconds", _positive_float, "300", "SECONDS"),
+    OptionSpec("timeout", "per-request deadline in seconds", _positive_seconds, "300", "SECONDS"),
     OptionSpec("logs", "directory for reports", _text, "logs", "DIR"),
     OptionSpec(
         "concurrency", "requests / tool-bench tasks in flight at once", _positive_int, "4", "N"
@@ -265,7 +259,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "burstiness", "sustained, gamma: CV of the gaps (>1 bursty)", _positive_float, "1", "CV"
     ),
     OptionSpec(
-        "duration", "sustained / realistic users: seconds", _positive_float, "10", "SECONDS"
+        "duration", "sustained / realistic users: seconds", _positive_seconds, "10", "SECONDS"
     ),
     OptionSpec(
         "token_sizes", "token stress: prompt sizes in tokens", _int_list, "256,1024", "N1,N2,..."
