@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.client import ModelClient, Timeouts
+from pytest_llmserver.history import ChatHistoryManager
 from pytest_llmserver.report.baseline import comparison_lines
 from pytest_llmserver.report.charts import chart_section, toolbench_chart
 from pytest_llmserver.run_glue import RunRecorder
@@ -174,6 +175,17 @@ class ToolbenchSession:
             extra += [f"- {line}" for line in comparison_lines(comparison)]
         self.report_paths = write_report(run, directory, extra, self._report_name)
         self.recorder.add_toolbench(run, fingerprint, self.report_paths[0], charts, comparison)
+        if self.settings.save_transcripts:
+            history = ChatHistoryManager(directory / "transcripts")
+            for task_id, result in run.results.items():
+                for trial, (trajectory, score) in enumerate(result.trials):
+                    history.save(
+                        trajectory.messages,
+                        self.model,
+                        self.server.to_dict(),
+                        tags=("toolbench", task_id, "passed" if score.passed else "failed"),
+                        extra={"trial": trial, "reason": score.reason},
+                    )
 
     async def _run_tasks(self, tasks: list[AgentTask]) -> ToolbenchRun:
         s = self.settings

@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from pytest_llmserver import __version__
+from pytest_llmserver.arena_glue import ArenaSession
 from pytest_llmserver.bench import ToolbenchSession, task_of
 from pytest_llmserver.client import LLMError, ModelClient, Timeouts
 from pytest_llmserver.discovery import Discovery
@@ -161,3 +162,14 @@ def llm_stress(
         quiet,
     )
     return stress
+
+
+@pytest.fixture(scope="session")
+def llm_arena(
+    request: pytest.FixtureRequest, llm_server: ServerRecord, llm_model: str, llm_settings: Settings
+) -> ArenaSession:
+    """Runs the prompt and model arenas; each writes ``arena-<kind>.md/.json``."""
+    config = request.config
+    return ArenaSession(
+        llm_server, llm_model, llm_settings, recorder(config), lambda: model_dir(config, llm_model)
+    )

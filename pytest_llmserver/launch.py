@@ -55,8 +55,10 @@ def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[Ser
 
 
 def bench_sim_config(slowdown: float = 1.0) -> SimConfig:
-    """The simulator with the tool bench's scripted models (``oracle``, ``bad-*``) added;
+    """The simulator with the tool bench's scripted models (``oracle``, ``bad-*``) and the
+    arena's scripted judges (``judge-*``) added;
     ``slowdown`` multiplies its TTFT and token gap (1.3 = 30% slower)."""
+    from pytest_llmserver.arena import JUDGE_MODELS, ArenaJudgePolicy
     from pytest_llmserver.toolbench import builtin_tasks
     from pytest_llmserver.toolbench.oracle import BENCH_MODELS, BenchPolicy, distractor_names
 
@@ -66,8 +68,9 @@ def bench_sim_config(slowdown: float = 1.0) -> SimConfig:
         ttft_s=base.timing.ttft_s * slowdown,
         per_token_s=base.timing.per_token_s * slowdown,
     )
-    policy = BenchPolicy(builtin_tasks(), distractors=distractor_names())
-    return SimConfig(models=(*base.models, *BENCH_MODELS), policy=policy, timing=timing)
+    policy = ArenaJudgePolicy(BenchPolicy(builtin_tasks(), distractors=distractor_names()))
+    models = (*base.models, *BENCH_MODELS, *JUDGE_MODELS)
+    return SimConfig(models=models, policy=policy, timing=timing)
 
 
 def static_models(settings: Settings) -> list[str] | None:

@@ -24,6 +24,7 @@ from pytest_llmserver.fixtures import (
     SETTINGS_KEY,
     TARGET_KEY,
     TOOLBENCH_KEY,
+    llm_arena,
     llm_client,
     llm_model,
     llm_server,
@@ -39,7 +40,15 @@ from pytest_llmserver.run_glue import RunRecorder
 from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
 from pytest_llmserver.xdist_glue import make_shard_scheduler
 
-__all__ = ["llm_client", "llm_model", "llm_server", "llm_settings", "llm_stress", "llm_toolbench"]
+__all__ = [
+    "llm_arena",
+    "llm_client",
+    "llm_model",
+    "llm_server",
+    "llm_settings",
+    "llm_stress",
+    "llm_toolbench",
+]
 
 SUITES_DIR = Path(__file__).with_name("suites")
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_llmserver.arena import ArenaResult
 from pytest_llmserver.report.baseline import (
     DEFAULT_DIR,
     Baseline,
@@ -284,6 +285,22 @@ class RunRecorder:
         if counts:
             self.comparison_lines.append(f"{label}: {', '.join(counts)} metric(s)")
 
+    def add_arena(self, result: ArenaResult, report: Path) -> None:
+        """Record an arena's leaderboard and report."""
+        self.results.arenas.append(
+            {
+                "kind": result.kind,
+                "judge_model": result.judge_model,
+                "contestants": result.contestants,
+                "labels": result.labels,
+                "questions": [q["id"] for q in result.questions],
+                "matchups": len(result.matchups),
+                "leaderboard": [stats.__dict__ for stats in result.stats],
+                "warnings": result.warnings,
+                "report": relative(report, self.run_dir),
+            }
+        )
+
     # --- xdist ------------------------------------------------------------------------------
 
     def export(self) -> dict[str, Any]:
@@ -394,7 +411,8 @@ class RunRecorder:
     def finish(self) -> tuple[Path, Path] | None:
         """Save baselines when asked, then write ``results.json`` and ``summary.md``; None when
         nothing ran (no run directory is made for an empty run)."""
-        if not (self.results.stress or self.results.toolbench or self.results.errors):
+        results = self.results
+        if not (results.stress or results.toolbench or results.arenas or results.errors):
             return None
         self._merge_shards()
         if self._absorbed:

@@ -155,6 +155,13 @@ def _baseline(raw: str, source: str) -> str:
     return value
 
 
+def _names(raw: str, source: str) -> tuple[str, ...]:
+    values = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not values:
+        raise SettingsError(f"{source}: {raw!r} names nothing (a comma list, e.g. a,b)")
+    return values
+
+
 def _ports(raw: str, source: str) -> tuple[int, ...]:
     from pytest_llmserver.discovery.netscan import ScanInputError, parse_ports
 
@@ -325,6 +332,41 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "MS",
     ),
     OptionSpec(
+        "judge_model",
+        "arenas: the judge model (default: the model under test, which is biased; "
+        "with --llm-server=sim: judge-fair)",
+        _text,
+        None,
+        "NAME",
+    ),
+    OptionSpec(
+        "arena_prompts",
+        "prompt arena: system prompts to compare (keys of SYSTEM_PROMPTS)",
+        _names,
+        "plain,chain_of_thought,concise",
+        "KEY,KEY,...",
+    ),
+    OptionSpec(
+        "arena_questions",
+        "arenas: how many built-in questions (N), or their ids (id,id,...)",
+        _names,
+        "3",
+        "N|ID,...",
+    ),
+    OptionSpec(
+        "arena_models",
+        "model arena: 2-6 models, NAME or NAME@URL (default: up to 4 the server lists)",
+        _names,
+        None,
+        "NAME,NAME@URL,...",
+    ),
+    OptionSpec(
+        "save_transcripts",
+        "save tool-bench and arena conversations as JSON under <run>/transcripts",
+        _flag,
+        action="store_true",
+    ),
+    OptionSpec(
         "sim_slowdown",
         "sim: multiply the simulator's TTFT and token gap (e.g. 1.3 to rehearse a regression)",
         _positive_float,
@@ -386,6 +428,11 @@ class Settings:
     noise_floor_s: float = 0.005
     shards: int = 1
     sim_slowdown: float = 1.0
+    judge_model: str | None = None
+    arena_prompts: tuple[str, ...] = ("plain", "chain_of_thought", "concise")
+    arena_questions: tuple[str, ...] = ("3",)
+    arena_models: tuple[str, ...] = ()
+    save_transcripts: bool = False
 
     @classmethod
     def resolve(
@@ -441,6 +488,11 @@ class Settings:
             noise_floor_s=values["noise_floor_ms"] / 1000.0,
             shards=values["shards"],
             sim_slowdown=values["sim_slowdown"],
+            judge_model=values["judge_model"],
+            arena_prompts=values["arena_prompts"],
+            arena_questions=values["arena_questions"],
+            arena_models=values["arena_models"] or (),
+            save_transcripts=bool(values["save_transcripts"]),
         )
 
     def public_dict(self) -> dict[str, Any]:
@@ -476,4 +528,8 @@ class Settings:
             "noise_floor_s": self.noise_floor_s,
             "shards": self.shards,
             "sim_slowdown": self.sim_slowdown,
+            "judge_model": self.judge_model,
+            "arena_prompts": list(self.arena_prompts),
+            "arena_questions": list(self.arena_questions),
+            "arena_models": list(self.arena_models),
         }

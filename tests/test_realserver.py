@@ -10,6 +10,12 @@ from typing import Any
 
 import pytest
 
+from pytest_llmserver.arena import (
+    SELF_JUDGE_WARNING,
+    TEST_QUESTIONS,
+    PromptArena,
+    write_arena_report,
+)
 from pytest_llmserver.client import LLMContextOverflowError, ModelClient
 from pytest_llmserver.discovery import probe_url, scan_network
 from pytest_llmserver.local import LocalServer, LocalServerConfig
@@ -244,3 +250,26 @@ async def test_token_stress_on_the_real_server(real_server: ServerRecord, tmp_pa
         assert row["ttft_s"] > 0
         assert row["prefill_tps"] > 0
     assert stats.figures["context_limit_tokens"] == 4096
+
+
+async def test_a_tiny_prompt_arena_completes_and_reports(
+    real_server: ServerRecord, tmp_path: Path
+) -> None:
+    async with ModelClient(real_server, real_server.models[0], temperature=0.0) as client:
+        arena = PromptArena(
+            client,
+            prompts=["plain", "concise"],
+            questions=[TEST_QUESTIONS[0]],
+            max_tokens=48,
+            judge_max_tokens=96,
+        )
+        result = await arena.run()
+    assert [r.error for r in result.responses] == [None, None]
+    assert all(r.text and r.ttft_s for r in result.responses)
+    [matchup] = result.matchups
+    assert len(matchup.verdicts) == 2  # both answer orders were judged
+    assert matchup.outcome in ("plain", "concise", "tie", "unparseable")
+    assert SELF_JUDGE_WARNING in result.warnings
+    md_path, json_path = write_arena_report(result, tmp_path, "prompts")
+    assert "## Leaderboard" in md_path.read_text()
+    assert json.loads(json_path.read_text())["kind"] == "prompts"

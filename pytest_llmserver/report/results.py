@@ -17,6 +17,10 @@
                                 summary[{tier, tasks, pass_at_1, pass_all}], diagnostics,
                                 tasks[{task_id, tier, passed_all, passes, trials, reason}],
                                 report, comparison}
+    arenas[]                    one per arena: {kind (prompts|models), judge_model, contestants,
+                                labels, questions, matchups, leaderboard[{contestant, wins,
+                                losses, ties, unparseable, win_rate, mean_score, score_n, ...}],
+                                warnings, report}
     comparison                  null, or {baseline, model_updated, regressions[], lines[]}
     charts[]                    run-level charts {title, path} (throughput against concurrency)
     errors[]                    problems of the run itself (e.g. an unreadable baseline)
@@ -70,6 +74,7 @@ class RunResults:
     targets: list[dict[str, Any]] = field(default_factory=list)
     stress: list[dict[str, Any]] = field(default_factory=list)
     toolbench: list[dict[str, Any]] = field(default_factory=list)
+    arenas: list[dict[str, Any]] = field(default_factory=list)
     comparison: dict[str, Any] | None = None
     charts: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -86,6 +91,7 @@ class RunResults:
             self.add_target(target)
         self.stress += other.get("stress", [])
         self.toolbench += other.get("toolbench", [])
+        self.arenas += other.get("arenas", [])
         self.errors += [e for e in other.get("errors", []) if e not in self.errors]
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +108,7 @@ class RunResults:
             "targets": self.targets,
             "stress": self.stress,
             "toolbench": self.toolbench,
+            "arenas": self.arenas,
             "comparison": self.comparison,
             "charts": self.charts,
             "errors": self.errors,
@@ -221,5 +228,21 @@ def render_summary(doc: dict[str, Any]) -> str:
         if len(failed) > 20:
             lines.append(f"- ... and {len(failed) - 20} more")
         lines.append("")
+    for arena in doc.get("arenas") or []:
+        lines += [
+            f"## Arena: {arena['kind']} (judge {arena['judge_model']})",
+            "",
+            "| contestant | win rate | W/L/T | unreadable | mean score (n) |",
+            "|---|---:|---|---:|---|",
+        ]
+        for row in arena.get("leaderboard") or []:
+            rate = "-" if row.get("win_rate") is None else f"{row['win_rate']:.0%}"
+            score = "-" if row.get("mean_score") is None else f"{row['mean_score']:.1f}"
+            lines.append(
+                f"| {row['contestant']} | {rate} | {row['wins']}/{row['losses']}/{row['ties']} "
+                f"| {row['unparseable']} | {score} ({row['score_n']}) |"
+            )
+        lines += [""] + [f"- warning: {w}" for w in arena.get("warnings") or []]
+        lines += [f"Details: [{arena['report']}]({arena['report']})", ""]
     lines += ["Machine-readable: [results.json](results.json); run log: [run.log](run.log).", ""]
     return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""Arenas: system prompts against each other on one model, or models against each other,
+judged pair by pair in both answer orders by an LLM judge that sees only "Answer A/B".
+"""
+
+from __future__ import annotations
+
+from pytest_llmserver.arena.judge import judge_messages, parse_verdict, split_judge_prompt
+from pytest_llmserver.arena.prompts import SYSTEM_PROMPTS, TEST_QUESTIONS
+from pytest_llmserver.arena.report import render_markdown, write_arena_report
+from pytest_llmserver.arena.results import (
+    SELF_JUDGE_WARNING,
+    ArenaMatchup,
+    ArenaResult,
+    ArenaStats,
+    JudgeResult,
+    PromptResponse,
+    compute_stats,
+    matchup_outcome,
+)
+from pytest_llmserver.arena.runner import (
+    MAX_MODELS,
+    MIN_MODELS,
+    ModelArena,
+    PromptArena,
+    TranscriptHook,
+    blind_labels,
+)
+from pytest_llmserver.arena.simjudge import JUDGE_MODELS, ArenaJudgePolicy
+
+__all__ = [
+    "JUDGE_MODELS",
+    "MAX_MODELS",
+    "MIN_MODELS",
+    "SELF_JUDGE_WARNING",
+    "SYSTEM_PROMPTS",
+    "TEST_QUESTIONS",
+    "ArenaJudgePolicy",
+    "ArenaMatchup",
+    "ArenaResult",
+    "ArenaStats",
+    "JudgeResult",
+    "ModelArena",
+    "PromptArena",
+    "PromptResponse",
+    "TranscriptHook",
+    "blind_labels",
+    "compute_stats",
+    "judge_messages",
+    "matchup_outcome",
+    "parse_verdict",
+    "render_markdown",
+    "split_judge_prompt",
+    "write_arena_report",
+]

@@ -1,0 +1,130 @@
+"""The arena report: ``arena-<name>.md`` for people and ``arena-<name>.json`` with every verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pytest_llmserver.arena.prompts import SYSTEM_PROMPTS
+from pytest_llmserver.arena.results import ArenaResult, ArenaStats, JudgeResult
+
+JSON_SCHEMA = "pytest-llmserver/arena"
+JSON_SCHEMA_VERSION = 1
+RAW_EXCERPT_CHARS = 160
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _number(value: float | None, fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def display_name(result: ArenaResult, contestant: str) -> str:
+    """How a contestant is shown: a model with its blind label, a prompt with its name."""
+    if result.kind == "models":
+        label = result.labels.get(contestant)
+        return f"{contestant} ({label})" if label else contestant
+    prompt = SYSTEM_PROMPTS.get(contestant)
+    return f"{contestant} ({prompt['name']})" if prompt else contestant
+
+
+def _leaderboard_row(result: ArenaResult, rank: int, row: ArenaStats) -> str:
+    rate = "n/a" if row.win_rate is None else f"{row.win_rate:.1%}"
+    score = "n/a" if row.mean_score is None else f"{row.mean_score:.2f}"
+    ttft = None if row.ttft_p50_s is None else row.ttft_p50_s * 1e3
+    return (
+        f"| {rank} | {_cell(display_name(result, row.contestant))} | {rate} | "
+        f"{row.wins}/{row.losses}/{row.ties} | {row.unparseable} | {score} ({row.score_n}) | "
+        f"{_number(ttft, '.1f')} | {_number(row.decode_tps_p50, '.1f')} |"
+    )
+
+
+def _per_question(result: ArenaResult) -> list[str]:
+    names = list(result.contestants)
+    header = "| question | category | " + " | ".join(_cell(n) for n in names) + " |"
+    lines = [header, "|---|---|" + "---:|" * len(names)]
+    by_name = {s.contestant: s for s in result.stats}
+    for question in result.questions:
+        qid = str(question["id"])
+        cells = []
+        for name in names:
+            counts = by_name[name].per_question.get(qid)
+            if counts is None:
+                cells.append("-")
+                continue
+            text = f"{counts['wins']}-{counts['losses']}-{counts['ties']}"
+            if counts["unparseable"]:
+                text += f" ({counts['unparseable']}?)"
+            cells.append(text)
+        category = _cell(str(question.get("category", "")))
+        lines.append(f"| {qid} | {category} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _order(verdict: JudgeResult) -> str:
+    return f"A={verdict.first}, B={verdict.second}"
+
+
+def render_markdown(result: ArenaResult, name: str) -> str:
+    """The report as markdown: leaderboard, per-question W-L-T, position bias, unparseable."""
+    title = "Prompt arena" if result.kind == "prompts" else "Model arena"
+    lines = [
+        f"# {title}: {name}",
+        "",
+        f"Judge `{result.judge_model}` · seed {result.seed} · {len(result.contestants)} "
+        f"contestants · {len(result.questions)} questions · {len(result.matchups)} matchups, "
+        f"each judged in both orders · wall time {result.wall_s:.2f} s",
+        "",
+        "A contestant wins a matchup only when the judge picks it in both orders; a verdict "
+        "that follows the position is a tie; a verdict that cannot be parsed is never guessed.",
+    ]
+    if result.warnings:
+        lines += ["", "## Warnings", ""]
+        lines += [f"- {_cell(w)}" for w in result.warnings]
+    lines += [
+        "",
+        "## Leaderboard",
+        "",
+        "| rank | contestant | win rate | W/L/T | unparseable | mean score (n) | TTFT p50 ms "
+        "| decode tok/s p50 |",
+        "|---:|---|---:|---|---:|---:|---:|---:|",
+    ]
+    lines += [_leaderboard_row(result, i, row) for i, row in enumerate(result.stats, 1)]
+    lines += ["", "## Per question (wins-losses-ties, (n?) unparseable)", ""]
+    lines += _per_question(result)
+    biased = [m for m in result.matchups if m.position_bias]
+    lines += ["", f"## Position-bias ties ({len(biased)})", ""]
+    if biased:
+        for matchup in biased:
+            said = "/".join(str(v.winner) for v in matchup.verdicts)
+            lines.append(
+                f"- {matchup.question_id}: {_cell(matchup.left)} vs {_cell(matchup.right)}: "
+                f"the judge said {said} in the two orders"
+            )
+    else:
+        lines.append("None.")
+    failed = [v for m in result.matchups for v in m.verdicts if not v.parsed]
+    lines += ["", f"## Unparseable or failed verdicts ({len(failed)})", ""]
+    if failed:
+        for verdict in failed:
+            excerpt = _cell(verdict.raw.strip()[:RAW_EXCERPT_CHARS])
+            lines.append(
+                f"- {verdict.question_id} ({_cell(_order(verdict))}): "
+                f"{_cell(verdict.error or 'no verdict')}; raw: `{excerpt}`"
+            )
+    else:
+        lines.append("None.")
+    return "\n".join(lines) + "\n"
+
+
+def write_arena_report(result: ArenaResult, directory: Path, name: str) -> tuple[Path, Path]:
+    """Write ``arena-<name>.md`` and ``arena-<name>.json`` into ``directory``; return both."""
+    directory.mkdir(parents=True, exist_ok=True)
+    md_path = directory / f"arena-{name}.md"
+    json_path = directory / f"arena-{name}.json"
+    md_path.write_text(render_markdown(result, name), encoding="utf-8")
+    payload = {"schema": JSON_SCHEMA, "schema_version": JSON_SCHEMA_VERSION, **result.to_dict()}
+    json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return md_path, json_path
