@@ -4,6 +4,7 @@ The pytest plugin is ``pytest_llmserver.plugin``, loaded through the ``pytest11`
 named ``pytest_llmserver`` (so ``-p pytest_llmserver`` loads it too).
 """
 
+from pytest_llmserver.arena import ModelArena, PromptArena
 from pytest_llmserver.client import (
     ChatMetrics,
     ChatResponse,
@@ -15,6 +16,8 @@ from pytest_llmserver.client import (
     strip_thinking,
 )
 from pytest_llmserver.discovery import discover, probe_url, scan_network
+from pytest_llmserver.history import ChatHistoryManager
+from pytest_llmserver.stress import StressTester, TestStats
 from pytest_llmserver.target import ServerRecord, select_model
 from pytest_llmserver.toolbench import AgentTask, run_agent_loop, run_toolbench, score_task
 
@@ -22,11 +25,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentTask",
+    "ChatHistoryManager",
     "ChatMetrics",
     "ChatResponse",
     "LLMError",
+    "ModelArena",
     "ModelClient",
+    "PromptArena",
     "ServerRecord",
+    "StressTester",
+    "TestStats",
     "Timeouts",
     "ToolCall",
     "__version__",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.arena import (
+    JUDGE_MODELS,
     TEST_QUESTIONS,
     ArenaResult,
     JudgeResult,
@@ -136,9 +137,7 @@ class ArenaSession:
                 server = self.server if not url else asyncio.run(self._probe(url))
                 found.append((item, server, name))
             return found
-        names = [
-            m for m in self.server.models if m != self.judge_model and not m.startswith("judge-")
-        ]
+        names = [m for m in self.server.models if m != self.judge_model and m not in JUDGE_MODELS]
         return [(m, self.server, m) for m in names[:DEFAULT_MODEL_COUNT]]
 
     async def _probe(self, url: str) -> ServerRecord:

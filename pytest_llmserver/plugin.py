@@ -1,4 +1,4 @@
-"""pytest hooks only: options, markers, settings, skips, report header."""
+"""pytest hooks only: options, markers, settings, skips, header, xdist wiring, run summary."""
 
 from __future__ import annotations
 
