@@ -1,7 +1,8 @@
 """Discovery on loopback only: subnets, the connect and fingerprint phases, cache, choice.
 
 Every scan here stays inside 127.0.0.0/8 (sims bind 127.0.0.3, 127.0.0.9, ...); the
-host's own subnets are only ever computed from made-up interface lists, never scanned.
+host's own subnets are only ever computed from made-up interface lists (documentation
+addresses, RFC 5737), never scanned.
 """
 
 from __future__ import annotations
@@ -82,24 +83,24 @@ def _iface(address: str, netmask: str, name: str = "eth0", up: bool = True) -> I
 
 
 def test_local_scope_follows_the_real_prefix_not_a_fixed_24() -> None:
-    scope = local_scope([_iface("10.1.5.20", "255.255.254.0"), _iface("127.0.0.1", "255.0.0.0")])
-    assert [str(n) for n in scope.networks] == ["10.1.4.0/23"]
+    scope = local_scope([_iface("192.0.2.20", "255.255.254.0"), _iface("127.0.0.1", "255.0.0.0")])
+    assert [str(n) for n in scope.networks] == ["192.0.2.0/23"]
     assert len(scope.hosts()) == 510
-    assert "10.1.4.0" not in scope.hosts()
-    assert "10.1.5.255" not in scope.hosts()
+    assert "192.0.2.0" not in scope.hosts()
+    assert "192.0.3.255" not in scope.hosts()
 
 
 def test_local_scope_narrows_a_huge_subnet_to_the_cap_around_the_host() -> None:
-    scope = local_scope([_iface("10.20.30.40", "255.0.0.0")], max_hosts=1024)
-    assert [str(n) for n in scope.networks] == ["10.20.28.0/22"]
-    assert "scanning 10.20.28.0/22 around this host" in scope.notes[0]
+    scope = local_scope([_iface("198.51.100.77", "255.255.0.0")], max_hosts=1024)
+    assert [str(n) for n in scope.networks] == ["198.51.100.0/22"]
+    assert "scanning 198.51.100.0/22 around this host" in scope.notes[0]
 
 
 def test_local_scope_skips_link_local_down_and_loopback_interfaces() -> None:
     scope = local_scope(
         [
             _iface("169.254.3.4", "255.255.0.0", "zeroconf"),
-            _iface("192.168.7.2", "255.255.255.0", "wlan0", up=False),
+            _iface("203.0.113.2", "255.255.255.0", "wlan0", up=False),
             _iface("127.0.0.1", "255.0.0.0", "lo"),
         ]
     )

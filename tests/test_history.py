@@ -153,7 +153,7 @@ def test_filename_shape_slug_and_uniqueness(history: ChatHistoryManager) -> None
 
 def test_server_record_keeps_url_and_drops_secrets(history: ChatHistoryManager) -> None:
     record = {
-        "url": "http://admin:hunter2@10.0.0.5:8000/v1",
+        "url": "http://admin:hunter2@127.0.0.5:8000/v1",
         "kind": "vllm",
         "models": ["llama3"],
         "api_key": "sk-SECRET-1",
@@ -168,9 +168,9 @@ def test_server_record_keeps_url_and_drops_secrets(history: ChatHistoryManager) 
     assert "SECRET" not in text
     assert "hunter2" not in text
     doc = history.load(name)
-    assert doc["server"] == "http://admin:***@10.0.0.5:8000/v1"
+    assert doc["server"] == "http://admin:***@127.0.0.5:8000/v1"
     assert doc["server_record"] == {
-        "url": "http://admin:***@10.0.0.5:8000/v1",
+        "url": "http://admin:***@127.0.0.5:8000/v1",
         "kind": "vllm",
         "models": ["llama3"],
         "headers": {"Accept": "json"},
