@@ -73,6 +73,40 @@ def _error_text(exc: LLMError) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What both arenas are run with."""
+
+    questions: list[dict[str, Any]]
+    concurrency: int
+    max_tokens: int
+    judge_max_tokens: int
+    seed: int
+    on_transcript: TranscriptHook | None
+
+    @classmethod
+    def checked(
+        cls,
+        questions: Sequence[dict[str, Any]] | None,
+        concurrency: int,
+        max_tokens: int,
+        judge_max_tokens: int,
+        seed: int,
+        on_transcript: TranscriptHook | None,
+    ) -> _Options:
+        """The options, with the questions checked and ``concurrency`` >= 1."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        return cls(
+            _check_questions(questions),
+            concurrency,
+            max_tokens,
+            judge_max_tokens,
+            seed,
+            on_transcript,
+        )
+
+
 class _Engine:
     """The shared run: bounded concurrent generation, then bounded concurrent judging."""
 
@@ -82,33 +116,22 @@ class _Engine:
         kind: str,
         contestants: Sequence[_Contestant],
         judge: ModelClient,
-        questions: list[dict[str, Any]],
-        concurrency: int,
-        max_tokens: int,
-        judge_max_tokens: int,
-        seed: int,
-        on_transcript: TranscriptHook | None,
+        options: _Options,
         labels: dict[str, str],
         warnings: list[str],
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
         self.kind = kind
         self.contestants = list(contestants)
         self.judge = judge
-        self.questions = questions
-        self.concurrency = concurrency
-        self.max_tokens = max_tokens
-        self.judge_max_tokens = judge_max_tokens
-        self.seed = seed
-        self.on_transcript = on_transcript
+        self.options = options
+        self.questions = options.questions
         self.labels = labels
         self.warnings = warnings
 
     async def run(self) -> ArenaResult:
         """Answer, judge, tally."""
         start = time.perf_counter()
-        semaphore = asyncio.Semaphore(self.concurrency)
+        semaphore = asyncio.Semaphore(self.options.concurrency)
 
         async def bounded(job: Awaitable[_T]) -> _T:
             async with semaphore:
@@ -122,7 +145,7 @@ class _Engine:
         responses = list(await asyncio.gather(*(bounded(a) for a in answers)))
         by_key = {(r.contestant, r.question_id): r for r in responses}
         texts = {q["id"]: str(q["question"]) for q in self.questions}
-        rng = random.Random(self.seed)
+        rng = random.Random(self.options.seed)
         matchups: list[ArenaMatchup] = []
         skipped = 0
         for question in self.questions:
@@ -153,7 +176,7 @@ class _Engine:
             matchups=matchups,
             stats=compute_stats(names, matchups, responses),
             judge_model=self.judge.model,
-            seed=self.seed,
+            seed=self.options.seed,
             wall_s=time.perf_counter() - start,
             warnings=self.warnings,
         )
@@ -173,8 +196,8 @@ class _Engine:
     def _transcript(
         self, kind: str, messages: list[dict[str, Any]], result: PromptResponse | JudgeResult
     ) -> None:
-        if self.on_transcript is not None:
-            self.on_transcript(kind, messages, result)
+        if self.options.on_transcript is not None:
+            self.options.on_transcript(kind, messages, result)
 
     async def _answer(self, contestant: _Contestant, question: dict[str, Any]) -> PromptResponse:
         messages: list[dict[str, Any]] = []
@@ -183,7 +206,9 @@ class _Engine:
         messages.append({"role": "user", "content": str(question["question"])})
         record = PromptResponse(contestant=contestant.name, question_id=question["id"], text="")
         try:
-            response = await contestant.client.complete(messages, max_tokens=self.max_tokens)
+            response = await contestant.client.complete(
+                messages, max_tokens=self.options.max_tokens
+            )
         except LLMError as exc:
             record.error = _error_text(exc)
             self._transcript("answer", messages, record)
@@ -205,7 +230,7 @@ class _Engine:
             question_id=first.question_id, first=first.contestant, second=second.contestant
         )
         try:
-            response = await self.judge.complete(messages, max_tokens=self.judge_max_tokens)
+            response = await self.judge.complete(messages, max_tokens=self.options.judge_max_tokens)
         except LLMError as exc:
             result.error = _error_text(exc)
             self._transcript("judge", messages, result)
@@ -254,12 +279,10 @@ class PromptArena:
         self.client = client
         self.judge = judge if judge is not None else client
         self.prompts = keys
-        self.questions = _check_questions(questions)
-        self.concurrency = concurrency
-        self.max_tokens = max_tokens
-        self.judge_max_tokens = judge_max_tokens
-        self.seed = seed
-        self.on_transcript = on_transcript
+        self.options = _Options.checked(
+            questions, concurrency, max_tokens, judge_max_tokens, seed, on_transcript
+        )
+        self.questions = self.options.questions
 
     async def run(self) -> ArenaResult:
         """Answer every question with every prompt, then judge every pair in both orders."""
@@ -271,12 +294,7 @@ class PromptArena:
             kind="prompts",
             contestants=contestants,
             judge=self.judge,
-            questions=self.questions,
-            concurrency=self.concurrency,
-            max_tokens=self.max_tokens,
-            judge_max_tokens=self.judge_max_tokens,
-            seed=self.seed,
-            on_transcript=self.on_transcript,
+            options=self.options,
             labels={},
             warnings=warnings,
         ).run()
@@ -315,12 +333,10 @@ class ModelArena:
             raise ValueError(f"contestant names must be unique: {names}")
         self.contestants = entries
         self.judge = judge
-        self.questions = _check_questions(questions)
-        self.concurrency = concurrency
-        self.max_tokens = max_tokens
-        self.judge_max_tokens = judge_max_tokens
-        self.seed = seed
-        self.on_transcript = on_transcript
+        self.options = _Options.checked(
+            questions, concurrency, max_tokens, judge_max_tokens, seed, on_transcript
+        )
+        self.questions = self.options.questions
         self.labels = blind_labels(names, seed)
 
     async def run(self) -> ArenaResult:
@@ -337,12 +353,7 @@ class ModelArena:
             kind="models",
             contestants=contestants,
             judge=self.judge,
-            questions=self.questions,
-            concurrency=self.concurrency,
-            max_tokens=self.max_tokens,
-            judge_max_tokens=self.judge_max_tokens,
-            seed=self.seed,
-            on_transcript=self.on_transcript,
+            options=self.options,
             labels=self.labels,
             warnings=warnings,
         ).run()
