@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +22,7 @@ from pytest_llmserver.arena import (
 from pytest_llmserver.client import ModelClient, Timeouts
 from pytest_llmserver.discovery import probe_url
 from pytest_llmserver.history import ChatHistoryManager
-from pytest_llmserver.run_glue import RunRecorder
-from pytest_llmserver.settings import Settings
+from pytest_llmserver.run_glue import TargetSession
 from pytest_llmserver.target import ServerRecord
 
 SIM_JUDGE = "judge-fair"
@@ -47,22 +45,8 @@ def arena_questions(selection: tuple[str, ...]) -> list[dict[str, str]]:
     return [by_id[q] for q in selection]
 
 
-class ArenaSession:
+class ArenaSession(TargetSession):
     """Runs the prompt and model arenas against the session's target."""
-
-    def __init__(
-        self,
-        server: ServerRecord,
-        model: str,
-        settings: Settings,
-        recorder: RunRecorder,
-        run_dir: Callable[[], Path],
-    ) -> None:
-        self.server = server
-        self.model = model
-        self.settings = settings
-        self.recorder = recorder
-        self._run_dir = run_dir
 
     @property
     def judge_model(self) -> str:

@@ -14,7 +14,7 @@ from pytest_llmserver.client import ModelClient, Timeouts
 from pytest_llmserver.history import ChatHistoryManager
 from pytest_llmserver.report.baseline import comparison_lines
 from pytest_llmserver.report.charts import chart_section, toolbench_chart
-from pytest_llmserver.run_glue import RunRecorder
+from pytest_llmserver.run_glue import RunRecorder, TargetSession
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.target import ServerRecord
 from pytest_llmserver.toolbench import AgentTask, TaskSchemaError, load_tasks, run_toolbench
@@ -86,7 +86,7 @@ def _yaml_test(task: AgentTask) -> Callable[..., None]:
     return run
 
 
-class ToolbenchSession:
+class ToolbenchSession(TargetSession):
     """Runs the session's selected tasks together on first use (or, on an xdist worker, each
     task when its test asks); tests read the results; ``finalize`` writes the report."""
 
@@ -102,12 +102,8 @@ class ToolbenchSession:
         per_task: bool = False,
         report_name: str = "toolbench",
     ) -> None:
+        super().__init__(server, model, settings, recorder, run_dir)
         self.tasks = tasks
-        self.server = server
-        self.model = model
-        self.settings = settings
-        self.recorder = recorder
-        self._run_dir = run_dir
         self._per_task = per_task
         self._report_name = report_name
         self.run: ToolbenchRun | None = None

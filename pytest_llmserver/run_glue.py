@@ -522,3 +522,22 @@ def _toolbench_dict(comparison: ToolbenchComparison) -> dict[str, Any]:
         "transitions": comparison.transitions.__dict__,
         "pass_rate": {**comparison.pass_rate.__dict__, "line": comparison.pass_rate.line()},
     }
+
+
+class TargetSession:
+    """What every pytest-side session works with: the server and model under test, the
+    settings, the run's recorder, and where its reports go."""
+
+    def __init__(
+        self,
+        server: ServerRecord,
+        model: str,
+        settings: Settings,
+        recorder: RunRecorder,
+        run_dir: Callable[[], Path],
+    ) -> None:
+        self.server = server
+        self.model = model
+        self.settings = settings
+        self.recorder = recorder
+        self._run_dir = run_dir

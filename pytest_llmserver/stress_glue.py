@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.report.runlog import log_request_error
-from pytest_llmserver.run_glue import RunRecorder
+from pytest_llmserver.run_glue import RunRecorder, TargetSession
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.stress.modes import StressTester
 from pytest_llmserver.stress.progress import ProgressLine, RollingMedian, should_show_progress
@@ -22,7 +22,7 @@ from pytest_llmserver.target import ServerRecord
 ModeCall = Callable[[StressTester], Coroutine[Any, Any, TestStats]]
 
 
-class StressSession:
+class StressSession(TargetSession):
     """Runs stress modes against the session's target and keeps what they reported."""
 
     def __init__(
@@ -34,11 +34,7 @@ class StressSession:
         run_dir: Callable[[], Path],
         quiet: bool,
     ) -> None:
-        self.server = server
-        self.model = model
-        self.settings = settings
-        self.recorder = recorder
-        self._run_dir = run_dir
+        super().__init__(server, model, settings, recorder, run_dir)
         self._quiet = quiet
 
     def run(
