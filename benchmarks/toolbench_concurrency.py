@@ -11,10 +11,10 @@ import asyncio
 import sys
 
 from pytest_llmserver.client import ModelClient
-from pytest_llmserver.launch import bench_sim_config
+from pytest_llmserver.servers import ORACLE
+from pytest_llmserver.servers.bench_sim import bench_sim_config
 from pytest_llmserver.sim import SimConfig, SimThread, TimingModel
 from pytest_llmserver.toolbench import builtin_tasks, run_toolbench
-from pytest_llmserver.toolbench.oracle import ORACLE
 from pytest_llmserver.toolbench.runner import ToolbenchRun
 
 TARGET_RATIO = 0.3

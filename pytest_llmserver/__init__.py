@@ -10,15 +10,16 @@ from pytest_llmserver.client import (
     ChatResponse,
     LLMError,
     ModelClient,
+    ServerRecord,
     Timeouts,
     ToolCall,
+    select_model,
     split_thinking,
     strip_thinking,
 )
 from pytest_llmserver.discovery import discover, probe_url, scan_network
 from pytest_llmserver.history import ChatHistoryManager
 from pytest_llmserver.stress import StressTester, TestStats
-from pytest_llmserver.target import ServerRecord, select_model
 from pytest_llmserver.toolbench import AgentTask, run_agent_loop, run_toolbench, score_task
 
 __version__ = "0.1.0"

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.arena import (
-    JUDGE_MODELS,
     TEST_QUESTIONS,
     ArenaResult,
     JudgeResult,
@@ -19,13 +18,12 @@ from pytest_llmserver.arena import (
     PromptResponse,
     write_arena_report,
 )
-from pytest_llmserver.client import ModelClient, Timeouts
+from pytest_llmserver.client import ModelClient, ServerRecord, Timeouts
 from pytest_llmserver.discovery import probe_url
 from pytest_llmserver.history import ChatHistoryManager
 from pytest_llmserver.run_glue import TargetSession
-from pytest_llmserver.target import ServerRecord
+from pytest_llmserver.servers import JUDGE_FAIR, JUDGE_MODELS
 
-SIM_JUDGE = "judge-fair"
 DEFAULT_MODEL_COUNT = 4
 
 
@@ -55,7 +53,7 @@ class ArenaSession(TargetSession):
         if s.judge_model:
             return s.judge_model
         if s.server is not None and s.server.mode == "sim":
-            return SIM_JUDGE
+            return JUDGE_FAIR
         return self.model
 
     def _client(self, server: ServerRecord, model: str, *, judge: bool = False) -> ModelClient:

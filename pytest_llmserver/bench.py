@@ -10,16 +10,21 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.client import ModelClient, Timeouts
+from pytest_llmserver.client import ModelClient, ServerRecord, Timeouts
+from pytest_llmserver.gate import comparison_lines
 from pytest_llmserver.history import ChatHistoryManager
-from pytest_llmserver.report.baseline import comparison_lines
-from pytest_llmserver.report.charts import chart_section, toolbench_chart
+from pytest_llmserver.report import chart_section, toolbench_chart
 from pytest_llmserver.run_glue import RunRecorder, TargetSession
 from pytest_llmserver.settings import Settings
-from pytest_llmserver.target import ServerRecord
-from pytest_llmserver.toolbench import AgentTask, TaskSchemaError, load_tasks, run_toolbench
-from pytest_llmserver.toolbench.report import write_report
-from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
+from pytest_llmserver.toolbench import (
+    AgentTask,
+    TaskResult,
+    TaskSchemaError,
+    ToolbenchRun,
+    load_tasks,
+    run_toolbench,
+    write_report,
+)
 
 TASK_KEY = pytest.StashKey[AgentTask]()
 YAML_SUFFIX = ".llm.yaml"

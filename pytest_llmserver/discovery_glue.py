@@ -4,65 +4,36 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from contextlib import ExitStack
-from typing import TextIO
 
 import pytest
 
-from pytest_llmserver.client import LLMError
+from pytest_llmserver._util import ProgressLine, should_show_progress
+from pytest_llmserver.client import LLMError, ServerRecord
 from pytest_llmserver.discovery import Discovery, ScanInputError, ScanProgress
 from pytest_llmserver.fixtures import DISCOVERY_KEY, SETTINGS_KEY, TARGET_KEY
-from pytest_llmserver.launch import probe, run_discovery, serve, static_models
-from pytest_llmserver.report.discovery import describe, progress_text, server_table
+from pytest_llmserver.report import describe, scan_progress_text, server_table
+from pytest_llmserver.servers import probe, run_discovery, serve, static_models
 from pytest_llmserver.settings import Settings
-from pytest_llmserver.target import ServerRecord
 
 SERVER_STACK_KEY = pytest.StashKey[ExitStack]()
 
 
-class ProgressLine:
-    """Rewrites one terminal line with discovery progress, at most every ``interval_s``."""
-
-    def __init__(self, out: TextIO, interval_s: float = 0.1) -> None:
-        self._out = out
-        self._interval_ns = int(interval_s * 1e9)
-        self._last_ns = 0
-        self._width = 0
-
-    def __call__(self, progress: ScanProgress) -> None:
-        now_ns = time.perf_counter_ns()
-        if progress.done < progress.total and now_ns - self._last_ns < self._interval_ns:
-            return
-        self._last_ns = now_ns
-        text = progress_text(progress)
-        self._out.write("\r" + text.ljust(self._width))
-        self._out.flush()
-        self._width = len(text)
-
-    def close(self) -> None:
-        """Clear the line."""
-        if self._width:
-            self._out.write("\r" + " " * self._width + "\r")
-            self._out.flush()
-
-
-def _progress(config: pytest.Config) -> ProgressLine | None:
-    """A progress line on stderr when it is a terminal and the run is not quiet."""
-    if config.get_verbosity() < 0 or not sys.stderr.isatty():
-        return None
-    return ProgressLine(sys.stderr)
-
-
 def _discover(config: pytest.Config, settings: Settings, *, every_phase: bool) -> Discovery:
-    line = _progress(config)
+    quiet = config.get_verbosity() < 0
+    line = ProgressLine(
+        sys.stderr, enabled=should_show_progress(sys.stderr, quiet), min_interval_s=0.1
+    )
+
+    def show(progress: ScanProgress) -> None:
+        line.show(scan_progress_text(progress), force=progress.done >= progress.total)
+
     try:
-        return run_discovery(settings, line, every_phase=every_phase)
+        return run_discovery(settings, show, every_phase=every_phase)
     except ScanInputError as exc:
         raise pytest.UsageError(str(exc)) from None
     finally:
-        if line is not None:
-            line.close()
+        line.close(clear=True)
 
 
 def resolve_target(config: pytest.Config) -> None:

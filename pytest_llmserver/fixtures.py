@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,16 +9,16 @@ import pytest
 import pytest_asyncio
 
 from pytest_llmserver import __version__
+from pytest_llmserver._util import slug
 from pytest_llmserver.arena_glue import ArenaSession
 from pytest_llmserver.bench import ToolbenchSession, task_of
-from pytest_llmserver.client import LLMError, ModelClient, Timeouts
+from pytest_llmserver.client import LLMError, ModelClient, ServerRecord, Timeouts, select_model
 from pytest_llmserver.discovery import Discovery
-from pytest_llmserver.launch import serve
 from pytest_llmserver.report import make_run_dir
 from pytest_llmserver.run_glue import RunRecorder
+from pytest_llmserver.servers import serve
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.stress_glue import StressSession
-from pytest_llmserver.target import ServerRecord, select_model
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUN_DIR_KEY = pytest.StashKey[Path]()
@@ -118,7 +117,7 @@ def model_dir(config: pytest.Config, model: str) -> Path:
     base = run_dir(config)
     if config.stash[SETTINGS_KEY].model != "all":
         return base
-    folder = base / (re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("._") or "model")
+    folder = base / slug(model, default="model")
     folder.mkdir(exist_ok=True)
     return folder
 

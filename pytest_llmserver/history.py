@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import re
@@ -16,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from pytest_llmserver._util import redact_url, slug, without_secrets
 
 __all__ = [
     "FORMAT",
@@ -35,15 +35,7 @@ TEMP_PREFIX = ".tmp-"
 TITLE_MAX = 80
 SLUG_MAX = 40
 _NAME_MAX = 255
-_SLUG_DROP = re.compile(r"[^A-Za-z0-9._-]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_SECRET_WORDS = frozenset(
-    {"token", "secret", "password", "passwd", "pwd", "authorization", "auth", "apikey"}
-    | {"credential", "credentials", "cookie", "bearer"}
-)
-_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key")})
-_SECRET_JOINED = ("apikey", "password", "secret", "authorization")
 _REQUIRED: dict[str, type] = {
     "saved_at": str,
     "model": str,
@@ -179,8 +171,9 @@ class ChatHistoryManager:
                 handle.flush()
                 os.fsync(handle.fileno())
             stamp = now.strftime("%Y%m%d-%H%M%S-%f")
+            label = slug(model, max_len=SLUG_MAX, default="model")
             while True:
-                name = f"{stamp}-{secrets.token_hex(3)}-{_slug(model)}{SUFFIX}"
+                name = f"{stamp}-{secrets.token_hex(3)}-{label}{SUFFIX}"
                 if not os.path.lexists(self._directory / name):
                     break
             os.replace(temp, self._directory / name)
@@ -308,10 +301,6 @@ def _newest_first(infos: Iterable[TranscriptInfo]) -> list[TranscriptInfo]:
     )
 
 
-def _slug(model: str) -> str:
-    return _SLUG_DROP.sub("_", model)[:SLUG_MAX] or "model"
-
-
 def _json_copy(value: Any, what: str) -> Any:
     """A plain JSON copy of ``value``; ``TypeError`` naming ``what`` if it has no JSON form."""
     try:
@@ -348,50 +337,17 @@ def _server_parts(
     if server is None:
         return "", None
     if isinstance(server, str):
-        return _redact_url(server), None
+        return redact_url(server), None
     if not isinstance(server, Mapping):
         raise TypeError(
             f"server must be a URL, a mapping with 'url' or None, not {type(server).__name__}"
         )
-    record = _json_copy(_without_secrets(server), "server record")
+    record = _json_copy(without_secrets(server), "server record")
     url = record.get("url")
-    url = _redact_url(url) if isinstance(url, str) else ""
+    url = redact_url(url) if isinstance(url, str) else ""
     if "url" in record:
         record["url"] = url
     return url, record
-
-
-def _without_secrets(value: Any) -> Any:
-    """``value`` with every secret-looking mapping key dropped, at any depth."""
-    if isinstance(value, Mapping):
-        return {k: _without_secrets(v) for k, v in value.items() if not _is_secret_key(k)}
-    if isinstance(value, (list, tuple)):
-        return [_without_secrets(v) for v in value]
-    return value
-
-
-def _is_secret_key(key: object) -> bool:
-    words = [w.lower() for w in _WORDS.findall(str(key))]
-    if any(w in _SECRET_WORDS for w in words):
-        return True
-    if any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words)):
-        return True
-    joined = "".join(words)
-    return any(part in joined for part in _SECRET_JOINED)
-
-
-def _redact_url(url: str) -> str:
-    """``url`` with any password in its user part replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url
-    if password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _texts(content: Any) -> Iterator[str]:

@@ -34,9 +34,9 @@ from pytest_llmserver.fixtures import (
     recorder,
     run_dir,
 )
-from pytest_llmserver.launch import discovery_options
-from pytest_llmserver.report.discovery import choice_lines
+from pytest_llmserver.report import choice_lines
 from pytest_llmserver.run_glue import RunRecorder
+from pytest_llmserver.servers import discovery_options
 from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
 from pytest_llmserver.xdist_glue import make_shard_scheduler
 

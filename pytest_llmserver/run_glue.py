@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_llmserver._util import slug
 from pytest_llmserver.arena import ArenaResult
-from pytest_llmserver.report.baseline import (
+from pytest_llmserver.client import ServerRecord
+from pytest_llmserver.gate import (
     DEFAULT_DIR,
     Baseline,
     BaselineError,
+    MetricComparison,
+    ModelFingerprint,
+    Thresholds,
     ToolbenchComparison,
     baseline_document,
     baseline_file,
@@ -26,18 +30,27 @@ from pytest_llmserver.report.baseline import (
     samples_from_records,
     save_baseline,
 )
-from pytest_llmserver.report.charts import Chart, chart_section, stress_charts, sweep_chart
-from pytest_llmserver.report.compare import MetricComparison, Thresholds
-from pytest_llmserver.report.results import RunResults, write_results
-from pytest_llmserver.report.runlog import close_logger, log_test_summary, setup_logger
+from pytest_llmserver.report import (
+    Chart,
+    RunResults,
+    chart_section,
+    close_logger,
+    log_test_summary,
+    setup_logger,
+    stress_charts,
+    sweep_chart,
+    write_results,
+)
 from pytest_llmserver.settings import Settings
-from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
-from pytest_llmserver.stress.results import TestStats
-from pytest_llmserver.stress.shards import merge_records
-from pytest_llmserver.stress.stats import summarize_file
-from pytest_llmserver.target import ModelFingerprint, ServerRecord
-from pytest_llmserver.toolbench.runner import ToolbenchRun
-from pytest_llmserver.toolbench.task import TIERS
+from pytest_llmserver.stress import (
+    TestStats,
+    free_stem,
+    merge_records,
+    summarize_file,
+    to_json,
+    write_stress_report,
+)
+from pytest_llmserver.toolbench import TIERS, ToolbenchRun
 
 
 def relative(path: Path, base: Path) -> str:
@@ -448,7 +461,7 @@ class RunRecorder:
                 if e["mode"] == "throughput" and e["model"] == model
             ]
             name = "throughput-sweep" if len(models) == 1 else f"throughput-sweep-{model}"
-            for chart in sweep_chart(points, self.run_dir, re.sub(r"[^A-Za-z0-9._-]+", "_", name)):
+            for chart in sweep_chart(points, self.run_dir, slug(name)):
                 self.results.charts.append(
                     {
                         "title": f"{chart.title} ({model})",

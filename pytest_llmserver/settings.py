@@ -137,7 +137,7 @@ def _flag(raw: str, source: str) -> bool:
 
 
 def _subnets(raw: str, source: str) -> tuple[str, ...]:
-    from pytest_llmserver.discovery.netscan import ScanInputError, parse_subnet
+    from pytest_llmserver.discovery import ScanInputError, parse_subnet
 
     values = tuple(part.strip() for part in raw.replace(" ", ",").split(",") if part.strip())
     for value in values:
@@ -163,7 +163,7 @@ def _names(raw: str, source: str) -> tuple[str, ...]:
 
 
 def _ports(raw: str, source: str) -> tuple[int, ...]:
-    from pytest_llmserver.discovery.netscan import ScanInputError, parse_ports
+    from pytest_llmserver.discovery import ScanInputError, parse_ports
 
     try:
         return parse_ports(raw)
@@ -172,7 +172,7 @@ def _ports(raw: str, source: str) -> tuple[int, ...]:
 
 
 def _profile(raw: str, source: str) -> str:
-    from pytest_llmserver.stress.workload import PROFILES
+    from pytest_llmserver.stress import PROFILES
 
     if raw not in PROFILES:
         raise SettingsError(f"{source}: {raw!r} is not one of {', '.join(PROFILES)}")
@@ -180,7 +180,7 @@ def _profile(raw: str, source: str) -> str:
 
 
 def _slos(raw: str, source: str) -> dict[str, float]:
-    from pytest_llmserver.stress.stats import parse_slos
+    from pytest_llmserver.stress import parse_slos
 
     try:
         return parse_slos(raw)

@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.report.runlog import log_request_error
+from pytest_llmserver._util import ProgressLine, should_show_progress
+from pytest_llmserver.client import ServerRecord
+from pytest_llmserver.report import log_request_error
 from pytest_llmserver.run_glue import RunRecorder, TargetSession
 from pytest_llmserver.settings import Settings
-from pytest_llmserver.stress.modes import StressTester
-from pytest_llmserver.stress.progress import ProgressLine, RollingMedian, should_show_progress
-from pytest_llmserver.stress.results import TestStats
-from pytest_llmserver.stress.shards import rendezvous
-from pytest_llmserver.target import ServerRecord
+from pytest_llmserver.stress import (
+    RollingMedian,
+    StressTester,
+    TestStats,
+    progress_text,
+    rendezvous,
+)
 
 ModeCall = Callable[[StressTester], Coroutine[Any, Any, TestStats]]
 
@@ -71,7 +75,7 @@ class StressSession(TargetSession):
         fingerprint = self.recorder.target(self.server, self.model)
         logger = self.recorder.logger
         stream = sys.__stderr__ or sys.stderr
-        progress = ProgressLine(stream, should_show_progress(stream, self._quiet))
+        progress = ProgressLine(stream, enabled=should_show_progress(stream, self._quiet))
         ttft = RollingMedian()
         counts = {"done": 0, "errors": 0}
 
@@ -83,7 +87,9 @@ class StressSession(TargetSession):
                 counts["errors"] += 1
                 log_request_error(logger, record, run_id)
             ttft.add(record.get("ttft_s"))
-            progress.update(counts["done"], in_flight, counts["errors"], ttft.value(), run_id)
+            progress.show(
+                progress_text(counts["done"], in_flight, counts["errors"], ttft.value(), run_id)
+            )
 
         tester = StressTester(
             self.server,

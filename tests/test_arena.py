@@ -13,11 +13,9 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.arena import (
-    JUDGE_MODELS,
     SELF_JUDGE_WARNING,
     SYSTEM_PROMPTS,
     TEST_QUESTIONS,
-    ArenaJudgePolicy,
     ArenaResult,
     JudgeResult,
     ModelArena,
@@ -31,6 +29,8 @@ from pytest_llmserver.arena import (
     write_arena_report,
 )
 from pytest_llmserver.client import ModelClient
+from pytest_llmserver.servers import JUDGE_MODELS
+from pytest_llmserver.servers.judges import ArenaJudgePolicy
 from pytest_llmserver.sim import (
     DefaultPolicy,
     FunctionPolicy,

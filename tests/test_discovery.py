@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmserver._util import ProgressLine
+from pytest_llmserver.client import ServerRecord
 from pytest_llmserver.discovery import (
     CacheWarning,
     Discovery,
@@ -36,11 +38,10 @@ from pytest_llmserver.discovery import (
     scan_network,
 )
 from pytest_llmserver.discovery.netscan import hosts_of
-from pytest_llmserver.discovery_glue import ProgressLine
-from pytest_llmserver.launch import bench_sim_config
+from pytest_llmserver.report.discovery import scan_progress_text
+from pytest_llmserver.servers.bench_sim import bench_sim_config
 from pytest_llmserver.sim import SimConfig, SimServer
 from pytest_llmserver.sim.persona import Persona
-from pytest_llmserver.target import ServerRecord
 
 # --- subnets and ports --------------------------------------------------------------------
 
@@ -373,10 +374,10 @@ async def test_health_check_refreshes_or_reports_gone() -> None:
 
 def test_progress_line_rewrites_one_line() -> None:
     out = io.StringIO()
-    line = ProgressLine(out, interval_s=0.0)
-    line(ScanProgress("subnet", "connect", 10, 112, open=2))
-    line(ScanProgress("subnet", "fingerprint", 2, 2, open=2, found=1))
-    line.close()
+    line = ProgressLine(out, min_interval_s=0.0)
+    line.show(scan_progress_text(ScanProgress("subnet", "connect", 10, 112, open=2)))
+    line.show(scan_progress_text(ScanProgress("subnet", "fingerprint", 2, 2, open=2, found=1)))
+    line.close(clear=True)
     assert out.getvalue().split("\r")[1:] == [
         "llm discovery: subnet connect 10/112, 2 open",
         "llm discovery: subnet fingerprint 2/2, 1 LLM server(s)",

@@ -168,9 +168,9 @@ def test_server_record_keeps_url_and_drops_secrets(history: ChatHistoryManager) 
     assert "SECRET" not in text
     assert "hunter2" not in text
     doc = history.load(name)
-    assert doc["server"] == "http://admin:***@127.0.0.5:8000/v1"
+    assert doc["server"] == "http://admin:[redacted]@127.0.0.5:8000/v1"
     assert doc["server_record"] == {
-        "url": "http://admin:***@127.0.0.5:8000/v1",
+        "url": "http://admin:[redacted]@127.0.0.5:8000/v1",
         "kind": "vllm",
         "models": ["llama3"],
         "headers": {"Accept": "json"},

@@ -16,11 +16,10 @@ from pytest_llmserver.arena import (
     PromptArena,
     write_arena_report,
 )
-from pytest_llmserver.client import LLMContextOverflowError, ModelClient
+from pytest_llmserver.client import LLMContextOverflowError, ModelClient, ServerRecord
 from pytest_llmserver.discovery import probe_url, scan_network
 from pytest_llmserver.local import LocalServer, LocalServerConfig
 from pytest_llmserver.stress import StressTester, iter_records
-from pytest_llmserver.target import ServerRecord
 
 pytestmark = pytest.mark.realserver
 

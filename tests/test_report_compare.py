@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pytest_llmserver.report import compare
-from pytest_llmserver.report.compare import (
+from pytest_llmserver.gate import compare
+from pytest_llmserver.gate.compare import (
     MetricComparison,
     PassRateComparison,
     Thresholds,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.report.baseline import BaselineError, load_baseline
+from pytest_llmserver.gate.baseline import BaselineError, load_baseline
 from pytest_llmserver.report.results import SCHEMA, render_summary
 from pytest_llmserver.report.runlog import (
     close_logger,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmserver.client import ServerRecord, select_model
 from pytest_llmserver.settings import ServerSpec, Settings, SettingsError, parse_server_spec
-from pytest_llmserver.target import ServerRecord, select_model
 
 
 def test_precedence() -> None:

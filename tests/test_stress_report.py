@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.stress.progress import ProgressLine, RollingMedian, should_show_progress
+from pytest_llmserver._util import ProgressLine, should_show_progress
+from pytest_llmserver.stress.progress import RollingMedian, progress_text
 from pytest_llmserver.stress.report import (
     render_markdown,
     report_stem,
@@ -154,8 +155,8 @@ class FakeClock:
 def test_progress_disabled_writes_nothing() -> None:
     out = io.StringIO()
     line = ProgressLine(out, enabled=False, min_interval_s=0.0)
-    line.update(1, 2, 0, 0.1)
-    line.update(2, 2, 0, 0.1, force=True)
+    line.show(progress_text(1, 2, 0, 0.1))
+    line.show(progress_text(2, 2, 0, 0.1), force=True)
     line.close()
     assert out.getvalue() == ""
 
@@ -163,13 +164,13 @@ def test_progress_disabled_writes_nothing() -> None:
 def test_progress_throttles_pads_and_closes() -> None:
     out, clock = io.StringIO(), FakeClock()
     line = ProgressLine(out, enabled=True, min_interval_s=0.5, clock=clock)
-    line.update(100, 8, 3, 0.25, label="sweep")
-    line.update(101, 8, 3, 0.25, label="sweep")
+    line.show(progress_text(100, 8, 3, 0.25, label="sweep"))
+    line.show(progress_text(101, 8, 3, 0.25, label="sweep"))
     assert out.getvalue().count("\r") == 1
     assert "sweep: done 100 | in flight 8 | errors 3 | p50 ttft 250 ms" in out.getvalue()
     first_len = len(out.getvalue())
     clock.now += 0.6
-    line.update(5, 0, 0, None)
+    line.show(progress_text(5, 0, 0, None))
     second = out.getvalue()[first_len:]
     assert second.startswith("\rdone 5 |")
     assert len(second) == first_len  # padded over the longer first line

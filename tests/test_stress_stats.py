@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pytest_llmserver.client import ERROR_CLASSES
 from pytest_llmserver.stress import (
-    ERROR_CLASSES,
     check_slos,
     drift,
     error_counts,

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.client import ModelClient
-from pytest_llmserver.launch import bench_sim_config
+from pytest_llmserver.servers import DISTRACTED, NO_TOOLS, OBEDIENT, ORACLE
+from pytest_llmserver.servers.bench_sim import bench_sim_config
+from pytest_llmserver.servers.oracle import BenchPolicy, distractor_names
 from pytest_llmserver.sim import SimConfig, SimThread, TimingModel
 from pytest_llmserver.toolbench import (
     AgentTask,
@@ -22,14 +24,6 @@ from pytest_llmserver.toolbench import (
     run_agent_loop,
     run_toolbench,
     score_task,
-)
-from pytest_llmserver.toolbench.oracle import (
-    DISTRACTED,
-    NO_TOOLS,
-    OBEDIENT,
-    ORACLE,
-    BenchPolicy,
-    distractor_names,
 )
 from pytest_llmserver.toolbench.runner import ToolbenchRun
 from pytest_llmserver.toolbench.task import PlannedCall, SolutionStep

@@ -25,16 +25,13 @@ from pytest_llmserver.arena.runner import (
     TranscriptHook,
     blind_labels,
 )
-from pytest_llmserver.arena.simjudge import JUDGE_MODELS, ArenaJudgePolicy
 
 __all__ = [
-    "JUDGE_MODELS",
     "MAX_MODELS",
     "MIN_MODELS",
     "SELF_JUDGE_WARNING",
     "SYSTEM_PROMPTS",
     "TEST_QUESTIONS",
-    "ArenaJudgePolicy",
     "ArenaMatchup",
     "ArenaResult",
     "ArenaStats",

@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from pytest_llmserver.client.thinking import strip_thinking
+from pytest_llmserver.client import strip_thinking
 
 QUESTION_START = "=== Question ==="
 QUESTION_END = "=== End of question ==="

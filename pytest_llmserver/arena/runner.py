@@ -21,10 +21,7 @@ from pytest_llmserver.arena.results import (
     compute_stats,
     matchup_outcome,
 )
-from pytest_llmserver.client.errors import LLMError
-from pytest_llmserver.client.model_client import ModelClient
-from pytest_llmserver.client.response import ChatResponse
-from pytest_llmserver.client.thinking import strip_thinking
+from pytest_llmserver.client import ChatResponse, LLMError, ModelClient, strip_thinking
 
 #: ``on_transcript(kind, messages, result)``: kind is "answer" or "judge"; ``messages`` is
 #: the list sent plus the assistant reply (absent when the request failed).

@@ -71,6 +71,29 @@ class LLMStreamClosedError(LLMProtocolError):
     """The stream ended before the protocol's end marker (connection closed mid-stream)."""
 
 
+class TargetError(LLMError):
+    """The server is reachable but cannot serve the run as asked (e.g. unknown model)."""
+
+    error_class = "target"
+
+
+ERROR_CLASSES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        cls.error_class
+        for cls in (
+            LLMConnectError,
+            LLMTimeoutError,
+            LLMHTTPStatusError,
+            LLMContextOverflowError,
+            LLMProtocolError,
+            LLMServerEventError,
+            TargetError,
+        )
+    )
+)
+"""Every ``error_class`` a failed request can carry: the one error vocabulary of reports."""
+
+
 _CONTEXT_OVERFLOW_HINTS = (
     "context length",
     "context window",

@@ -22,7 +22,7 @@ from pytest_llmserver.client.errors import (
 )
 from pytest_llmserver.client.metrics import ChatMetrics, estimate_tokens
 from pytest_llmserver.client.response import ChatResponse, ResponseBuilder, ToolCall
-from pytest_llmserver.target import ServerRecord
+from pytest_llmserver.client.server import ServerRecord
 
 Clock = Callable[[], int]
 

@@ -7,7 +7,12 @@ from pytest_llmserver.discovery.cache import (
     load_cache,
     save_cache,
 )
-from pytest_llmserver.discovery.fingerprint import check_endpoint, fingerprint, probe_url
+from pytest_llmserver.discovery.fingerprint import (
+    check_endpoint,
+    context_length,
+    fingerprint,
+    probe_url,
+)
 from pytest_llmserver.discovery.netscan import (
     COMMON_PORTS,
     DEFAULT_MAX_HOSTS,
@@ -20,6 +25,7 @@ from pytest_llmserver.discovery.netscan import (
 from pytest_llmserver.discovery.scan import (
     Discovery,
     DiscoveryOptions,
+    ProgressCallback,
     ScanProgress,
     check_server_health,
     discover,
@@ -37,10 +43,12 @@ __all__ = [
     "Discovery",
     "DiscoveryOptions",
     "InterfaceAddress",
+    "ProgressCallback",
     "ScanInputError",
     "ScanProgress",
     "check_endpoint",
     "check_server_health",
+    "context_length",
     "discover",
     "fingerprint",
     "load_cache",

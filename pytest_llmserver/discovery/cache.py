@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_llmserver.target import ServerRecord
+from pytest_llmserver._util import atomic_write
+from pytest_llmserver.client import ServerRecord
 
 CACHE_VERSION = 1
 CACHE_TTL_S = 24 * 3600.0
@@ -46,16 +46,7 @@ def save_cache(servers: Iterable[ServerRecord], path: Path = CACHE_FILE) -> Path
         entry["checked_at"] = now
         entries.append(entry)
     document = {"format": _FORMAT, "version": CACHE_VERSION, "saved_at": now, "servers": entries}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=".servers-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=1)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, json.dumps(document, indent=1))
 
 
 def load_cache(path: Path = CACHE_FILE, *, max_age_s: float = CACHE_TTL_S) -> list[ServerRecord]:

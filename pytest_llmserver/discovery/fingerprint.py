@@ -7,15 +7,16 @@ from typing import Any, Literal
 
 import httpx
 
-from pytest_llmserver.client.errors import (
+from pytest_llmserver.client import (
     LLMConnectError,
     LLMError,
     LLMProtocolError,
     LLMTimeoutError,
+    ModelInfo,
+    ServerRecord,
+    error_message,
     status_error,
 )
-from pytest_llmserver.client.openai import error_message
-from pytest_llmserver.target import ModelInfo, ServerRecord
 
 ApiChoice = Literal["auto", "openai", "ollama"]
 
@@ -111,6 +112,34 @@ async def probe_url(
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as http:
         return await fingerprint(http, url, api=api)
+
+
+async def context_length(
+    server: ServerRecord, model: str, *, api_key: str | None = None, timeout_s: float = 10.0
+) -> int | None:
+    """Tokens one request to ``model`` may use, as the server says now: Ollama's
+    ``/api/show``, llama.cpp's per-slot ``n_ctx`` from ``/props``, else what the record holds."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as http:
+        try:
+            if server.type == "ollama":
+                reply = await http.post(server.root + "/api/show", json={"model": model})
+                info = reply.json().get("model_info") or {}
+                values = [v for k, v in info.items() if k.endswith(".context_length")]
+                if values and _int_or_none(values[0]) is not None:
+                    return int(values[0])
+            else:
+                found = await check_endpoint(http, server.root, "/props")
+                props = found if isinstance(found, dict) else {}
+                settings = (
+                    props.get("default_generation_settings") if isinstance(props, dict) else None
+                )
+                if isinstance(settings, dict) and _int_or_none(settings.get("n_ctx")):
+                    return int(settings["n_ctx"])
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pass
+    info = server.info(model)
+    return None if info is None else info.context_length
 
 
 async def _ollama_version(http: httpx.AsyncClient, root: str, api: ApiChoice) -> str | None:

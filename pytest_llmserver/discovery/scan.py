@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from pytest_llmserver.client.errors import LLMError, LLMHTTPStatusError
+from pytest_llmserver.client import LLMError, LLMHTTPStatusError, ServerRecord
 from pytest_llmserver.discovery.cache import CACHE_FILE, load_cache, save_cache
 from pytest_llmserver.discovery.fingerprint import ApiChoice, fingerprint
 from pytest_llmserver.discovery.netscan import (
@@ -27,7 +27,6 @@ from pytest_llmserver.discovery.netscan import (
     open_endpoints,
     parse_subnet,
 )
-from pytest_llmserver.target import ServerRecord
 
 LOCALHOST = "127.0.0.1"
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))

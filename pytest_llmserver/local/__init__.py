@@ -1,6 +1,7 @@
 """``--llm-server=local``: llama.cpp's own HTTP server (xllamacpp) with SmolLM2-135M."""
 
 from pytest_llmserver.local.server import (
+    MODEL_ALIAS,
     LocalServer,
     LocalServerConfig,
     LocalServerError,
@@ -9,6 +10,7 @@ from pytest_llmserver.local.server import (
 )
 
 __all__ = [
+    "MODEL_ALIAS",
     "LocalServer",
     "LocalServerConfig",
     "LocalServerError",

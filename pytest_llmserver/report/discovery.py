@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pytest_llmserver.client import ServerRecord
 from pytest_llmserver.discovery import Discovery, ScanProgress
-from pytest_llmserver.target import ServerRecord
 
 
-def progress_text(progress: ScanProgress) -> str:
+def scan_progress_text(progress: ScanProgress) -> str:
     """One line for the terminal, e.g. ``discovery subnet 127.0.0.0/28: connect 30/112``."""
     text = f"llm discovery: {progress.phase} {progress.stage} {progress.done}/{progress.total}"
     if progress.stage == "connect":

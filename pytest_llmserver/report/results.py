@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_llmserver._util import atomic_write
+
 SCHEMA = "pytest-llmserver/results"
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -119,10 +121,9 @@ def write_results(results: RunResults, run_dir: Path) -> tuple[Path, Path]:
     """Write ``results.json`` and ``summary.md`` into ``run_dir``; return their paths."""
     run_dir.mkdir(parents=True, exist_ok=True)
     results.finished_at = results.finished_at or utc_now()
-    json_path = run_dir / RESULTS_FILE
-    temp = run_dir / f".{RESULTS_FILE}.tmp"
-    temp.write_text(json.dumps(results.to_dict(), indent=1, default=str) + "\n", "utf-8")
-    temp.replace(json_path)
+    json_path = atomic_write(
+        run_dir / RESULTS_FILE, json.dumps(results.to_dict(), indent=1, default=str) + "\n"
+    )
     summary_path = run_dir / SUMMARY_FILE
     summary_path.write_text(render_summary(results.to_dict()), encoding="utf-8")
     return json_path, summary_path

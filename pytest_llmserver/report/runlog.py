@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_llmserver._util import redact
+
 LOG_NAME = "run.log"
-REDACTED = "[redacted]"
-# Bearer tokens, key=value / "key": "value" pairs of secret-looking names, and sk- style keys.
-_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(
-        r"(?i)([\"']?(?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)"
-        r"[^\s\"',}]+"
-    ),
-    re.compile(r"\b(sk-)[A-Za-z0-9_-]{8,}"),
-)
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with the given secret values and secret-looking tokens replaced."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-    return text
 
 
 class RedactingFormatter(logging.Formatter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_llmserver.sim.cli import main
 from pytest_llmserver.sim.config import Fault, SimConfig, TimingModel, is_loopback_host
 from pytest_llmserver.sim.policy import (
     DefaultPolicy,
@@ -14,7 +15,7 @@ from pytest_llmserver.sim.policy import (
 )
 from pytest_llmserver.sim.process import SimProcess
 from pytest_llmserver.sim.server import SimServer, SimThread
-from pytest_llmserver.sim.tokens import count_tokens, split_tokens
+from pytest_llmserver.sim.tokens import count_tokens, message_text, split_tokens
 
 __all__ = [
     "DefaultPolicy",
@@ -32,5 +33,7 @@ __all__ = [
     "TimingModel",
     "count_tokens",
     "is_loopback_host",
+    "main",
+    "message_text",
     "split_tokens",
 ]

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pytest_llmserver.deadline import sleep_until_ns
+from pytest_llmserver._util import sleep_until_ns
 from pytest_llmserver.sim.config import Fault
 from pytest_llmserver.sim.http import ResponseWriter
 from pytest_llmserver.sim.policy import SimReply

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from types import TracebackType
 
-from pytest_llmserver.childproc import stop_process
+from pytest_llmserver._util import stop_process
 
 
 class SimProcess:

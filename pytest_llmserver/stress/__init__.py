@@ -1,6 +1,7 @@
 """Load generation and statistics for the stress modes."""
 
 from pytest_llmserver.stress.engine import (
+    ArrivalProcess,
     JsonlSink,
     LoopLagMonitor,
     OpenLoopStats,
@@ -13,9 +14,11 @@ from pytest_llmserver.stress.engine import (
     timed_request,
 )
 from pytest_llmserver.stress.modes import StressTester
+from pytest_llmserver.stress.progress import RollingMedian, progress_text
+from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
 from pytest_llmserver.stress.results import TestStats
+from pytest_llmserver.stress.shards import merge_records, rendezvous, share
 from pytest_llmserver.stress.stats import (
-    ERROR_CLASSES,
     SLO_METRICS,
     SLO_STATS,
     Drift,
@@ -39,11 +42,13 @@ from pytest_llmserver.stress.stats import (
     summarize_records,
     throughput,
 )
+from pytest_llmserver.stress.workload import PROFILES
 
 __all__ = [
-    "ERROR_CLASSES",
+    "PROFILES",
     "SLO_METRICS",
     "SLO_STATS",
+    "ArrivalProcess",
     "Drift",
     "Goodput",
     "JsonlSink",
@@ -51,6 +56,7 @@ __all__ = [
     "MetricTable",
     "OpenLoopStats",
     "Percentiles",
+    "RollingMedian",
     "RunClock",
     "SLOResult",
     "StressSummary",
@@ -62,18 +68,25 @@ __all__ = [
     "check_slos",
     "drift",
     "error_counts",
+    "free_stem",
     "goodput",
     "iter_records",
+    "merge_records",
     "metric_table",
     "min_samples",
     "parse_slos",
     "per_request_limits",
+    "progress_text",
+    "rendezvous",
     "run_closed_loop",
     "run_open_loop",
     "run_warmup",
+    "share",
     "summarize",
     "summarize_file",
     "summarize_records",
     "throughput",
     "timed_request",
+    "to_json",
+    "write_stress_report",
 ]

@@ -20,8 +20,8 @@ from typing import Any, Literal, TextIO
 
 import numpy as np
 
+from pytest_llmserver._util import sleep_until_ns
 from pytest_llmserver.client import ChatMetrics, ChatResponse, LLMError
-from pytest_llmserver.deadline import sleep_until_ns
 
 ArrivalProcess = Literal["constant", "poisson", "gamma"]
 SendFn = Callable[[int], Awaitable[ChatResponse]]

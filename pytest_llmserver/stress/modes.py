@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
-from pytest_llmserver.client import ChatResponse, ModelClient, Timeouts
+from pytest_llmserver.client import ChatResponse, ModelClient, ServerRecord, Timeouts
+from pytest_llmserver.discovery import context_length
 from pytest_llmserver.stress.engine import (
     ArrivalProcess,
     JsonlSink,
@@ -38,7 +38,6 @@ from pytest_llmserver.stress.workload import (
     long_prompt,
     session_profile,
 )
-from pytest_llmserver.target import ServerRecord
 
 RecordHook = Callable[[dict[str, Any], int], None]
 Body = Callable[[ModelClient, RunClock, JsonlSink], Awaitable[dict[str, Any]]]
@@ -46,24 +45,6 @@ Body = Callable[[ModelClient, RunClock, JsonlSink], Awaitable[dict[str, Any]]]
 WORDS_PER_TOKEN = 0.75
 CALIBRATION_STEPS = 3
 CALIBRATION_TOLERANCE = 0.02
-
-
-async def context_limit(server: ServerRecord, model: str, api_key: str | None = None) -> int | None:
-    """Tokens one request may use, as the server reports it (llama.cpp per slot, Ollama model)."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    async with httpx.AsyncClient(timeout=10.0, headers=headers) as http:
-        try:
-            if server.type == "ollama":
-                reply = await http.post(server.root + "/api/show", json={"model": model})
-                info = reply.json().get("model_info") or {}
-                values = [v for k, v in info.items() if k.endswith(".context_length")]
-                return int(values[0]) if values else None
-            reply = await http.get(server.root + "/props")
-            settings = reply.json().get("default_generation_settings") or {}
-            n_ctx = settings.get("n_ctx")
-            return int(n_ctx) if isinstance(n_ctx, int) else None
-        except (httpx.HTTPError, ValueError, AttributeError):
-            return None
 
 
 class StressTester:
@@ -292,7 +273,7 @@ class StressTester:
         prefill speed against length. Sizes beyond the server's context are reported, not sent."""
         if not sizes or any(size < 1 for size in sizes):
             raise ValueError(f"token sizes must be whole numbers >= 1, got {list(sizes)}")
-        limit = await context_limit(self.server, self.model, self.api_key)
+        limit = await context_length(self.server, self.model, api_key=self.api_key)
         rng = random.Random(self.seed)
 
         async def body(client: ModelClient, clock: RunClock, sink: JsonlSink) -> dict[str, Any]:

@@ -1,74 +1,19 @@
-"""A throttled one-line terminal progress display and a rolling median for it."""
+"""The text of a stress run's live progress line, and the rolling median it shows."""
 
 from __future__ import annotations
 
 import math
 import statistics
-import time
 from collections import deque
-from collections.abc import Callable
-from typing import TextIO
 
 
-def should_show_progress(stream: TextIO, quiet: bool) -> bool:
-    """True when ``stream`` is a terminal and the user did not ask for quiet output."""
-    return stream.isatty() and not quiet
-
-
-class ProgressLine:
-    """One status line rewritten in place with ``\\r``, at most every ``min_interval_s``.
-
-    When ``enabled`` is False nothing is ever written.
-    """
-
-    def __init__(
-        self,
-        stream: TextIO,
-        enabled: bool,
-        min_interval_s: float = 0.5,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._stream = stream
-        self._enabled = enabled
-        self._min_interval_s = min_interval_s
-        self._clock = clock
-        self._last_write_s: float | None = None
-        self._width = 0
-
-    def update(
-        self,
-        done: int,
-        in_flight: int,
-        errors: int,
-        p50_ttft_s: float | None,
-        label: str = "",
-        force: bool = False,
-    ) -> None:
-        """Show the counts unless the last write was under ``min_interval_s`` ago (or ``force``)."""
-        if not self._enabled:
-            return
-        now = self._clock()
-        if (
-            not force
-            and self._last_write_s is not None
-            and now - self._last_write_s < self._min_interval_s
-        ):
-            return
-        ttft = "-" if p50_ttft_s is None else f"{p50_ttft_s * 1000:.0f} ms"
-        prefix = f"{label}: " if label else ""
-        line = f"{prefix}done {done} | in flight {in_flight} | errors {errors} | p50 ttft {ttft}"
-        self._stream.write("\r" + line.ljust(self._width))
-        self._stream.flush()
-        self._width = max(self._width, len(line))
-        self._last_write_s = now
-
-    def close(self) -> None:
-        """End the line with a newline if anything was written."""
-        if self._enabled and self._last_write_s is not None:
-            self._stream.write("\n")
-            self._stream.flush()
-        self._last_write_s = None
-        self._width = 0
+def progress_text(
+    done: int, in_flight: int, errors: int, p50_ttft_s: float | None, label: str = ""
+) -> str:
+    """The live line of a stress run, e.g. ``c4: done 12 | in flight 4 | errors 0 | ...``."""
+    ttft = "-" if p50_ttft_s is None else f"{p50_ttft_s * 1000:.0f} ms"
+    prefix = f"{label}: " if label else ""
+    return f"{prefix}done {done} | in flight {in_flight} | errors {errors} | p50 ttft {ttft}"
 
 
 class RollingMedian:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_llmserver._util import slug
 from pytest_llmserver.stress.results import TestStats
 from pytest_llmserver.stress.stats import (
     LOW_N_TAIL_SAMPLES,
@@ -251,18 +251,13 @@ def to_json(stats: TestStats) -> dict[str, Any]:
 
 def report_stem(stats: TestStats) -> str:
     """``stress-<mode>``, plus ``-<id>`` when ``stats.params["id"]`` is a non-empty string."""
-    stem = f"stress-{_slug(stats.mode) or 'run'}"
+    stem = f"stress-{slug(stats.mode, '-', default='run')}"
     run_id = stats.params.get("id")
     if isinstance(run_id, str):
-        slug = _slug(run_id)[:_ID_MAX_CHARS].strip("-.")
-        if slug:
-            stem += f"-{slug}"
+        safe = slug(run_id, "-", max_len=_ID_MAX_CHARS)
+        if safe:
+            stem += f"-{safe}"
     return stem
-
-
-def _slug(text: str) -> str:
-    """``text`` reduced to file-name-safe characters."""
-    return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-.")
 
 
 def free_stem(stats: TestStats, directory: Path) -> str:

@@ -22,18 +22,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pytest_llmserver.client import ERROR_CLASSES
+
 Record = Mapping[str, Any]
 FloatArray = npt.NDArray[np.float64]
-
-ERROR_CLASSES: tuple[str, ...] = (
-    "connect",
-    "timeout",
-    "http_status",
-    "context_overflow",
-    "protocol",
-    "server_error_event",
-)
-"""The client's error classes; ``error_counts`` always reports each of them."""
 
 UNKNOWN_ERROR_CLASS = "unknown"
 """Class counted for a failed record whose ``error_class`` is missing."""

@@ -12,8 +12,7 @@ import pytest
 
 from pytest_llmserver.fixtures import SETTINGS_KEY
 from pytest_llmserver.settings import Settings
-from pytest_llmserver.stress.engine import ArrivalProcess
-from pytest_llmserver.stress.shards import share
+from pytest_llmserver.stress import ArrivalProcess, share
 from pytest_llmserver.stress_glue import StressSession
 
 pytestmark = [pytest.mark.llm, pytest.mark.stress]

@@ -16,6 +16,7 @@ from pytest_llmserver.toolbench.agent import (
     resolve_tool_name,
     run_agent_loop,
 )
+from pytest_llmserver.toolbench.report import write_report
 from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun, run_toolbench
 from pytest_llmserver.toolbench.scoring import (
     TaskScore,
@@ -29,11 +30,12 @@ from pytest_llmserver.toolbench.task import (
     TIERS,
     AgentTask,
     RequiredCall,
+    SolutionStep,
     TaskSchemaError,
     load_task_files,
     load_tasks,
 )
-from pytest_llmserver.toolbench.tools import safe_calc
+from pytest_llmserver.toolbench.tools import TOOL_GROUPS, safe_calc
 
 TASKS_DIR = Path(__file__).with_name("tasks")
 _SUBSETS = {
@@ -69,9 +71,11 @@ __all__ = [
     "TASKS",
     "TASKS_DIR",
     "TIERS",
+    "TOOL_GROUPS",
     "AgentTask",
     "Diagnostics",
     "RequiredCall",
+    "SolutionStep",
     "TaskResult",
     "TaskSchemaError",
     "TaskScore",
@@ -90,4 +94,5 @@ __all__ = [
     "safe_calc",
     "score_task",
     "word_present",
+    "write_report",
 ]

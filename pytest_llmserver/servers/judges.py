@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pytest_llmserver.arena.judge import split_judge_prompt
-from pytest_llmserver.sim.policy import Policy, SimReply, SimRequest
-from pytest_llmserver.sim.tokens import message_text
-
-JUDGE_FIRST = "judge-first"
-JUDGE_PROSE = "judge-prose"
-JUDGE_FENCED = "judge-fenced"
-JUDGE_FAIR = "judge-fair"
-JUDGE_MODELS = (JUDGE_FIRST, JUDGE_PROSE, JUDGE_FENCED, JUDGE_FAIR)
+from pytest_llmserver.arena import split_judge_prompt
+from pytest_llmserver.servers.names import JUDGE_FENCED, JUDGE_FIRST, JUDGE_MODELS, JUDGE_PROSE
+from pytest_llmserver.sim import Policy, SimReply, SimRequest, message_text
 
 
 def _size(text: str) -> int:

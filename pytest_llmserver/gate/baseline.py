@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_llmserver.report.compare import (
+from pytest_llmserver._util import atomic_write
+from pytest_llmserver.gate.compare import (
     MetricComparison,
     PassRateComparison,
     TaskTransitions,
@@ -26,7 +25,7 @@ from pytest_llmserver.report.compare import (
     compare_samples,
     task_transitions,
 )
-from pytest_llmserver.target import ModelFingerprint
+from pytest_llmserver.gate.fingerprint import ModelFingerprint
 
 SCHEMA = "pytest-llmserver/baseline"
 SCHEMA_VERSION = 1
@@ -119,16 +118,7 @@ def baseline_document(
 
 def save_baseline(document: Mapping[str, Any], path: Path) -> Path:
     """Write ``document`` to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(document, out)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, json.dumps(document))
 
 
 def load_baseline(path: Path) -> Baseline:

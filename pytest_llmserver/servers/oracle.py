@@ -8,15 +8,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_llmserver.servers.names import BENCH_MODELS, DISTRACTED, NO_TOOLS, OBEDIENT
 from pytest_llmserver.sim import DefaultPolicy, Policy, SimReply, SimRequest, SimToolCall
-from pytest_llmserver.toolbench.task import AgentTask, SolutionStep
-from pytest_llmserver.toolbench.tools import TOOL_GROUPS
-
-ORACLE = "oracle"
-NO_TOOLS = "bad-no-tools"
-OBEDIENT = "bad-obedient"
-DISTRACTED = "bad-distracted"
-BENCH_MODELS = (ORACLE, NO_TOOLS, OBEDIENT, DISTRACTED)
+from pytest_llmserver.toolbench import TOOL_GROUPS, AgentTask, SolutionStep
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # An injected instruction speaks to the assistant; ordinary records with addresses do not.

@@ -6,21 +6,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
+from pytest_llmserver.client import ServerRecord, TargetError
 from pytest_llmserver.discovery import (
     CACHE_FILE,
     COMMON_PORTS,
     Discovery,
     DiscoveryOptions,
+    ProgressCallback,
     discover,
     parse_subnet,
     probe_url,
 )
-from pytest_llmserver.discovery.scan import ProgressCallback
 from pytest_llmserver.settings import Settings
-from pytest_llmserver.sim import SimConfig, SimThread
-from pytest_llmserver.target import ServerRecord, TargetError
 
 
 @contextmanager
@@ -36,6 +34,9 @@ def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[Ser
     if found is not None:
         yield found
     elif spec.mode == "sim":
+        from pytest_llmserver.servers.bench_sim import bench_sim_config
+        from pytest_llmserver.sim import SimThread
+
         with SimThread(bench_sim_config(settings.sim_slowdown)) as sim:
             yield _probe(sim.url, settings)
     elif spec.mode == "local":
@@ -54,32 +55,15 @@ def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[Ser
         raise TargetError("--llm-server=auto found no server (see the discovery note above)")
 
 
-def bench_sim_config(slowdown: float = 1.0) -> SimConfig:
-    """The simulator with the tool bench's scripted models (``oracle``, ``bad-*``) and the
-    arena's scripted judges (``judge-*``) added;
-    ``slowdown`` multiplies its TTFT and token gap (1.3 = 30% slower)."""
-    from pytest_llmserver.arena import JUDGE_MODELS, ArenaJudgePolicy
-    from pytest_llmserver.toolbench import builtin_tasks
-    from pytest_llmserver.toolbench.oracle import BENCH_MODELS, BenchPolicy, distractor_names
-
-    base = SimConfig()
-    timing = replace(
-        base.timing,
-        ttft_s=base.timing.ttft_s * slowdown,
-        per_token_s=base.timing.per_token_s * slowdown,
-    )
-    policy = ArenaJudgePolicy(BenchPolicy(builtin_tasks(), distractors=distractor_names()))
-    models = (*base.models, *BENCH_MODELS, *JUDGE_MODELS)
-    return SimConfig(models=models, policy=policy, timing=timing)
-
-
 def static_models(settings: Settings) -> list[str] | None:
     """Models of a ``sim`` or ``local`` server, known without starting it; else ``None``."""
     spec = settings.server
     if spec is not None and spec.mode == "sim":
-        return list(bench_sim_config().models)
+        from pytest_llmserver.servers.bench_sim import bench_models
+
+        return list(bench_models())
     if spec is not None and spec.mode == "local":
-        from pytest_llmserver.local.server import MODEL_ALIAS
+        from pytest_llmserver.local import MODEL_ALIAS
 
         return [MODEL_ALIAS]
     return None

@@ -1,22 +1,15 @@
-"""The target of a run: which server (its record) and which model."""
+"""A server as discovery and the client see it (its record), and the choice of a model."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pytest_llmserver.client.errors import LLMError
+from pytest_llmserver.client.errors import TargetError
 
 ApiType = Literal["openai", "ollama"]
-
-
-class TargetError(LLMError):
-    """The server is reachable but cannot serve the run as asked (e.g. unknown model)."""
-
-    error_class = "target"
 
 
 @dataclass
@@ -31,9 +24,17 @@ class ModelInfo:
     quantization: str | None = None
 
 
-@dataclass
-class ServerRecord:
-    """A server as discovery and the client see it (PRODUCT §4)."""
+SEED_ALIASES = {"response_time": "response_time_ms"}
+"""Keys of the seed's server dict that name a field differently (``response_time`` was ms)."""
+
+
+@dataclass(eq=True)
+class ServerRecord(Mapping[str, Any]):
+    """A server as discovery and the client see it (PRODUCT §4).
+
+    It also reads as the seed's server dict: ``s["url"]``, ``s["type"]``, ``s["models"]``,
+    ``s.get("response_time")`` (milliseconds) and ``dict(s)`` work; values are plain JSON.
+    """
 
     url: str
     type: ApiType = "openai"
@@ -60,7 +61,8 @@ class ServerRecord:
             return server
         if "url" not in server:
             raise TypeError("a server record needs a 'url'")
-        known = {k: v for k, v in server.items() if k in cls.__dataclass_fields__}
+        renamed = {SEED_ALIASES.get(k, k): v for k, v in server.items()}
+        known = {k: v for k, v in renamed.items() if k in cls.__dataclass_fields__}
         known["model_info"] = [_model_info(i) for i in known.get("model_info") or []]
         return cls(**known)
 
@@ -82,58 +84,19 @@ class ServerRecord:
         """Plain JSON-ready dict."""
         return asdict(self)
 
+    def __getitem__(self, key: str) -> Any:
+        name = SEED_ALIASES.get(key, key)
+        if name not in self.__dataclass_fields__:
+            raise KeyError(key)
+        value = getattr(self, name)
+        return [asdict(i) for i in value] if name == "model_info" else value
 
-@dataclass(frozen=True)
-class ModelFingerprint:
-    """What identifies the model under test, so a changed model is noticed (PRODUCT §8)."""
+    def __iter__(self) -> Iterator[str]:
+        yield from self.__dataclass_fields__
+        yield from SEED_ALIASES
 
-    kind: str
-    model: str
-    server_version: str = ""
-    digest: str | None = None
-    size_bytes: int | None = None
-    quantization: str | None = None
-    context_length: int | None = None
-
-    @classmethod
-    def of(cls, server: ServerRecord, model: str) -> ModelFingerprint:
-        """The fingerprint of ``model`` as ``server`` describes it."""
-        info = server.info(model) or ModelInfo(name=model)
-        return cls(
-            kind=server.kind,
-            model=model,
-            server_version=server.version,
-            digest=info.digest,
-            size_bytes=info.size_bytes,
-            quantization=info.quantization,
-            context_length=info.context_length,
-        )
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> ModelFingerprint:
-        """Rebuild from ``to_dict`` output (unknown keys ignored)."""
-        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
-
-    @property
-    def key(self) -> str:
-        """``kind--model``, safe as a file name: baselines are kept per key."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.kind}--{self.model}").strip("._")
-
-    @property
-    def identity(self) -> str:
-        """The model's build: digest, else size and quantization, else its name."""
-        if self.digest:
-            return self.digest.removeprefix("sha256:")[:12]
-        parts = [str(p) for p in (self.size_bytes, self.quantization) if p]
-        return "/".join(parts) if parts else self.model
-
-    def describe(self) -> str:
-        """``ollama llama3:8b @ 365c0bd3c000``."""
-        return f"{self.kind} {self.model} @ {self.identity}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict."""
-        return asdict(self)
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__) + len(SEED_ALIASES)
 
 
 def _model_info(raw: ModelInfo | Mapping[str, Any]) -> ModelInfo:

@@ -1,0 +1,40 @@
+"""Bringing up the server under test: start the simulator or the local llama.cpp server,
+probe a URL, or discover one; the simulator with the scripted bench models and judges."""
+
+from pytest_llmserver.servers.launch import (
+    discovery_options,
+    probe,
+    run_discovery,
+    serve,
+    static_models,
+)
+from pytest_llmserver.servers.names import (
+    BENCH_MODELS,
+    DISTRACTED,
+    JUDGE_FAIR,
+    JUDGE_FENCED,
+    JUDGE_FIRST,
+    JUDGE_MODELS,
+    JUDGE_PROSE,
+    NO_TOOLS,
+    OBEDIENT,
+    ORACLE,
+)
+
+__all__ = [
+    "BENCH_MODELS",
+    "DISTRACTED",
+    "JUDGE_FAIR",
+    "JUDGE_FENCED",
+    "JUDGE_FIRST",
+    "JUDGE_MODELS",
+    "JUDGE_PROSE",
+    "NO_TOOLS",
+    "OBEDIENT",
+    "ORACLE",
+    "discovery_options",
+    "probe",
+    "run_discovery",
+    "serve",
+    "static_models",
+]

@@ -1,0 +1,15 @@
+"""Names of the simulator's scripted models: the tool bench's and the arena's judges."""
+
+ORACLE = "oracle"
+NO_TOOLS = "bad-no-tools"
+OBEDIENT = "bad-obedient"
+DISTRACTED = "bad-distracted"
+BENCH_MODELS = (ORACLE, NO_TOOLS, OBEDIENT, DISTRACTED)
+"""The tool bench's scripted models: the oracle solves every task, the bad ones fail theirs."""
+
+JUDGE_FIRST = "judge-first"
+JUDGE_PROSE = "judge-prose"
+JUDGE_FENCED = "judge-fenced"
+JUDGE_FAIR = "judge-fair"
+JUDGE_MODELS = (JUDGE_FIRST, JUDGE_PROSE, JUDGE_FENCED, JUDGE_FAIR)
+"""The arena's scripted judges (position-biased, prose-only, fenced JSON, fair)."""
