@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from pytest_llmserver.client import ServerRecord, select_model
+from pytest_llmserver.options import OPTIONS, OptionSpec
 from pytest_llmserver.settings import ServerSpec, Settings, SettingsError, parse_server_spec
 
 
@@ -15,17 +17,17 @@ def test_precedence() -> None:
     env = {"LLM_SERVER": "sim", "LLM_MODEL": "env-model", "LLM_TIMEOUT": "7"}
     ini = {"server": "local", "logs": "out", "api": "ollama", "timeout": "9"}
     s = Settings.resolve(cli, env, ini)
-    assert s.server == ServerSpec("sim")
-    assert s.model == "cli-model"
-    assert s.timeout_s == 7.0
-    assert s.api == "ollama"
-    assert s.logs_dir == Path("out")
-    assert s.concurrency == 4
+    assert s.target.server == ServerSpec("sim")
+    assert s.target.model == "cli-model"
+    assert s.target.timeout_s == 7.0
+    assert s.target.api == "ollama"
+    assert s.run.logs == Path("out")
+    assert s.run.concurrency == 4
 
 
 def test_api_key_from_env_is_not_shown() -> None:
     s = Settings.resolve({}, {"LLM_API_KEY": "sk-secret"}, {})
-    assert s.api_key == "sk-secret"
+    assert s.target.api_key == "sk-secret"
     assert "sk-secret" not in repr(s)
     assert "sk-secret" not in str(s.public_dict())
 
@@ -77,14 +79,15 @@ def test_discovery_options_from_cli_env_and_ini() -> None:
         {"LLM_SCAN_PORTS": "8000,9000-9002", "LLM_SCAN_LOOPBACK_ONLY": "1"},
         {"cache_dir": "/tmp/c"},
     )
-    assert s.server == ServerSpec("auto")
-    assert s.scan_subnets == ("127.0.0.0/28", "127.0.1.0/30")
-    assert s.scan_ports == (8000, 9000, 9001, 9002)
-    assert s.no_cache
-    assert s.scan_loopback_only
-    assert not s.list_servers
-    assert s.cache_dir == Path("/tmp/c")
-    assert Settings.resolve({"model": "all"}, {}, {}).model == "all"
+    assert s.target.server == ServerSpec("auto")
+    scan = s.discovery
+    assert scan.scan_subnet == ("127.0.0.0/28", "127.0.1.0/30")
+    assert scan.scan_ports == (8000, 9000, 9001, 9002)
+    assert scan.no_cache
+    assert scan.scan_loopback_only
+    assert not scan.list
+    assert scan.cache_dir == Path("/tmp/c")
+    assert Settings.resolve({"model": "all"}, {}, {}).target.model == "all"
     with pytest.raises(SettingsError, match="LLM_NO_CACHE: 'maybe' is not a yes/no value"):
         Settings.resolve({}, {"LLM_NO_CACHE": "maybe"}, {})
 
@@ -114,3 +117,43 @@ def test_server_record_bases() -> None:
         "h",
         8000,
     )
+
+
+def test_each_option_is_one_field_of_its_group() -> None:
+    """Every option is named once: its field is its name plus its unit, in its group, and
+    every field of every group comes from an option."""
+    defaults = Settings.defaults()
+    by_group: dict[str, list[str]] = {}
+    for spec in OPTIONS:
+        by_group.setdefault(spec.group, []).append(spec.field)
+    assert {f.name for f in fields(Settings)} == set(by_group)
+    for group, names in by_group.items():
+        assert [f.name for f in fields(getattr(defaults, group))] == names, group
+    assert len({s.name for s in OPTIONS}) == len(OPTIONS)
+
+
+def test_units_are_in_field_names() -> None:
+    spec = OptionSpec("timeout", "target", "", str, unit="s")
+    assert (spec.flag, spec.ini, spec.env, spec.field) == (
+        "--llm-timeout",
+        "llm_timeout",
+        "LLM_TIMEOUT",
+        "timeout_s",
+    )
+    assert OptionSpec("noise_floor_ms", "gate", "", str, unit="ms").field == "noise_floor_ms"
+    defaults = Settings.defaults()
+    assert defaults.target.timeout_s == 300.0
+    assert defaults.stress.duration_s == 10.0
+    assert defaults.gate.noise_floor_ms == 5.0
+
+
+def test_public_dict_has_every_option_and_no_secret() -> None:
+    s = Settings.resolve(
+        {"server": "http://user:pw-123@127.0.0.1:9/v1", "api_key": "sk-abcdefghijkl"}, {}, {}
+    )
+    public = s.public_dict()
+    assert set(public) == {spec.field for spec in OPTIONS}
+    assert public["api_key"] == "set"
+    assert "pw-123" not in str(public)
+    assert "sk-abcdefghijkl" not in str(public)
+    assert public["server"] == "http://user:[redacted]@127.0.0.1:9/v1"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +194,10 @@ class ToolbenchComparison:
 
     transitions: TaskTransitions
     pass_rate: PassRateComparison
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (the pass-rate line included)."""
+        return {"transitions": asdict(self.transitions), "pass_rate": self.pass_rate.to_dict()}
 
 
 def compare_toolbench(

@@ -31,21 +31,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-FloatArray = npt.NDArray[np.float64]
-Samples = Sequence[float | None] | npt.NDArray[Any]
-"""Per-request samples accepted at the public boundary."""
-
-STATUSES: tuple[str, ...] = ("regression", "improvement", "unchanged", "insufficient")
-
-_CHUNK_ELEMENTS = 8_000_000
-"""Resampled values (both sides together) held at once by the bootstrap, about 128 MB."""
+from pytest_llmserver.gate.stats import (
+    Samples,
+    bootstrap_diff_ci,
+    check_q,
+    clean,
+    rank_test_worse,
+    statistic_of,
+    two_proportion_p_worse,
+)
 
 _STATISTIC = re.compile(r"p(\d+(?:\.\d+)?)")
 
@@ -112,118 +110,6 @@ def _fmt_level(fraction: float) -> str:
     return f"{fraction * 100:.10g}%"
 
 
-# --------------------------------------------------------------------------- statistics
-
-
-def _clean(values: Samples) -> FloatArray:
-    """The finite samples of ``values`` as a flat float array (``None``, NaN, inf dropped)."""
-    if isinstance(values, np.ndarray) and values.dtype != np.dtype(object):
-        arr = np.asarray(values, dtype=np.float64).ravel()
-    else:
-        arr = np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
-    return arr[np.isfinite(arr)]
-
-
-def _check_q(q: float) -> None:
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile must lie in 0..100, got {q}")
-
-
-def percentile(values: Samples, q: float) -> float:
-    """The ``q``-th percentile (0..100) of the finite ``values``, linearly interpolated."""
-    _check_q(q)
-    arr = _clean(values)
-    if arr.size == 0:
-        raise ValueError("percentile of no finite values")
-    return float(np.percentile(arr, q, method="linear"))
-
-
-def _statistic(arr: FloatArray, q: float | None) -> float:
-    """Percentile ``q`` of ``arr``, or its mean when ``q`` is ``None``."""
-    if q is None:
-        return float(arr.mean())
-    return float(np.percentile(arr, q, method="linear"))
-
-
-def _resampled_statistics(
-    rng: np.random.Generator, arr: FloatArray, count: int, q: float | None
-) -> FloatArray:
-    """The statistic of ``count`` resamples of ``arr`` drawn with replacement."""
-    index = rng.integers(0, arr.size, size=(count, arr.size))
-    draws = arr[index]
-    del index
-    if q is None:
-        return np.asarray(draws.mean(axis=1), dtype=np.float64)
-    return np.asarray(
-        np.percentile(draws, q, axis=1, method="linear", overwrite_input=True), dtype=np.float64
-    )
-
-
-def bootstrap_diff_ci(
-    base: Samples,
-    cur: Samples,
-    q: float | None,
-    *,
-    resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """``(observed, low, high)`` for percentile ``q`` of ``cur`` minus that of ``base``.
-
-    ``q=None`` compares means. Each side is resampled independently with replacement; the
-    interval holds the central ``confidence`` share of the resampled differences. Resamples are
-    drawn in vectorised chunks of at most about ``_CHUNK_ELEMENTS`` values.
-    """
-    if q is not None:
-        _check_q(q)
-    if resamples < 1 or not 0 < confidence < 1:
-        raise ValueError("resamples must be >= 1 and confidence strictly between 0 and 1")
-    base_arr, cur_arr = _clean(base), _clean(cur)
-    if base_arr.size == 0 or cur_arr.size == 0:
-        raise ValueError("bootstrap needs at least one finite value on each side")
-    observed = _statistic(cur_arr, q) - _statistic(base_arr, q)
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _CHUNK_ELEMENTS // (base_arr.size + cur_arr.size))
-    diffs = np.empty(resamples, dtype=np.float64)
-    for start in range(0, resamples, chunk):
-        count = min(chunk, resamples - start)
-        base_stats = _resampled_statistics(rng, base_arr, count, q)
-        cur_stats = _resampled_statistics(rng, cur_arr, count, q)
-        diffs[start : start + count] = cur_stats - base_stats
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(diffs, [tail, 100 - tail], method="linear")
-    return observed, float(low), float(high)
-
-
-def rank_test_worse(base: Samples, cur: Samples, *, higher_is_better: bool) -> float:
-    """One-sided Mann-Whitney p-value that ``cur`` is stochastically worse than ``base``.
-
-    Worse is greater when ``higher_is_better`` is false, smaller otherwise. Normal
-    approximation with tie and continuity corrections; 1.0 when a side is empty or all
-    values tie.
-    """
-    base_arr, cur_arr = _clean(base), _clean(cur)
-    n_base, n_cur = base_arr.size, cur_arr.size
-    if n_base == 0 or n_cur == 0:
-        return 1.0
-    pooled = np.concatenate([base_arr, cur_arr])
-    _, inverse, counts = np.unique(pooled, return_inverse=True, return_counts=True)
-    counts = counts.astype(np.float64)
-    mid_ranks = np.cumsum(counts) - (counts - 1) / 2
-    rank_sum_cur = float(mid_ranks[inverse.ravel()[n_base:]].sum())
-    u_cur = rank_sum_cur - n_cur * (n_cur + 1) / 2
-    n = n_base + n_cur
-    tie_term = float(np.sum(counts**3 - counts)) / (n * (n - 1))
-    variance = n_base * n_cur / 12 * ((n + 1) - tie_term)
-    if variance <= 0:
-        return 1.0
-    excess = u_cur - n_base * n_cur / 2
-    if higher_is_better:
-        excess = -excess
-    z = (excess - 0.5) / math.sqrt(variance)
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
 # --------------------------------------------------------------------------- metric comparison
 
 
@@ -257,6 +143,10 @@ class MetricComparison:
             text += f" and {_fmt_value(self.thresholds.floor_s, 's')}"
         return text
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, its line included."""
+        return {**asdict(self), "line": self.line()}
+
     def line(self) -> str:
         """One line for the terminal or markdown, e.g. ``ttft_s p50: 52.1 ms -> 68.4 ms (...)``."""
         head = (
@@ -285,7 +175,7 @@ def _quantile_of(statistic: str) -> float | None:
     if match is None:
         raise ValueError(f"statistic must be 'mean' or 'pXX', got {statistic!r}")
     q = float(match.group(1))
-    _check_q(q)
+    check_q(q)
     return q
 
 
@@ -301,9 +191,9 @@ def compare_samples(
 ) -> MetricComparison:
     """Compare ``statistic`` of ``cur`` against ``base`` under the module's decision rule."""
     q = _quantile_of(statistic)
-    base_arr, cur_arr = _clean(base), _clean(cur)
-    baseline = _statistic(base_arr, q) if base_arr.size else None
-    current = _statistic(cur_arr, q) if cur_arr.size else None
+    base_arr, cur_arr = clean(base), clean(cur)
+    baseline = statistic_of(base_arr, q) if base_arr.size else None
+    current = statistic_of(cur_arr, q) if cur_arr.size else None
     change: float | None = None
     relative: float | None = None
     if baseline is not None and current is not None:
@@ -355,33 +245,6 @@ def compare_samples(
 # --------------------------------------------------------------------------- pass rates
 
 
-def _check_counts(passes: int, trials: int) -> None:
-    if not 0 <= passes <= trials:
-        raise ValueError(f"need 0 <= passes <= trials, got {passes}/{trials}")
-
-
-def two_proportion_p_worse(
-    base_passes: int, base_trials: int, cur_passes: int, cur_trials: int
-) -> float:
-    """One-sided pooled z-test p-value that the current pass rate is lower than the baseline's.
-
-    1.0 when either side has no trials or the current rate is not lower.
-    """
-    _check_counts(base_passes, base_trials)
-    _check_counts(cur_passes, cur_trials)
-    if base_trials == 0 or cur_trials == 0:
-        return 1.0
-    base_rate, cur_rate = base_passes / base_trials, cur_passes / cur_trials
-    if cur_rate >= base_rate:
-        return 1.0
-    pooled = (base_passes + cur_passes) / (base_trials + cur_trials)
-    variance = pooled * (1 - pooled) * (1 / base_trials + 1 / cur_trials)
-    if variance <= 0:
-        return 1.0
-    z = (base_rate - cur_rate) / math.sqrt(variance)
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
 @dataclass(frozen=True)
 class PassRateComparison:
     """Baseline against current pass rate; a rate is NaN when its side has no trials."""
@@ -394,6 +257,10 @@ class PassRateComparison:
     """One-sided p-value that the current rate is lower."""
     status: str
     alpha: float = 0.01
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, its line included."""
+        return {**asdict(self), "line": self.line()}
 
     def line(self) -> str:
         """E.g. ``pass rate: 100.0% of 45 -> 66.7% of 45 (p=1.1e-05): regression (alpha 0.01)``."""

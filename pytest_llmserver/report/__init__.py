@@ -13,7 +13,13 @@ from pytest_llmserver.report.discovery import (
     scan_progress_text,
     server_table,
 )
-from pytest_llmserver.report.results import RunResults, write_results
+from pytest_llmserver.report.results import (
+    ArenaEntry,
+    RunResults,
+    StressEntry,
+    ToolbenchEntry,
+    write_results,
+)
 from pytest_llmserver.report.rundir import make_run_dir
 from pytest_llmserver.report.runlog import (
     close_logger,
@@ -23,8 +29,11 @@ from pytest_llmserver.report.runlog import (
 )
 
 __all__ = [
+    "ArenaEntry",
     "Chart",
     "RunResults",
+    "StressEntry",
+    "ToolbenchEntry",
     "chart_section",
     "choice_lines",
     "close_logger",

@@ -36,11 +36,12 @@ import platform
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_llmserver._util import atomic_write
+from pytest_llmserver.report.summary import render_summary
 
 SCHEMA = "pytest-llmserver/results"
 SCHEMA_VERSION = 1
@@ -63,9 +64,134 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+_Entry = TypeVar("_Entry", "StressEntry", "ToolbenchEntry", "ArenaEntry")
+
+
+def _from_dict(cls: type[_Entry], raw: dict[str, Any]) -> _Entry:
+    """An entry from its ``to_dict`` form (unknown keys ignored, missing ones defaulted)."""
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+@dataclass
+class StressEntry:
+    """One stress test: its parameters, summary (the JSON form of ``StressSummary``), where its
+    report, records and charts are (relative to the run directory), and its comparison."""
+
+    mode: str
+    id: str
+    model: str
+    params: dict[str, Any]
+    summary: dict[str, Any]
+    wall_s: float
+    server: dict[str, Any] = field(default_factory=dict)
+    loop_lag_p99_s: float | None = None
+    loop_lag_max_s: float | None = None
+    t0_unix_s: float | None = None
+    client_bound: bool = False
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    report: str = ""
+    records: str = ""
+    charts: list[str] = field(default_factory=list)
+    comparison: list[dict[str, Any]] = field(default_factory=list)
+    shard_reports: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> int:
+        """Successful measured requests."""
+        return int(self.summary.get("ok") or 0)
+
+    @property
+    def failed(self) -> int:
+        """Failed measured requests."""
+        return int(self.summary.get("failed") or 0)
+
+    def metric(self, name: str, stat: str) -> float | None:
+        """One statistic of one metric (``metric("ttft_s", "p50")``), None when not measured."""
+        value = ((self.summary.get("metrics") or {}).get(name) or {}).get(stat)
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def rate(self, name: str) -> float | None:
+        """A throughput figure (``requests_per_s``, ``output_tokens_per_s``, ...)."""
+        value = (self.summary.get("throughput") or {}).get(name)
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``shard_reports`` only when the entry was merged from shards)."""
+        out = asdict(self)
+        if not self.shard_reports:
+            del out["shard_reports"]
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> StressEntry:
+        return _from_dict(cls, raw)
+
+
+@dataclass
+class ToolbenchEntry:
+    """One model's tool bench: pass rates by tier, per-task outcomes, reports, comparison."""
+
+    model: str
+    repeat: int
+    concurrency: int
+    wall_s: float
+    summary: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    diagnostics: dict[str, int] = field(default_factory=dict)
+    reports: list[str] = field(default_factory=list)
+    charts: list[str] = field(default_factory=list)
+    comparison: dict[str, Any] | None = None
+
+    @property
+    def failed_tasks(self) -> list[dict[str, Any]]:
+        """Tasks that did not pass every trial."""
+        return [t for t in self.tasks if not t.get("passed_all")]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form; ``report`` is one path, or a list when several workers wrote one."""
+        out = asdict(self)
+        reports = out.pop("reports")
+        out["report"] = reports[0] if len(reports) == 1 else reports
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ToolbenchEntry:
+        report = raw.get("report")
+        reports = report if isinstance(report, list) else [report] if report else []
+        return _from_dict(cls, {**raw, "reports": [str(r) for r in reports]})
+
+
+@dataclass
+class ArenaEntry:
+    """One arena: contestants, judge, leaderboard and report."""
+
+    kind: str
+    judge_model: str
+    contestants: list[str]
+    leaderboard: list[dict[str, Any]]
+    labels: dict[str, str] = field(default_factory=dict)
+    questions: list[str] = field(default_factory=list)
+    matchups: int = 0
+    warnings: list[str] = field(default_factory=list)
+    report: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ArenaEntry:
+        return _from_dict(cls, raw)
+
+
 @dataclass
 class RunResults:
-    """The machine-readable record of one run; entries are plain JSON-ready dicts."""
+    """The machine-readable record of one run, entry by entry."""
 
     run_id: str
     plugin_version: str
@@ -74,12 +200,17 @@ class RunResults:
     finished_at: str | None = None
     host: dict[str, Any] = field(default_factory=host_info)
     targets: list[dict[str, Any]] = field(default_factory=list)
-    stress: list[dict[str, Any]] = field(default_factory=list)
-    toolbench: list[dict[str, Any]] = field(default_factory=list)
-    arenas: list[dict[str, Any]] = field(default_factory=list)
+    stress: list[StressEntry] = field(default_factory=list)
+    toolbench: list[ToolbenchEntry] = field(default_factory=list)
+    arenas: list[ArenaEntry] = field(default_factory=list)
     comparison: dict[str, Any] | None = None
     charts: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing ran and nothing went wrong."""
+        return not (self.stress or self.toolbench or self.arenas or self.errors)
 
     def add_target(self, entry: dict[str, Any]) -> None:
         """Record a (server, model) pair once."""
@@ -88,12 +219,12 @@ class RunResults:
             self.targets.append(entry)
 
     def merge(self, other: dict[str, Any]) -> None:
-        """Take the targets, entries and errors of another (worker's) results dict."""
+        """Take the targets, entries and errors of another (worker's) ``to_dict``."""
         for target in other.get("targets", []):
             self.add_target(target)
-        self.stress += other.get("stress", [])
-        self.toolbench += other.get("toolbench", [])
-        self.arenas += other.get("arenas", [])
+        self.stress += [StressEntry.from_dict(e) for e in other.get("stress", [])]
+        self.toolbench += [ToolbenchEntry.from_dict(e) for e in other.get("toolbench", [])]
+        self.arenas += [ArenaEntry.from_dict(e) for e in other.get("arenas", [])]
         self.errors += [e for e in other.get("errors", []) if e not in self.errors]
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,9 +239,9 @@ class RunResults:
             "host": self.host,
             "settings": self.settings,
             "targets": self.targets,
-            "stress": self.stress,
-            "toolbench": self.toolbench,
-            "arenas": self.arenas,
+            "stress": [e.to_dict() for e in self.stress],
+            "toolbench": [e.to_dict() for e in self.toolbench],
+            "arenas": [e.to_dict() for e in self.arenas],
             "comparison": self.comparison,
             "charts": self.charts,
             "errors": self.errors,
@@ -121,129 +252,9 @@ def write_results(results: RunResults, run_dir: Path) -> tuple[Path, Path]:
     """Write ``results.json`` and ``summary.md`` into ``run_dir``; return their paths."""
     run_dir.mkdir(parents=True, exist_ok=True)
     results.finished_at = results.finished_at or utc_now()
+    document = results.to_dict()
     json_path = atomic_write(
-        run_dir / RESULTS_FILE, json.dumps(results.to_dict(), indent=1, default=str) + "\n"
+        run_dir / RESULTS_FILE, json.dumps(document, indent=1, default=str) + "\n"
     )
-    summary_path = run_dir / SUMMARY_FILE
-    summary_path.write_text(render_summary(results.to_dict()), encoding="utf-8")
+    summary_path = atomic_write(run_dir / SUMMARY_FILE, render_summary(document))
     return json_path, summary_path
-
-
-def _ms(value: Any) -> str:
-    return "-" if not isinstance(value, (int, float)) else f"{value * 1e3:.1f}"
-
-
-def _num(value: Any, digits: int = 2) -> str:
-    return "-" if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
-
-
-def _metric(summary: dict[str, Any], name: str, stat: str) -> Any:
-    return ((summary.get("metrics") or {}).get(name) or {}).get(stat)
-
-
-def render_summary(doc: dict[str, Any]) -> str:
-    """``summary.md``: what ran against what, the key figures, and links to every report."""
-    lines = [f"# Run {doc['run_id']}", ""]
-    comparison = doc.get("comparison") or {}
-    if comparison.get("model_updated"):
-        lines += [f"**model updated: {comparison['model_updated']}**", ""]
-    for error in doc.get("errors") or []:
-        lines += [f"**error: {error}**", ""]
-    settings = doc.get("settings") or {}
-    host = doc.get("host") or {}
-    lines += [
-        "| | |",
-        "|---|---|",
-        f"| started | {doc.get('started_at')} (finished {doc.get('finished_at')}) |",
-        f"| plugin | pytest-llmserver {doc.get('plugin_version')} |",
-        f"| host | {host.get('hostname')}, {host.get('platform')}, Python {host.get('python')},"
-        f" {host.get('cpu_count')} CPUs |",
-        f"| seed | {settings.get('seed')} |",
-    ]
-    for target in doc.get("targets") or []:
-        fp = target.get("fingerprint") or {}
-        build = ", ".join(
-            f"{k} {fp[k]}"
-            for k in ("server_version", "digest", "size_bytes", "quantization", "context_length")
-            if fp.get(k)
-        )
-        lines.append(
-            f"| target | {target.get('url')} ({target.get('kind')}, {target.get('type')}), "
-            f"model `{target.get('model')}`{'; ' + build if build else ''} |"
-        )
-    options = ", ".join(f"{k}={v}" for k, v in settings.items() if v not in (None, [], {}, ""))
-    lines += [f"| options | {options} |", ""]
-    if comparison:
-        lines += [
-            "## Compared with the baseline",
-            "",
-            f"Baseline: `{comparison.get('baseline')}`",
-            "",
-        ]
-        found = [f"- **regression** {line}" for line in comparison.get("regressions") or []]
-        found += [f"- {line}" for line in comparison.get("lines") or []]
-        lines += found or ["- no comparable data"]
-        lines.append("")
-    for chart in doc.get("charts") or []:
-        lines += [f"![{chart['title']}]({chart['path']})", ""]
-    stress = doc.get("stress") or []
-    if stress:
-        lines += [
-            "## Stress",
-            "",
-            "| mode | id | model | ok | failed | req/s | TTFT p50 ms | TTFT p95 ms "
-            "| E2E p95 ms | ITL p50 ms | report |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
-        ]
-        for entry in stress:
-            summary = entry.get("summary") or {}
-            rps = (summary.get("throughput") or {}).get("requests_per_s")
-            lines.append(
-                f"| {entry.get('mode')} | {entry.get('id')} | {entry.get('model')} "
-                f"| {summary.get('ok', '-')} | {summary.get('failed', '-')} | {_num(rps)} "
-                f"| {_ms(_metric(summary, 'ttft_s', 'p50'))} "
-                f"| {_ms(_metric(summary, 'ttft_s', 'p95'))} "
-                f"| {_ms(_metric(summary, 'e2e_s', 'p95'))} "
-                f"| {_ms(_metric(summary, 'itl_s', 'p50'))} "
-                f"| [{entry.get('report')}]({entry.get('report')}) |"
-            )
-        lines.append("")
-    for bench in doc.get("toolbench") or []:
-        lines += [
-            f"## Tool bench: {bench.get('model')}",
-            "",
-            "| tier | tasks | pass@1 | pass^k |",
-            "|---|---:|---:|---:|",
-        ]
-        for row in bench.get("summary") or []:
-            lines.append(
-                f"| {row['tier']} | {row['tasks']} | {row['pass_at_1']:.1%} "
-                f"| {row['pass_all']:.1%} |"
-            )
-        failed = [t for t in bench.get("tasks") or [] if not t.get("passed_all")]
-        report = bench.get("report")
-        reports = report if isinstance(report, list) else [report]
-        links = ", ".join(f"[{r}]({r})" for r in reports)
-        lines += ["", f"{len(failed)} task(s) failed; details: {links}", ""]
-        lines += [f"- {t['task_id']}: {t.get('reason')}" for t in failed[:20]]
-        if len(failed) > 20:
-            lines.append(f"- ... and {len(failed) - 20} more")
-        lines.append("")
-    for arena in doc.get("arenas") or []:
-        lines += [
-            f"## Arena: {arena['kind']} (judge {arena['judge_model']})",
-            "",
-            "| contestant | win rate | W/L/T | unreadable | mean score (n) |",
-            "|---|---:|---|---:|---|",
-        ]
-        for row in arena.get("leaderboard") or []:
-            rate = "-" if row.get("win_rate") is None else f"{row['win_rate']:.0%}"
-            score = "-" if row.get("mean_score") is None else f"{row['mean_score']:.1f}"
-            lines.append(
-                f"| {row['contestant']} | {rate} | {row['wins']}/{row['losses']}/{row['ties']} "
-                f"| {row['unparseable']} | {score} ({row['score_n']}) |"
-            )
-        lines += [""] + [f"- warning: {w}" for w in arena.get("warnings") or []]
-        lines += [f"Details: [{arena['report']}]({arena['report']})", ""]
-    lines += ["Machine-readable: [results.json](results.json); run log: [run.log](run.log).", ""]
-    return "\n".join(lines)

@@ -28,7 +28,7 @@ def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[Ser
     ``found`` is a record resolved before the session (the ``auto`` choice, or a URL probed
     early for ``--llm-model=all``); it is used as it is.
     """
-    spec = settings.server
+    spec = settings.target.server
     if spec is None:
         raise TargetError("no server given: pass --llm-server=auto|URL|HOST:PORT|sim|local")
     if found is not None:
@@ -37,14 +37,14 @@ def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[Ser
         from pytest_llmserver.servers.bench_sim import bench_sim_config
         from pytest_llmserver.sim import SimThread
 
-        with SimThread(bench_sim_config(settings.sim_slowdown)) as sim:
+        with SimThread(bench_sim_config(settings.target.sim_slowdown)) as sim:
             yield _probe(sim.url, settings)
     elif spec.mode == "local":
         from pytest_llmserver.local import LocalServer, LocalServerConfig
 
-        if settings.api == "ollama":
+        if settings.target.api == "ollama":
             raise TargetError("--llm-server=local speaks the OpenAI API; drop --llm-api=ollama")
-        config = LocalServerConfig(log_path=settings.logs_dir / "local-server.log")
+        config = LocalServerConfig(log_path=settings.run.logs / "local-server.log")
         with LocalServer(config) as started:
             record = _probe(started.url, settings)
             record.response_time_ms = started.response_time_ms
@@ -57,7 +57,7 @@ def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[Ser
 
 def static_models(settings: Settings) -> list[str] | None:
     """Models of a ``sim`` or ``local`` server, known without starting it; else ``None``."""
-    spec = settings.server
+    spec = settings.target.server
     if spec is not None and spec.mode == "sim":
         from pytest_llmserver.servers.bench_sim import bench_models
 
@@ -71,7 +71,7 @@ def static_models(settings: Settings) -> list[str] | None:
 
 def probe(settings: Settings) -> ServerRecord:
     """Fingerprint the pinned URL of ``settings``."""
-    spec = settings.server
+    spec = settings.target.server
     if spec is None or spec.url is None:
         raise TargetError("no URL to probe: pass --llm-server=URL")
     return _probe(spec.url, settings)
@@ -79,18 +79,19 @@ def probe(settings: Settings) -> ServerRecord:
 
 def discovery_options(settings: Settings, *, every_phase: bool = False) -> DiscoveryOptions:
     """Discovery as the settings ask for it; a ``ScanInputError`` for a subnet over the cap."""
-    for subnet in settings.scan_subnets:
-        parse_subnet(subnet, settings.scan_max_hosts)
-    cache_path = CACHE_FILE if settings.cache_dir is None else settings.cache_dir / CACHE_FILE.name
+    scan = settings.discovery
+    for subnet in scan.scan_subnet:
+        parse_subnet(subnet, scan.scan_max_hosts)
+    cache_path = CACHE_FILE if scan.cache_dir is None else scan.cache_dir / CACHE_FILE.name
     return DiscoveryOptions(
-        subnets=settings.scan_subnets,
-        ports=settings.scan_ports or COMMON_PORTS,
-        max_hosts=settings.scan_max_hosts,
-        use_cache=not settings.no_cache,
+        subnets=scan.scan_subnet,
+        ports=scan.scan_ports or COMMON_PORTS,
+        max_hosts=scan.scan_max_hosts,
+        use_cache=not scan.no_cache,
         cache_path=cache_path,
-        loopback_only=settings.scan_loopback_only,
-        api=settings.api,
-        api_key=settings.api_key,
+        loopback_only=scan.scan_loopback_only,
+        api=settings.target.api,
+        api_key=settings.target.api_key,
         every_phase=every_phase,
     )
 
@@ -109,8 +110,8 @@ def _probe(url: str, settings: Settings) -> ServerRecord:
     return asyncio.run(
         probe_url(
             url,
-            api=settings.api,
-            api_key=settings.api_key,
-            timeout_s=min(settings.timeout_s, 30.0),
+            api=settings.target.api,
+            api_key=settings.target.api_key,
+            timeout_s=min(settings.target.timeout_s, 30.0),
         )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmserver.arena_glue import ArenaSession, check_arena
+from pytest_llmserver.plugin import ArenaSession, check_arena
 
 pytestmark = [pytest.mark.llm, pytest.mark.arena]
 

@@ -10,23 +10,22 @@ from typing import cast
 
 import pytest
 
-from pytest_llmserver.fixtures import SETTINGS_KEY
+from pytest_llmserver.plugin import StressSession, settings, shard_label
 from pytest_llmserver.settings import Settings
 from pytest_llmserver.stress import ArrivalProcess, share
-from pytest_llmserver.stress_glue import StressSession
 
 pytestmark = [pytest.mark.llm, pytest.mark.stress]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    settings = metafunc.config.stash[SETTINGS_KEY]
+    stress = settings(metafunc.config).stress
     if "concurrency" in metafunc.fixturenames:
         metafunc.parametrize(
-            "concurrency", settings.sweep, ids=[f"c{c}-n{settings.total}" for c in settings.sweep]
+            "concurrency", stress.sweep, ids=[f"c{c}-n{stress.total}" for c in stress.sweep]
         )
-    if "llm_shard" in metafunc.fixturenames and settings.shards > 1:
-        n = settings.shards
-        ids = [f"shard{k + 1}of{n}" for k in range(n)]
+    if "llm_shard" in metafunc.fixturenames and stress.shards > 1:
+        n = stress.shards
+        ids = [shard_label(k, n) for k in range(n)]
         metafunc.parametrize("llm_shard", range(n), ids=ids, indirect=True)
 
 
@@ -37,7 +36,13 @@ def llm_shard(request: pytest.FixtureRequest) -> int | None:
 
 
 def _part(value: int, shard: int | None, shards: int) -> int:
+    """A shard's part of a count (at least 1)."""
     return value if shard is None else max(1, share(value, shard, shards))
+
+
+def _rate(value: float, shard: int | None, shards: int) -> float:
+    """A shard's part of a rate."""
+    return value if shard is None else value / shards
 
 
 @pytest.mark.throughput
@@ -48,13 +53,10 @@ def test_throughput(
     llm_shard: int | None,
     request: pytest.FixtureRequest,
 ) -> None:
-    n = llm_settings.shards
-    c, total = _part(concurrency, llm_shard, n), _part(llm_settings.total, llm_shard, n)
+    s = llm_settings.stress
+    c, total = _part(concurrency, llm_shard, s.shards), _part(s.total, llm_shard, s.shards)
     llm_stress.run(
-        lambda t: t.run_throughput_test(c, total),
-        f"c{concurrency}-n{llm_settings.total}",
-        request,
-        llm_shard,
+        lambda t: t.run_throughput_test(c, total), f"c{concurrency}-n{s.total}", request, llm_shard
     )
 
 
@@ -62,7 +64,7 @@ def test_throughput(
 def test_token_stress(
     llm_stress: StressSession, llm_settings: Settings, request: pytest.FixtureRequest
 ) -> None:
-    sizes = llm_settings.token_sizes
+    sizes = llm_settings.stress.token_sizes
     llm_stress.run(
         lambda t: t.run_token_stress_test(sizes), "t" + "-".join(map(str, sizes)), request
     )
@@ -75,9 +77,9 @@ def test_sustained(
     llm_shard: int | None,
     request: pytest.FixtureRequest,
 ) -> None:
-    s = llm_settings
+    s = llm_settings.stress
     arrival = cast(ArrivalProcess, s.arrival)
-    rpm = s.rpm if llm_shard is None else s.rpm / s.shards
+    rpm = _rate(s.rpm, llm_shard, s.shards)
     llm_stress.run(
         lambda t: t.run_sustained_load_test(
             rpm, s.duration_s, arrival=arrival, burstiness=s.burstiness
@@ -95,10 +97,9 @@ def test_consistency(
     llm_shard: int | None,
     request: pytest.FixtureRequest,
 ) -> None:
-    n = max(2, _part(llm_settings.total, llm_shard, llm_settings.shards))
-    llm_stress.run(
-        lambda t: t.run_consistency_test(n), f"n{llm_settings.total}", request, llm_shard
-    )
+    s = llm_settings.stress
+    n = max(2, _part(s.total, llm_shard, s.shards))
+    llm_stress.run(lambda t: t.run_consistency_test(n), f"n{s.total}", request, llm_shard)
 
 
 @pytest.mark.realistic_user
@@ -108,8 +109,8 @@ def test_realistic_user(
     llm_shard: int | None,
     request: pytest.FixtureRequest,
 ) -> None:
-    s = llm_settings
-    rate = s.arrival_rate if llm_shard is None else s.arrival_rate / s.shards
+    s = llm_settings.stress
+    rate = _rate(s.arrival_rate, llm_shard, s.shards)
     llm_stress.run(
         lambda t: t.run_realistic_user_test(rate, s.session_profile, s.duration_s),
         f"{s.session_profile}-r{s.arrival_rate:g}-d{s.duration_s:g}",
@@ -121,10 +122,8 @@ def test_realistic_user(
 def test_tool_bench_under_load(
     llm_stress: StressSession, llm_settings: Settings, request: pytest.FixtureRequest
 ) -> None:
-    s = llm_settings
+    tier, concurrency = llm_settings.stress.stress_tier, llm_settings.run.concurrency
     stats = llm_stress.run(
-        lambda t: t.run_tool_bench_test(s.stress_tier, s.concurrency),
-        f"{s.stress_tier}-c{s.concurrency}",
-        request,
+        lambda t: t.run_tool_bench_test(tier, concurrency), f"{tier}-c{concurrency}", request
     )
     assert stats.figures["pass_rate"] is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmserver.bench import ToolbenchSession, task_param
+from pytest_llmserver.plugin import ToolbenchSession, task_param
 from pytest_llmserver.toolbench import AgentTask, builtin_tasks
 
 

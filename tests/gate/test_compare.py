@@ -12,12 +12,14 @@ from pytest_llmserver.gate.compare import (
     MetricComparison,
     PassRateComparison,
     Thresholds,
-    bootstrap_diff_ci,
     compare_pass_rates,
     compare_samples,
+    task_transitions,
+)
+from pytest_llmserver.gate.stats import (
+    bootstrap_diff_ci,
     percentile,
     rank_test_worse,
-    task_transitions,
     two_proportion_p_worse,
 )
 

@@ -1,4 +1,4 @@
-"""pytest glue of the arenas: contestants and judge from the options, reports, transcripts."""
+"""The arenas under pytest: contestants and judge from the options, reports, transcripts."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from pytest_llmserver.arena import (
     PromptResponse,
     write_arena_report,
 )
-from pytest_llmserver.client import ModelClient, ServerRecord, Timeouts
+from pytest_llmserver.client import ModelClient, ServerRecord
 from pytest_llmserver.discovery import probe_url
-from pytest_llmserver.history import ChatHistoryManager
-from pytest_llmserver.run_glue import TargetSession
+from pytest_llmserver.plugin.sessions import Target
+from pytest_llmserver.report import ChatHistoryManager
 from pytest_llmserver.servers import JUDGE_FAIR, JUDGE_MODELS
 
 DEFAULT_MODEL_COUNT = 4
@@ -43,29 +43,35 @@ def arena_questions(selection: tuple[str, ...]) -> list[dict[str, str]]:
     return [by_id[q] for q in selection]
 
 
-class ArenaSession(TargetSession):
+class ArenaSession:
     """Runs the prompt and model arenas against the session's target."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
 
     @property
     def judge_model(self) -> str:
         """``--llm-judge-model``; else the simulator's fair judge, or the model under test."""
-        s = self.settings
-        if s.judge_model:
-            return s.judge_model
-        if s.server is not None and s.server.mode == "sim":
-            return JUDGE_FAIR
-        return self.model
+        target = self.target
+        chosen = target.settings.arena.judge_model
+        if chosen:
+            return chosen
+        server = target.settings.target.server
+        return JUDGE_FAIR if server is not None and server.mode == "sim" else target.model
 
-    def _client(self, server: ServerRecord, model: str, *, judge: bool = False) -> ModelClient:
-        s = self.settings
-        return ModelClient(
-            server,
-            model,
-            api_key=s.api_key,
-            timeouts=Timeouts.from_total(s.timeout_s),
-            concurrency=s.concurrency,
-            temperature=0.0 if judge else None,
-        )
+    def _judge(self) -> ModelClient:
+        return self.target.client(model=self.judge_model, temperature=0.0)
+
+    def _options(self, tag: str) -> dict[str, Any]:
+        """What both arenas are run with."""
+        s = self.target.settings
+        return {
+            "questions": arena_questions(s.arena.arena_questions),
+            "concurrency": s.run.concurrency,
+            "max_tokens": s.run.max_tokens or 256,
+            "seed": s.run.seed,
+            "on_transcript": self._transcripts(tag),
+        }
 
     def run_prompts(self) -> ArenaResult:
         """The prompt arena: ``--llm-arena-prompts`` on the model under test."""
@@ -80,7 +86,7 @@ class ArenaSession(TargetSession):
         contestants = self._contestants()
         if len(contestants) < 2:
             pytest.skip(
-                f"the model arena needs 2 to 6 models; {self.server.url} offers "
+                f"the model arena needs 2 to 6 models; {self.target.server.url} offers "
                 f"{len(contestants)} besides the judge (pass --llm-arena-models=A,B)"
             )
         try:
@@ -90,83 +96,68 @@ class ArenaSession(TargetSession):
         return self._finish(result, "models")
 
     async def _prompts(self) -> ArenaResult:
-        s = self.settings
         async with AsyncExitStack() as stack:
-            client = await stack.enter_async_context(self._client(self.server, self.model))
+            client = await stack.enter_async_context(self.target.client())
             judge = None
-            if self.judge_model != self.model:
-                judge = await stack.enter_async_context(
-                    self._client(self.server, self.judge_model, judge=True)
-                )
+            if self.judge_model != self.target.model:
+                judge = await stack.enter_async_context(self._judge())
             arena = PromptArena(
                 client,
                 judge=judge,
-                prompts=s.arena_prompts,
-                questions=arena_questions(s.arena_questions),
-                concurrency=s.concurrency,
-                max_tokens=s.max_tokens or 256,
-                seed=s.seed,
-                on_transcript=self._transcripts("arena-prompts"),
+                prompts=self.target.settings.arena.arena_prompts,
+                **self._options("arena-prompts"),
             )
             return await arena.run()
 
     def _contestants(self) -> list[tuple[str, ServerRecord, str]]:
         """(display name, server, model) of each contestant."""
-        if self.settings.arena_models:
+        target = self.target
+        chosen = target.settings.arena.arena_models
+        if chosen:
             found = []
-            for item in self.settings.arena_models:
+            for item in chosen:
                 name, _, url = item.partition("@")
-                server = self.server if not url else asyncio.run(self._probe(url))
+                server = target.server if not url else asyncio.run(self._probe(url))
                 found.append((item, server, name))
             return found
-        names = [m for m in self.server.models if m != self.judge_model and m not in JUDGE_MODELS]
-        return [(m, self.server, m) for m in names[:DEFAULT_MODEL_COUNT]]
+        names = [m for m in target.server.models if m != self.judge_model and m not in JUDGE_MODELS]
+        return [(m, target.server, m) for m in names[:DEFAULT_MODEL_COUNT]]
 
     async def _probe(self, url: str) -> ServerRecord:
-        return await probe_url(url, api_key=self.settings.api_key, timeout_s=30.0)
+        return await probe_url(url, api_key=self.target.settings.target.api_key, timeout_s=30.0)
 
     async def _models(self, contestants: list[tuple[str, ServerRecord, str]]) -> ArenaResult:
-        s = self.settings
         async with AsyncExitStack() as stack:
             clients = [
-                (name, await stack.enter_async_context(self._client(server, model)))
+                (name, await stack.enter_async_context(self.target.client(server, model)))
                 for name, server, model in contestants
             ]
-            judge = await stack.enter_async_context(
-                self._client(self.server, self.judge_model, judge=True)
-            )
-            arena = ModelArena(
-                clients,
-                judge=judge,
-                questions=arena_questions(s.arena_questions),
-                concurrency=s.concurrency,
-                max_tokens=s.max_tokens or 256,
-                seed=s.seed,
-                on_transcript=self._transcripts("arena-models"),
-            )
+            judge = await stack.enter_async_context(self._judge())
+            arena = ModelArena(clients, judge=judge, **self._options("arena-models"))
             return await arena.run()
 
     def _transcripts(
         self, tag: str
     ) -> Callable[[str, list[dict[str, Any]], PromptResponse | JudgeResult], None] | None:
-        if not self.settings.save_transcripts:
+        target = self.target
+        if not target.settings.run.save_transcripts:
             return None
-        history = ChatHistoryManager(self._run_dir() / "transcripts")
+        history = ChatHistoryManager(target.reports_dir() / "transcripts")
 
         def save(kind: str, messages: list[dict[str, Any]], outcome: Any) -> None:
             model = self.judge_model if kind == "judge" else str(getattr(outcome, "contestant", ""))
             history.save(
                 messages,
-                model or self.model,
-                self.server.to_dict(),
+                model or target.model,
+                target.server.to_dict(),
                 tags=(tag, kind, str(getattr(outcome, "question_id", ""))),
             )
 
         return save
 
     def _finish(self, result: ArenaResult, name: str) -> ArenaResult:
-        md_path, _ = write_arena_report(result, self._run_dir(), name)
-        self.recorder.add_arena(result, md_path)
+        md_path, _ = write_arena_report(result, self.target.reports_dir(), name)
+        self.target.recorder.add_arena(result, md_path)
         return result
 
 

@@ -1,4 +1,5 @@
-"""pytest glue for the tool bench: task parameters, YAML task files, the session that runs them."""
+"""The tool bench under pytest: task parameters, YAML task files, and the session that runs
+the selected tasks together and fails each test with its task's reason."""
 
 from __future__ import annotations
 
@@ -10,12 +11,9 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.client import ModelClient, ServerRecord, Timeouts
 from pytest_llmserver.gate import comparison_lines
-from pytest_llmserver.history import ChatHistoryManager
-from pytest_llmserver.report import chart_section, toolbench_chart
-from pytest_llmserver.run_glue import RunRecorder, TargetSession
-from pytest_llmserver.settings import Settings
+from pytest_llmserver.plugin.sessions import Target
+from pytest_llmserver.report import ChatHistoryManager, chart_section, toolbench_chart
 from pytest_llmserver.toolbench import (
     AgentTask,
     TaskResult,
@@ -27,6 +25,7 @@ from pytest_llmserver.toolbench import (
 )
 
 TASK_KEY = pytest.StashKey[AgentTask]()
+SESSIONS_KEY = pytest.StashKey[dict[str, "ToolbenchSession"]]()
 YAML_SUFFIX = ".llm.yaml"
 
 
@@ -91,23 +90,19 @@ def _yaml_test(task: AgentTask) -> Callable[..., None]:
     return run
 
 
-class ToolbenchSession(TargetSession):
+class ToolbenchSession:
     """Runs the session's selected tasks together on first use (or, on an xdist worker, each
     task when its test asks); tests read the results; ``finalize`` writes the report."""
 
     def __init__(
         self,
         tasks: list[AgentTask],
-        server: ServerRecord,
-        model: str,
-        settings: Settings,
-        recorder: RunRecorder,
-        run_dir: Callable[[], Path],
+        target: Target,
         *,
         per_task: bool = False,
         report_name: str = "toolbench",
     ) -> None:
-        super().__init__(server, model, settings, recorder, run_dir)
+        self.target = target
         self.tasks = tasks
         self._per_task = per_task
         self._report_name = report_name
@@ -121,13 +116,13 @@ class ToolbenchSession(TargetSession):
         result = self._result(task)
         if node is not None:
             node.user_properties += [
-                ("llm_model", self.model),
+                ("llm_model", self.target.model),
                 ("passed_all", result.passed_all),
                 ("pass_at_1", round(result.pass_at_1, 4)),
             ]
         if result.passed_all:
             return
-        baseline = self.recorder.baseline(self.recorder.target(self.server, self.model))
+        baseline = self.target.recorder.baseline(self.target.fingerprint())
         before = None if baseline is None else baseline.tasks.get(task.task_id)
         if before is not None and not before.get("passed_all"):
             pytest.xfail(
@@ -164,10 +159,10 @@ class ToolbenchSession(TargetSession):
         """Write the report and hand the results to the recorder (once, at session end)."""
         if self.run is None or self.report_paths is not None:
             return
-        run = self.run
-        fingerprint = self.recorder.target(self.server, self.model)
-        comparison = self.recorder.compare_toolbench(fingerprint, run)
-        directory = self._run_dir()
+        run, target = self.run, self.target
+        fingerprint = target.fingerprint()
+        comparison = target.recorder.compare_toolbench(fingerprint, run.outcomes())
+        directory = target.reports_dir()
         summary = [row.__dict__ for row in run.summaries()]
         charts = toolbench_chart(summary, directory, f"{self._report_name}-pass-rate")
         extra = chart_section(charts, directory)
@@ -175,37 +170,37 @@ class ToolbenchSession(TargetSession):
             extra += ["## Compared with the baseline", ""]
             extra += [f"- {line}" for line in comparison_lines(comparison)]
         self.report_paths = write_report(run, directory, extra, self._report_name)
-        self.recorder.add_toolbench(run, fingerprint, self.report_paths[0], charts, comparison)
-        if self.settings.save_transcripts:
+        target.recorder.add_toolbench(run, fingerprint, self.report_paths[0], charts, comparison)
+        if target.settings.run.save_transcripts:
             history = ChatHistoryManager(directory / "transcripts")
             for task_id, result in run.results.items():
                 for trial, (trajectory, score) in enumerate(result.trials):
                     history.save(
                         trajectory.messages,
-                        self.model,
-                        self.server.to_dict(),
+                        target.model,
+                        target.server.to_dict(),
                         tags=("toolbench", task_id, "passed" if score.passed else "failed"),
                         extra={"trial": trial, "reason": score.reason},
                     )
 
     async def _run_tasks(self, tasks: list[AgentTask]) -> ToolbenchRun:
-        s = self.settings
-        async with ModelClient(
-            self.server,
-            self.model,
-            api_key=s.api_key,
-            timeouts=Timeouts.from_total(s.timeout_s),
-            concurrency=s.concurrency,
-        ) as client:
+        run = self.target.settings.run
+        async with self.target.client() as client:
             return await run_toolbench(
                 client,
                 tasks,
-                repeat=s.repeat,
-                concurrency=s.concurrency,
-                max_tokens=s.max_tokens,
+                repeat=run.repeat,
+                concurrency=run.concurrency,
+                max_tokens=run.max_tokens,
             )
 
 
 def _merged(run: ToolbenchRun, more: ToolbenchRun) -> ToolbenchRun:
     """``run`` with the task results of ``more`` added and the wall times summed."""
     return replace(run, results={**run.results, **more.results}, wall_s=run.wall_s + more.wall_s)
+
+
+def finalize_all(config: pytest.Config) -> None:
+    """Write every model's tool-bench report (at session end)."""
+    for bench in config.stash.get(SESSIONS_KEY, {}).values():
+        bench.finalize()

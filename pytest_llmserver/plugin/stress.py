@@ -1,20 +1,19 @@
-"""pytest glue for the stress modes: run a mode, write its report, fail on SLO misses."""
+"""The stress modes under pytest: run a mode, write its report, give the test its JUnit
+properties and pytest-benchmark rounds, and fail on no success, an SLO miss or a regression."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmserver._util import ProgressLine, should_show_progress
-from pytest_llmserver.client import ServerRecord
+from pytest_llmserver.plugin.sessions import Target
+from pytest_llmserver.plugin.state import shard_label, worker_id
 from pytest_llmserver.report import log_request_error
-from pytest_llmserver.run_glue import RunRecorder, TargetSession
-from pytest_llmserver.settings import Settings
 from pytest_llmserver.stress import (
     RollingMedian,
     StressTester,
@@ -26,19 +25,11 @@ from pytest_llmserver.stress import (
 ModeCall = Callable[[StressTester], Coroutine[Any, Any, TestStats]]
 
 
-class StressSession(TargetSession):
-    """Runs stress modes against the session's target and keeps what they reported."""
+class StressSession:
+    """Runs stress modes against the target and keeps what they reported."""
 
-    def __init__(
-        self,
-        server: ServerRecord,
-        model: str,
-        settings: Settings,
-        recorder: RunRecorder,
-        run_dir: Callable[[], Path],
-        quiet: bool,
-    ) -> None:
-        super().__init__(server, model, settings, recorder, run_dir)
+    def __init__(self, target: Target, quiet: bool) -> None:
+        self.target = target
         self._quiet = quiet
 
     def run(
@@ -56,15 +47,16 @@ class StressSession(TargetSession):
         the load: it waits for the other shards after its warm-up, and the controller merges
         the shards' records into one report at the end (and compares that with the baseline).
         """
-        s = self.settings
-        shards = s.shards if shard is not None else 1
+        target = self.target
+        s = target.settings
+        shards = s.stress.shards if shard is not None else 1
         group = run_id
         before_start = None
         notes: list[str] = []
         if shard is not None and shards > 1:
-            run_id = f"{group}-shard{shard + 1}of{shards}"
+            run_id = f"{group}-{shard_label(shard, shards)}"
             test = request.node.originalname if request is not None else "stress"
-            meeting = self._run_dir() / "shards" / f"{test}-{group}"
+            meeting = target.reports_dir() / "shards" / f"{test}-{group}"
 
             async def meet() -> None:
                 note = await rendezvous(meeting, shard, shards)
@@ -72,8 +64,8 @@ class StressSession(TargetSession):
                     notes.append(note)
 
             before_start = meet
-        fingerprint = self.recorder.target(self.server, self.model)
-        logger = self.recorder.logger
+        fingerprint = target.fingerprint()
+        logger = target.recorder.logger
         stream = sys.__stderr__ or sys.stderr
         progress = ProgressLine(stream, enabled=should_show_progress(stream, self._quiet))
         ttft = RollingMedian()
@@ -87,23 +79,23 @@ class StressSession(TargetSession):
                 counts["errors"] += 1
                 log_request_error(logger, record, run_id)
             ttft.add(record.get("ttft_s"))
-            progress.show(
-                progress_text(counts["done"], in_flight, counts["errors"], ttft.value(), run_id)
-            )
+            done, errors = counts["done"], counts["errors"]
+            progress.show(progress_text(done, in_flight, errors, ttft.value(), run_id))
 
         tester = StressTester(
-            self.server,
-            self.model,
-            max_tokens=s.max_tokens or 128,
-            api_key=s.api_key,
-            timeout_s=s.timeout_s,
-            seed=s.seed + (shard or 0),
-            warmup=s.warmup,
-            out_dir=self._run_dir(),
-            slos=s.slos,
+            target.server,
+            target.model,
+            max_tokens=s.run.max_tokens or 128,
+            api_key=s.target.api_key,
+            timeout_s=s.target.timeout_s,
+            seed=s.run.seed + (shard or 0),
+            warmup=s.stress.warmup,
+            out_dir=target.reports_dir(),
+            slos=s.stress.slo,
             on_record=on_record,
             run_id=run_id,
             before_start=before_start,
+            write_report=False,
         )
         try:
             stats = asyncio.run(mode_call(tester))
@@ -112,8 +104,8 @@ class StressSession(TargetSession):
         if shards > 1:
             stats.params.update(shard=shard, shards=shards, shard_group=group)
             stats.notes += notes
-        _, comparisons, samples = self.recorder.report_stress(
-            stats, fingerprint, self._run_dir(), compare=shards == 1
+        _, comparisons, samples = target.recorder.report_stress(
+            stats, fingerprint, target.reports_dir(), compare=shards == 1
         )
         if request is not None:
             request.node.user_properties += junit_properties(stats)
@@ -146,14 +138,13 @@ def feed_benchmark(request: pytest.FixtureRequest, stats: TestStats, e2e_s: list
     ``--benchmark-json`` / ``--benchmark-compare`` / ``--benchmark-histogram`` see our numbers.
 
     Does nothing when pytest-benchmark is absent, disabled or skipping, on xdist workers, or
-    without samples.
-    The fixture is asked for here, not in the test's signature, so ``--benchmark-skip`` does
-    not skip stress tests.
+    without samples. The fixture is asked for here, not in the test's signature, so
+    ``--benchmark-skip`` does not skip stress tests.
     """
     config = request.config
     if not e2e_s or not config.pluginmanager.hasplugin("benchmark"):
         return
-    if hasattr(config, "workerinput"):
+    if worker_id(config) is not None:
         return  # pytest-benchmark turns itself off under xdist
     if config.getoption("benchmark_disable", False) or config.getoption("benchmark_skip", False):
         return

@@ -1,4 +1,6 @@
-"""pytest glue of discovery: resolve ``auto`` before collection, ``--llm-list``, model ``all``."""
+"""Finding the target before collection: ``--llm-server=auto`` discovery, a pinned URL probed
+early for ``--llm-model=all``, ``--llm-list``, and the server an xdist controller starts once
+for its workers."""
 
 from __future__ import annotations
 
@@ -11,15 +13,18 @@ import pytest
 from pytest_llmserver._util import ProgressLine, should_show_progress
 from pytest_llmserver.client import LLMError, ServerRecord
 from pytest_llmserver.discovery import Discovery, ScanInputError, ScanProgress
-from pytest_llmserver.fixtures import DISCOVERY_KEY, SETTINGS_KEY, TARGET_KEY
+from pytest_llmserver.plugin.state import (
+    DISCOVERY_KEY,
+    SERVER_STACK_KEY,
+    TARGET_KEY,
+    settings,
+    workerinput,
+)
 from pytest_llmserver.report import describe, scan_progress_text, server_table
 from pytest_llmserver.servers import probe, run_discovery, serve, static_models
-from pytest_llmserver.settings import Settings
-
-SERVER_STACK_KEY = pytest.StashKey[ExitStack]()
 
 
-def _discover(config: pytest.Config, settings: Settings, *, every_phase: bool) -> Discovery:
+def _discover(config: pytest.Config, *, every_phase: bool) -> Discovery:
     quiet = config.get_verbosity() < 0
     line = ProgressLine(
         sys.stderr, enabled=should_show_progress(sys.stderr, quiet), min_interval_s=0.1
@@ -29,7 +34,7 @@ def _discover(config: pytest.Config, settings: Settings, *, every_phase: bool) -
         line.show(scan_progress_text(progress), force=progress.done >= progress.total)
 
     try:
-        return run_discovery(settings, show, every_phase=every_phase)
+        return run_discovery(settings(config), show, every_phase=every_phase)
     except ScanInputError as exc:
         raise pytest.UsageError(str(exc)) from None
     finally:
@@ -40,30 +45,31 @@ def resolve_target(config: pytest.Config) -> None:
     """Before collection: run discovery for ``auto``, probe a URL early for model ``all``; an
     xdist worker takes the controller's server, and an xdist controller starts ``sim`` /
     ``local`` once for all its workers."""
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None or settings.server is None:
+    s = settings(config)
+    spec = s.target.server
+    if spec is None:
         return
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None and "llm_target" in workerinput:
-        config.stash[TARGET_KEY] = ServerRecord.coerce(workerinput["llm_target"])
+    given = (workerinput(config) or {}).get("llm_target")
+    if given is not None:
+        config.stash[TARGET_KEY] = ServerRecord.coerce(given)
         return
-    if settings.server.mode in ("sim", "local") and config.pluginmanager.hasplugin("dsession"):
+    if spec.mode in ("sim", "local") and config.pluginmanager.hasplugin("dsession"):
         stack = ExitStack()
         try:
-            config.stash[TARGET_KEY] = stack.enter_context(serve(settings))
+            config.stash[TARGET_KEY] = stack.enter_context(serve(s))
         except (LLMError, RuntimeError) as exc:
             stack.close()
             raise pytest.UsageError(f"LLM server: {exc}") from None
         config.stash[SERVER_STACK_KEY] = stack
-    elif settings.server.mode == "auto":
-        discovery = _discover(config, settings, every_phase=False)
+    elif spec.mode == "auto":
+        discovery = _discover(config, every_phase=False)
         config.stash[DISCOVERY_KEY] = discovery
         if discovery.chosen is not None:
             config.stash[TARGET_KEY] = discovery.chosen
-    elif settings.server.mode == "url" and settings.model == "all":
+    elif spec.mode == "url" and s.target.model == "all":
         # On failure the llm_server fixture probes again and fails each test with the reason.
         with contextlib.suppress(LLMError):
-            config.stash[TARGET_KEY] = probe(settings)
+            config.stash[TARGET_KEY] = probe(s)
 
 
 def stop_started_server(config: pytest.Config) -> None:
@@ -76,8 +82,7 @@ def stop_started_server(config: pytest.Config) -> None:
 
 def models_for_all(config: pytest.Config) -> list[str]:
     """The models ``--llm-model=all`` runs over (empty when the server is unknown)."""
-    settings = config.stash[SETTINGS_KEY]
-    known = static_models(settings)
+    known = static_models(settings(config))
     if known is not None:
         return known
     record = config.stash.get(TARGET_KEY, None)
@@ -86,16 +91,15 @@ def models_for_all(config: pytest.Config) -> list[str]:
 
 def list_servers(config: pytest.Config) -> int:
     """``--llm-list``: print every server found (or the pinned one); the exit code."""
-    settings = config.stash[SETTINGS_KEY]
-    write = print
-    if settings.server is not None and settings.server.mode == "url":
+    s = settings(config)
+    if s.target.server is not None and s.target.server.mode == "url":
         try:
-            write(describe(probe(settings)))
+            print(describe(probe(s)))
         except LLMError as exc:
-            write(f"{settings.server.url}: {exc}")
+            print(f"{s.target.server.url}: {exc}")
             return 1
         return 0
-    discovery = _discover(config, settings, every_phase=True)
+    discovery = _discover(config, every_phase=True)
     for line in server_table(discovery):
-        write(line)
+        print(line)
     return 0 if discovery.servers else 1

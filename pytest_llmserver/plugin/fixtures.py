@@ -1,0 +1,120 @@
+"""The fixtures: ``llm_settings``, ``llm_server``, ``llm_model``, ``llm_client``, and the
+sessions ``llm_toolbench``, ``llm_stress``, ``llm_arena`` over ``llm_target``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+
+from pytest_llmserver.client import LLMError, ModelClient, ServerRecord, select_model
+from pytest_llmserver.plugin.arena import ArenaSession
+from pytest_llmserver.plugin.sessions import Target
+from pytest_llmserver.plugin.state import (
+    DISCOVERY_KEY,
+    NO_SERVER,
+    TARGET_KEY,
+    model_dir,
+    recorder,
+    settings,
+    worker_id,
+)
+from pytest_llmserver.plugin.stress import StressSession
+from pytest_llmserver.plugin.toolbench import SESSIONS_KEY, ToolbenchSession, task_of
+from pytest_llmserver.servers import serve
+from pytest_llmserver.settings import Settings
+
+__all__ = [
+    "llm_arena",
+    "llm_client",
+    "llm_model",
+    "llm_server",
+    "llm_settings",
+    "llm_stress",
+    "llm_target",
+    "llm_toolbench",
+]
+
+
+@pytest.fixture(scope="session")
+def llm_settings(pytestconfig: pytest.Config) -> Settings:
+    """The resolved options of this run."""
+    return settings(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def llm_server(pytestconfig: pytest.Config, llm_settings: Settings) -> Iterator[ServerRecord]:
+    """The server under test: discovered, probed, or started for the session (sim, local)."""
+    if llm_settings.target.server is None:
+        pytest.skip(NO_SERVER)
+    discovery = pytestconfig.stash.get(DISCOVERY_KEY, None)
+    if discovery is not None and discovery.chosen is None:
+        notes = "".join(f"; {note}" for note in discovery.notes)
+        message = f"--llm-server=auto found no LLM server: {discovery.summary()}{notes}"
+        pytest.fail(message, pytrace=False)
+    try:
+        with serve(llm_settings, pytestconfig.stash.get(TARGET_KEY, None)) as record:
+            yield record
+    except (LLMError, RuntimeError) as exc:
+        pytest.fail(f"LLM server: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def llm_model(
+    request: pytest.FixtureRequest, llm_server: ServerRecord, llm_settings: Settings
+) -> str:
+    """The model under test: ``--llm-model`` (each in turn for ``all``), else the first listed."""
+    requested = getattr(request, "param", llm_settings.target.model)
+    if requested == "all":
+        pytest.fail(f"--llm-model=all: {llm_server.url} lists no models", pytrace=False)
+    try:
+        return select_model(llm_server, requested)
+    except LLMError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest_asyncio.fixture
+async def llm_client(llm_target: Target) -> AsyncIterator[ModelClient]:
+    """A ready ``ModelClient`` for the server and model under test."""
+    async with llm_target.client(max_tokens=llm_target.settings.run.max_tokens) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def llm_target(
+    request: pytest.FixtureRequest, llm_server: ServerRecord, llm_model: str, llm_settings: Settings
+) -> Target:
+    """The server and model under test with the run's settings and recorder."""
+    config = request.config
+    return Target(
+        llm_server, llm_model, llm_settings, recorder(config), lambda: model_dir(config, llm_model)
+    )
+
+
+@pytest.fixture(scope="session")
+def llm_toolbench(request: pytest.FixtureRequest, llm_target: Target) -> ToolbenchSession:
+    """Runs the session's selected tool-bench tasks together; tests check their own result."""
+    tasks = [t for t in (task_of(item) for item in request.session.items) if t is not None]
+    unique = list({task.task_id: task for task in tasks}.values())
+    worker = worker_id(request.config)
+    bench = ToolbenchSession(
+        unique,
+        llm_target,
+        per_task=worker is not None,
+        report_name="toolbench" if worker is None else f"toolbench-{worker}",
+    )
+    request.config.stash.setdefault(SESSIONS_KEY, {})[llm_target.model] = bench
+    return bench
+
+
+@pytest.fixture(scope="session")
+def llm_stress(request: pytest.FixtureRequest, llm_target: Target) -> StressSession:
+    """Runs stress modes against the target; each writes ``stress-<mode>-<id>.md/.json``."""
+    return StressSession(llm_target, quiet=request.config.get_verbosity() < 0)
+
+
+@pytest.fixture(scope="session")
+def llm_arena(llm_target: Target) -> ArenaSession:
+    """Runs the prompt and model arenas; each writes ``arena-<kind>.md/.json``."""
+    return ArenaSession(llm_target)

@@ -1,0 +1,49 @@
+"""What every pytest-side session (tool bench, stress, arena) works with: the target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_llmserver.client import ModelClient, ServerRecord, Timeouts
+from pytest_llmserver.gate import ModelFingerprint
+from pytest_llmserver.run import RunRecorder
+from pytest_llmserver.settings import Settings
+
+
+@dataclass(frozen=True)
+class Target:
+    """The server and model under test, the settings, the run's recorder, and where the
+    session's reports go (``reports_dir()`` makes the folder on first use)."""
+
+    server: ServerRecord
+    model: str
+    settings: Settings
+    recorder: RunRecorder
+    reports_dir: Callable[[], Path]
+
+    def fingerprint(self) -> ModelFingerprint:
+        """Record the target with the run; its model fingerprint."""
+        return self.recorder.target(self.server, self.model)
+
+    def client(
+        self,
+        server: ServerRecord | None = None,
+        model: str | None = None,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> ModelClient:
+        """A ``ModelClient`` with the run's key, timeout and concurrency (for the target
+        unless another server or model is named)."""
+        target, run = self.settings.target, self.settings.run
+        return ModelClient(
+            server or self.server,
+            model or self.model,
+            api_key=target.api_key,
+            timeouts=Timeouts.from_total(target.timeout_s),
+            concurrency=run.concurrency,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )

@@ -1,0 +1,125 @@
+"""``summary.md``: what ran against what, the key figures, and links to every report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ms(value: Any) -> str:
+    return "-" if not isinstance(value, (int, float)) else f"{value * 1e3:.1f}"
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    return "-" if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
+
+
+def _metric(summary: dict[str, Any], name: str, stat: str) -> Any:
+    return ((summary.get("metrics") or {}).get(name) or {}).get(stat)
+
+
+def render_summary(doc: dict[str, Any]) -> str:
+    """``summary.md``: what ran against what, the key figures, and links to every report."""
+    lines = [f"# Run {doc['run_id']}", ""]
+    comparison = doc.get("comparison") or {}
+    if comparison.get("model_updated"):
+        lines += [f"**model updated: {comparison['model_updated']}**", ""]
+    for error in doc.get("errors") or []:
+        lines += [f"**error: {error}**", ""]
+    settings = doc.get("settings") or {}
+    host = doc.get("host") or {}
+    lines += [
+        "| | |",
+        "|---|---|",
+        f"| started | {doc.get('started_at')} (finished {doc.get('finished_at')}) |",
+        f"| plugin | pytest-llmserver {doc.get('plugin_version')} |",
+        f"| host | {host.get('hostname')}, {host.get('platform')}, Python {host.get('python')},"
+        f" {host.get('cpu_count')} CPUs |",
+        f"| seed | {settings.get('seed')} |",
+    ]
+    for target in doc.get("targets") or []:
+        fp = target.get("fingerprint") or {}
+        build = ", ".join(
+            f"{k} {fp[k]}"
+            for k in ("server_version", "digest", "size_bytes", "quantization", "context_length")
+            if fp.get(k)
+        )
+        lines.append(
+            f"| target | {target.get('url')} ({target.get('kind')}, {target.get('type')}), "
+            f"model `{target.get('model')}`{'; ' + build if build else ''} |"
+        )
+    options = ", ".join(f"{k}={v}" for k, v in settings.items() if v not in (None, [], {}, ""))
+    lines += [f"| options | {options} |", ""]
+    if comparison:
+        lines += [
+            "## Compared with the baseline",
+            "",
+            f"Baseline: `{comparison.get('baseline')}`",
+            "",
+        ]
+        found = [f"- **regression** {line}" for line in comparison.get("regressions") or []]
+        found += [f"- {line}" for line in comparison.get("lines") or []]
+        lines += found or ["- no comparable data"]
+        lines.append("")
+    for chart in doc.get("charts") or []:
+        lines += [f"![{chart['title']}]({chart['path']})", ""]
+    stress = doc.get("stress") or []
+    if stress:
+        lines += [
+            "## Stress",
+            "",
+            "| mode | id | model | ok | failed | req/s | TTFT p50 ms | TTFT p95 ms "
+            "| E2E p95 ms | ITL p50 ms | report |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for entry in stress:
+            summary = entry.get("summary") or {}
+            rps = (summary.get("throughput") or {}).get("requests_per_s")
+            lines.append(
+                f"| {entry.get('mode')} | {entry.get('id')} | {entry.get('model')} "
+                f"| {summary.get('ok', '-')} | {summary.get('failed', '-')} | {_num(rps)} "
+                f"| {_ms(_metric(summary, 'ttft_s', 'p50'))} "
+                f"| {_ms(_metric(summary, 'ttft_s', 'p95'))} "
+                f"| {_ms(_metric(summary, 'e2e_s', 'p95'))} "
+                f"| {_ms(_metric(summary, 'itl_s', 'p50'))} "
+                f"| [{entry.get('report')}]({entry.get('report')}) |"
+            )
+        lines.append("")
+    for bench in doc.get("toolbench") or []:
+        lines += [
+            f"## Tool bench: {bench.get('model')}",
+            "",
+            "| tier | tasks | pass@1 | pass^k |",
+            "|---|---:|---:|---:|",
+        ]
+        for row in bench.get("summary") or []:
+            lines.append(
+                f"| {row['tier']} | {row['tasks']} | {row['pass_at_1']:.1%} "
+                f"| {row['pass_all']:.1%} |"
+            )
+        failed = [t for t in bench.get("tasks") or [] if not t.get("passed_all")]
+        report = bench.get("report")
+        reports = report if isinstance(report, list) else [report]
+        links = ", ".join(f"[{r}]({r})" for r in reports)
+        lines += ["", f"{len(failed)} task(s) failed; details: {links}", ""]
+        lines += [f"- {t['task_id']}: {t.get('reason')}" for t in failed[:20]]
+        if len(failed) > 20:
+            lines.append(f"- ... and {len(failed) - 20} more")
+        lines.append("")
+    for arena in doc.get("arenas") or []:
+        lines += [
+            f"## Arena: {arena['kind']} (judge {arena['judge_model']})",
+            "",
+            "| contestant | win rate | W/L/T | unreadable | mean score (n) |",
+            "|---|---:|---|---:|---|",
+        ]
+        for row in arena.get("leaderboard") or []:
+            rate = "-" if row.get("win_rate") is None else f"{row['win_rate']:.0%}"
+            score = "-" if row.get("mean_score") is None else f"{row['mean_score']:.1f}"
+            lines.append(
+                f"| {row['contestant']} | {rate} | {row['wins']}/{row['losses']}/{row['ties']} "
+                f"| {row['unparseable']} | {score} ({row['score_n']}) |"
+            )
+        lines += [""] + [f"- warning: {w}" for w in arena.get("warnings") or []]
+        lines += [f"Details: [{arena['report']}]({arena['report']})", ""]
+    lines += ["Machine-readable: [results.json](results.json); run log: [run.log](run.log).", ""]
+    return "\n".join(lines)

@@ -1,0 +1,397 @@
+"""The run as a whole: it collects what the session's tests produced (stress tests, tool
+benches, arenas), compares them with the baseline, and at the end writes ``results.json``,
+``summary.md`` and the baselines asked for. Plain Python; the pytest plugin calls it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_llmserver._util import slug
+from pytest_llmserver.arena import ArenaResult
+from pytest_llmserver.client import ServerRecord
+from pytest_llmserver.gate import (
+    DEFAULT_DIR,
+    Baseline,
+    BaselineError,
+    MetricComparison,
+    ModelFingerprint,
+    Thresholds,
+    ToolbenchComparison,
+    baseline_document,
+    baseline_file,
+    compare_stress,
+    compare_toolbench,
+    comparison_lines,
+    load_baseline,
+    model_update,
+    samples_from_records,
+    save_baseline,
+)
+from pytest_llmserver.report import (
+    ArenaEntry,
+    Chart,
+    RunResults,
+    StressEntry,
+    ToolbenchEntry,
+    chart_section,
+    close_logger,
+    log_test_summary,
+    setup_logger,
+    stress_charts,
+    sweep_chart,
+    write_results,
+)
+from pytest_llmserver.run.merge import merge_shards, merge_toolbench
+from pytest_llmserver.settings import Settings
+from pytest_llmserver.stress import TestStats, free_stem, to_json, write_stress_report
+from pytest_llmserver.toolbench import ToolbenchRun
+
+Samples = dict[str, list[float]]
+
+
+def relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` when inside it, POSIX style; else as given."""
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class RunRecorder:
+    """Collects the session's results; ``finish()`` writes the run's files."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        run_dir: Callable[[], Path],
+        plugin_version: str,
+        base_dir: Path,
+        *,
+        worker: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.worker = worker
+        self.absorbed = False
+        self._run_dir = run_dir
+        self._base_dir = base_dir
+        self.results = RunResults(
+            run_id="", plugin_version=plugin_version, settings=settings.public_dict()
+        )
+        gate = settings.gate
+        self.thresholds = Thresholds(
+            relative=gate.regression_threshold, floor_s=gate.noise_floor_ms / 1000.0
+        )
+        self._logger: logging.Logger | None = None
+        self._baselines: dict[str, Baseline | None] = {}
+        self.samples: dict[tuple[str, str, str], Samples] = {}
+        self.fingerprints: dict[str, ModelFingerprint] = {}
+        self.comparison_lines: list[str] = []
+        self.regressions: list[str] = []
+        self.model_updates: list[str] = []
+        self.saved_baselines: list[Path] = []
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory (made on first use)."""
+        path = self._run_dir()
+        self.results.run_id = path.name
+        return path
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The run log (``run.log`` in the run directory), secrets redacted."""
+        if self._logger is None:
+            key = self.settings.target.api_key
+            self._logger = setup_logger(
+                f"pytest_llmserver.run.{id(self)}", self.run_dir, secrets=[key] if key else []
+            )
+        return self._logger
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the run directory."""
+        return relative(path, self.run_dir)
+
+    # --- targets and baselines -------------------------------------------------------------
+
+    def target(self, server: ServerRecord, model: str) -> ModelFingerprint:
+        """Record the (server, model) pair; its model fingerprint."""
+        fingerprint = ModelFingerprint.of(server, model)
+        self.fingerprints[fingerprint.key] = fingerprint
+        self.results.add_target(
+            {
+                "url": server.url,
+                "kind": server.kind,
+                "type": server.type,
+                "model": model,
+                "fingerprint": fingerprint.to_dict(),
+            }
+        )
+        return fingerprint
+
+    def baseline(self, fingerprint: ModelFingerprint) -> Baseline | None:
+        """The baseline for this model, if ``--llm-baseline`` asked for one and it loads."""
+        wanted = self.settings.gate.baseline
+        if wanted is None:
+            return None
+        if fingerprint.key not in self._baselines:
+            found: Baseline | None = None
+            try:
+                found = load_baseline(baseline_file(self.location(wanted), fingerprint))
+            except BaselineError as exc:
+                self.results.errors.append(str(exc))
+                self.logger.error("%s", exc)
+            if found is not None:
+                update = model_update(found.fingerprint, fingerprint)
+                if update:
+                    self.model_updates.append(update)
+            self._baselines[fingerprint.key] = found
+        return self._baselines[fingerprint.key]
+
+    def location(self, value: str) -> Path:
+        """Where ``auto`` or a relative baseline path points (from the invocation directory)."""
+        path = DEFAULT_DIR if value == "auto" else Path(value)
+        return path if path.is_absolute() else self._base_dir / path
+
+    # --- stress ------------------------------------------------------------------------------
+
+    def report_stress(
+        self,
+        stats: TestStats,
+        fingerprint: ModelFingerprint,
+        directory: Path,
+        *,
+        compare: bool = True,
+    ) -> tuple[Path, list[MetricComparison], Samples]:
+        """Write a stress test's report (charts, baseline comparison) and record it; the
+        report's path, the comparisons and the per-request samples."""
+        stem = free_stem(stats, directory)
+        charts = stress_charts(stats.records_path, to_json(stats), directory, stem)
+        samples = samples_from_records(stats.records_path)
+        baseline = self.baseline(fingerprint) if compare else None
+        run_id = str(stats.params.get("id", ""))
+        comparisons = (
+            []
+            if baseline is None
+            else compare_stress(baseline, stats.mode, run_id, samples, self.thresholds)
+        )
+        extra = chart_section(charts, directory)
+        if comparisons:
+            extra += ["## Compared with the baseline", ""]
+            extra += [f"- {c.line()}" for c in comparisons]
+        md_path, _ = write_stress_report(stats, directory, stem=stem, extra_lines=extra)
+        self.add_stress(stats, fingerprint, md_path, charts, samples, comparisons)
+        return md_path, comparisons, samples
+
+    def add_stress(
+        self,
+        stats: TestStats,
+        fingerprint: ModelFingerprint,
+        report: Path,
+        charts: Sequence[Chart],
+        samples: Samples,
+        comparisons: Sequence[MetricComparison],
+    ) -> StressEntry:
+        """Record one stress test's results."""
+        run_id = str(stats.params.get("id", ""))
+        entry = StressEntry(
+            mode=stats.mode,
+            id=run_id,
+            model=stats.model,
+            params=stats.params,
+            summary=stats.summary.to_dict(),
+            wall_s=stats.wall_s,
+            server=stats.server,
+            loop_lag_p99_s=stats.loop_lag_p99_s,
+            loop_lag_max_s=stats.loop_lag_max_s,
+            t0_unix_s=stats.t0_unix_s,
+            client_bound=stats.client_bound,
+            tables=stats.tables,
+            figures=stats.figures,
+            notes=stats.notes,
+            fingerprint=fingerprint.to_dict(),
+            report=self.relative(report),
+            records=self.relative(stats.records_path),
+            charts=[self.relative(c.path) for c in charts],
+            comparison=[c.to_dict() for c in comparisons],
+        )
+        self.results.stress.append(entry)
+        self.samples[(stats.model, stats.mode, run_id)] = samples
+        self._note_comparisons(f"{stats.mode} {run_id}", comparisons)
+        log_test_summary(
+            self.logger,
+            f"{stats.mode} {run_id} [{stats.model}]",
+            {
+                "ok": entry.ok,
+                "failed": entry.failed,
+                "requests_per_s": entry.rate("requests_per_s"),
+                "ttft_p50_s": entry.metric("ttft_s", "p50"),
+            },
+        )
+        return entry
+
+    def _note_comparisons(self, label: str, comparisons: Sequence[MetricComparison]) -> None:
+        for comparison in comparisons:
+            if comparison.status == "improvement":
+                self.comparison_lines.append(f"{label}: {comparison.line()}")
+            if comparison.status == "regression":
+                self.regressions.append(f"{label}: {comparison.line()}")
+        counts = [
+            f"{sum(c.status == status for c in comparisons)} {status}"
+            for status in ("unchanged", "insufficient")
+            if any(c.status == status for c in comparisons)
+        ]
+        if counts:
+            self.comparison_lines.append(f"{label}: {', '.join(counts)} metric(s)")
+
+    # --- tool bench ----------------------------------------------------------------------------
+
+    def compare_toolbench(
+        self, fingerprint: ModelFingerprint, outcomes: Mapping[str, Mapping[str, Any]]
+    ) -> ToolbenchComparison | None:
+        """Compare per-task outcomes with the baseline (None without one)."""
+        baseline = self.baseline(fingerprint)
+        if baseline is None:
+            return None
+        return compare_toolbench(baseline, outcomes, self.thresholds.alpha)
+
+    def add_toolbench(
+        self,
+        run: ToolbenchRun,
+        fingerprint: ModelFingerprint,
+        report: Path,
+        charts: Sequence[Chart],
+        comparison: ToolbenchComparison | None,
+    ) -> ToolbenchEntry:
+        """Record one model's tool-bench results."""
+        outcomes = run.outcomes()
+        entry = ToolbenchEntry(
+            model=run.model,
+            repeat=run.repeat,
+            concurrency=run.concurrency,
+            wall_s=run.wall_s,
+            summary=[row.__dict__ for row in run.summaries()],
+            tasks=[{"task_id": k, **v} for k, v in outcomes.items()],
+            fingerprint=fingerprint.to_dict(),
+            diagnostics=dict(run.diagnostics().__dict__),
+            reports=[self.relative(report)],
+            charts=[self.relative(c.path) for c in charts],
+            comparison=None if comparison is None else comparison.to_dict(),
+        )
+        self.results.toolbench.append(entry)
+        if comparison is not None and not self.worker:
+            self.note_toolbench(run.model, comparison)
+        return entry
+
+    def note_toolbench(self, model: str, comparison: ToolbenchComparison) -> None:
+        """Add a tool-bench comparison to the comparison lines and the regressions."""
+        label = f"tool bench [{model}]"
+        regressed = comparison.pass_rate.status == "regression"
+        self.comparison_lines += [
+            f"{label}: {line}"
+            for line in comparison_lines(comparison)
+            if not regressed or "pass rate" not in line
+        ]
+        if regressed:
+            self.regressions.append(f"{label}: {comparison.pass_rate.line()}")
+        if comparison.transitions.new_failures:
+            failures = ", ".join(comparison.transitions.new_failures)
+            self.regressions.append(f"{label} new failures: {failures}")
+
+    # --- arenas ------------------------------------------------------------------------------
+
+    def add_arena(self, result: ArenaResult, report: Path) -> ArenaEntry:
+        """Record an arena's leaderboard and report."""
+        entry = ArenaEntry(
+            kind=result.kind,
+            judge_model=result.judge_model,
+            contestants=list(result.contestants),
+            leaderboard=[stats.__dict__ for stats in result.stats],
+            labels=dict(result.labels),
+            questions=[q["id"] for q in result.questions],
+            matchups=len(result.matchups),
+            warnings=list(result.warnings),
+            report=self.relative(report),
+        )
+        self.results.arenas.append(entry)
+        return entry
+
+    # --- the end -----------------------------------------------------------------------------
+
+    def finish(self) -> tuple[Path, Path] | None:
+        """Merge shards and workers' entries, save baselines when asked, then write
+        ``results.json`` and ``summary.md``; None when nothing ran (no directory is made)."""
+        if self.results.empty:
+            return None
+        merge_shards(self)
+        if self.absorbed:
+            merge_toolbench(self)
+        if self.settings.gate.baseline is not None:
+            self.results.comparison = {
+                "baseline": self.settings.gate.baseline,
+                "model_updated": "; ".join(self.model_updates) or None,
+                "regressions": self.regressions,
+                "lines": self.comparison_lines,
+            }
+        if self.settings.gate.save_baseline is not None:
+            self._save_baselines(self.settings.gate.save_baseline)
+        self._sweep_charts()
+        paths = write_results(self.results, self.run_dir)
+        if self._logger is not None:
+            close_logger(self._logger)
+        return paths
+
+    def _sweep_charts(self) -> None:
+        """Throughput and p95 latency against concurrency, per model with two or more points."""
+        sweeps = [e for e in self.results.stress if e.mode == "throughput"]
+        models = sorted({e.model for e in sweeps})
+        for model in models:
+            points = [
+                {
+                    "concurrency": e.params.get("concurrency"),
+                    "requests_per_s": e.rate("requests_per_s"),
+                    "output_tokens_per_s": e.rate("output_tokens_per_s"),
+                    "ttft_p95_s": e.metric("ttft_s", "p95"),
+                    "e2e_p95_s": e.metric("e2e_s", "p95"),
+                }
+                for e in sweeps
+                if e.model == model
+            ]
+            name = "throughput-sweep" if len(models) == 1 else f"throughput-sweep-{model}"
+            for chart in sweep_chart(points, self.run_dir, slug(name)):
+                self.results.charts.append(
+                    {"title": f"{chart.title} ({model})", "path": self.relative(chart.path)}
+                )
+
+    def _save_baselines(self, value: str) -> None:
+        location = self.location(value)
+        if location.suffix == ".json" and len(self.fingerprints) > 1:
+            self.results.errors.append(
+                f"--llm-save-baseline={value}: one file cannot hold {len(self.fingerprints)} "
+                "models; give a directory"
+            )
+            return
+        for fingerprint in self.fingerprints.values():
+            stress = [
+                {**e.to_dict(), "samples": self.samples.get((e.model, e.mode, e.id), {})}
+                for e in self.results.stress
+                if e.model == fingerprint.model
+            ]
+            tasks = {
+                t["task_id"]: {k: t[k] for k in ("passed_all", "passes", "trials")}
+                for bench in self.results.toolbench
+                if bench.model == fingerprint.model
+                for t in bench.tasks
+            }
+            document = baseline_document(
+                fingerprint,
+                self.results.run_id,
+                self.results.plugin_version,
+                self.results.settings,
+                stress,
+                tasks,
+            )
+            path = save_baseline(document, baseline_file(location, fingerprint))
+            self.saved_baselines.append(path)

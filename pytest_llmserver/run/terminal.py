@@ -1,0 +1,63 @@
+"""The terminal summary at the end of a run, from the recorded entries."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pytest_llmserver.run.recorder import RunRecorder
+
+
+class Terminal(Protocol):
+    """What the summary writes to (pytest's ``TerminalReporter`` is one)."""
+
+    def section(self, title: str, sep: str = "=", **markup: bool) -> None: ...
+
+    def write_line(self, line: str, **markup: bool) -> None: ...
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.1f} ms"
+
+
+def display(recorder: RunRecorder, terminal: Terminal) -> None:
+    """Stress rows, tool-bench pass rates, the comparison with the baseline, errors and where
+    the run summary is."""
+    results = recorder.results
+    for model in sorted({e.model for e in results.stress}):
+        terminal.section(f"stress: {model}")
+        for entry in (e for e in results.stress if e.model == model):
+            rps = entry.rate("requests_per_s")
+            terminal.write_line(
+                f"{entry.mode:<15} {entry.id:<22} ok {entry.ok:>5} failed {entry.failed:>4}  "
+                f"req/s {'-' if rps is None else f'{rps:.2f}':>7}  "
+                f"TTFT p50 {_ms(entry.metric('ttft_s', 'p50')):>10}  "
+                f"{recorder.run_dir / entry.report}"
+            )
+    for bench in results.toolbench:
+        terminal.section(f"tool bench: {bench.model}")
+        for row in bench.summary:
+            terminal.write_line(
+                f"{row['tier']:<10} {row['tasks']:>3} tasks  pass@1 {row['pass_at_1']:6.1%}  "
+                f"pass^{bench.repeat} {row['pass_all']:6.1%}"
+            )
+        terminal.write_line(f"wall time {bench.wall_s:.2f} s, concurrency {bench.concurrency}")
+        shown = ", ".join(str(recorder.run_dir / r) for r in bench.reports)
+        terminal.write_line(f"report: {shown}")
+    _comparison(recorder, terminal)
+
+
+def _comparison(recorder: RunRecorder, terminal: Terminal) -> None:
+    if recorder.settings.gate.baseline is not None:
+        terminal.section("compared with the baseline")
+        for update in recorder.model_updates:
+            terminal.write_line(f"model updated: {update}", yellow=True, bold=True)
+        for line in recorder.comparison_lines:
+            terminal.write_line(line)
+        for line in recorder.regressions:
+            terminal.write_line(f"REGRESSION {line}", red=True)
+    for error in recorder.results.errors:
+        terminal.write_line(f"ERROR: {error}", red=True)
+    for path in recorder.saved_baselines:
+        terminal.write_line(f"baseline saved: {path}")
+    if recorder.results.run_id:
+        terminal.write_line(f"run summary: {recorder.run_dir / 'summary.md'}")
