@@ -35,7 +35,8 @@ from pytest_llmserver.toolbench.task import (
     load_task_files,
     load_tasks,
 )
-from pytest_llmserver.toolbench.tools import TOOL_GROUPS, safe_calc
+from pytest_llmserver.toolbench.tools.calculator import safe_calc
+from pytest_llmserver.toolbench.tools.registry import TOOL_GROUPS
 
 TASKS_DIR = Path(__file__).with_name("tasks")
 _SUBSETS = {
