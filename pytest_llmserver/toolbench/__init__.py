@@ -17,7 +17,13 @@ from pytest_llmserver.toolbench.agent import (
     run_agent_loop,
 )
 from pytest_llmserver.toolbench.report import write_report
-from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun, run_toolbench
+from pytest_llmserver.toolbench.runner import (
+    TaskResult,
+    TierSummary,
+    ToolbenchRun,
+    run_toolbench,
+    tier_summary,
+)
 from pytest_llmserver.toolbench.scoring import (
     TaskScore,
     call_matches,
@@ -80,6 +86,7 @@ __all__ = [
     "TaskResult",
     "TaskSchemaError",
     "TaskScore",
+    "TierSummary",
     "ToolCallRecord",
     "ToolbenchRun",
     "Trajectory",
@@ -94,6 +101,7 @@ __all__ = [
     "run_toolbench",
     "safe_calc",
     "score_task",
+    "tier_summary",
     "word_present",
     "write_report",
 ]

@@ -31,6 +31,11 @@ class ToolCallRecord:
     known_tool: bool
     duration_s: float
 
+    @property
+    def args(self) -> dict[str, Any] | None:
+        """The parsed arguments (the seed's name for ``arguments``); None when malformed."""
+        return self.arguments
+
 
 @dataclass
 class StepRecord:

@@ -1,11 +1,11 @@
-"""What every tool shares: its spec, the run state, the error types and schema helpers."""
+"""What every tool shares: its spec, the run state, the error types and text folding."""
 
 from __future__ import annotations
 
 import collections
 import copy
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,21 +48,6 @@ class ToolSpec:
                 "parameters": copy.deepcopy(self.parameters),
             },
         }
-
-
-def str_param(desc: str, **extra: Any) -> dict[str, Any]:
-    """JSON schema of a string parameter."""
-    return {"type": "string", "description": desc, **extra}
-
-
-def object_params(props: dict[str, dict[str, Any]], required: Sequence[str] = ()) -> dict[str, Any]:
-    """JSON schema of an object with these properties and no others."""
-    return {
-        "type": "object",
-        "properties": props,
-        "required": list(required),
-        "additionalProperties": False,
-    }
 
 
 def fold(text: str) -> str:

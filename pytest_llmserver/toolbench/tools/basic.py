@@ -6,16 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_llmserver.toolbench.tools.base import (
-    Args,
-    ToolError,
-    ToolSpec,
-    ToolState,
-    fold,
-    object_params,
-    str_param,
-)
+from pytest_llmserver.toolbench.tools.base import Args, ToolError, ToolSpec, ToolState, fold
 from pytest_llmserver.toolbench.tools.calculator import safe_calc
+from pytest_llmserver.toolbench.tools.schema import object_params, str_param
 from pytest_llmserver.toolbench.tools.world import FILES, NOW_ISO, STOCKS, WEATHER
 from pytest_llmserver.toolbench.tools.world_language import LANGUAGES, PHRASES
 from pytest_llmserver.toolbench.tools.world_records import CUSTOMERS, ORDER_STATUSES, ORDERS

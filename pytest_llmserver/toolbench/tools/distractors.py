@@ -6,15 +6,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from pytest_llmserver.toolbench.tools.base import (
-    Args,
-    ToolError,
-    ToolFn,
-    ToolSpec,
-    ToolState,
-    object_params,
-    str_param,
-)
+from pytest_llmserver.toolbench.tools.base import Args, ToolError, ToolFn, ToolSpec, ToolState
+from pytest_llmserver.toolbench.tools.schema import object_params, str_param
 
 # distractor -> (description, parameters, error message, the real tools it points to)
 _DISTRACTORS: tuple[tuple[str, str, dict[str, Any], str, tuple[str, ...]], ...] = (

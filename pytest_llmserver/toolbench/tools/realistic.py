@@ -7,16 +7,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from pytest_llmserver.toolbench.tools.base import (
-    Args,
-    ToolError,
-    ToolSpec,
-    ToolState,
-    fold,
-    object_params,
-    str_param,
-)
+from pytest_llmserver.toolbench.tools.base import Args, ToolError, ToolSpec, ToolState, fold
 from pytest_llmserver.toolbench.tools.basic import city_name
+from pytest_llmserver.toolbench.tools.schema import object_params, str_param
 from pytest_llmserver.toolbench.tools.world import METNET, NOW_ISO, USD_VALUE
 from pytest_llmserver.toolbench.tools.world_records import (
     CUSTOMERS,

@@ -6,15 +6,8 @@ import re
 from datetime import date
 from typing import Any
 
-from pytest_llmserver.toolbench.tools.base import (
-    Args,
-    ToolError,
-    ToolSpec,
-    ToolState,
-    fold,
-    object_params,
-    str_param,
-)
+from pytest_llmserver.toolbench.tools.base import Args, ToolError, ToolSpec, ToolState, fold
+from pytest_llmserver.toolbench.tools.schema import object_params, str_param
 from pytest_llmserver.toolbench.tools.world import NOW_ISO, TODAY
 from pytest_llmserver.toolbench.tools.world_language import UNIT_ALIASES, UNITS
 
