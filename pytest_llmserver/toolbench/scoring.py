@@ -176,7 +176,7 @@ def call_matches(
     name, arguments = _name_and_arguments(required)
     if name != call or not isinstance(arguments, Mapping):
         return False
-    return _subset_matches(dict(arg_constraints or {}), arguments)
+    return _subset_matches(arg_constraints or {}, arguments)
 
 
 def _closest(required: RequiredCall, calls: Sequence[ToolCallRecord]) -> str:
