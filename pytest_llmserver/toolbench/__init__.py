@@ -17,7 +17,13 @@ from pytest_llmserver.toolbench.agent import (
     run_agent_loop,
 )
 from pytest_llmserver.toolbench.report import write_report
-from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun, run_toolbench
+from pytest_llmserver.toolbench.runner import (
+    TaskResult,
+    TierSummary,
+    ToolbenchRun,
+    run_toolbench,
+    tier_summary,
+)
 from pytest_llmserver.toolbench.scoring import (
     TaskScore,
     call_matches,
@@ -35,7 +41,8 @@ from pytest_llmserver.toolbench.task import (
     load_task_files,
     load_tasks,
 )
-from pytest_llmserver.toolbench.tools import TOOL_GROUPS, safe_calc
+from pytest_llmserver.toolbench.tools.calculator import safe_calc
+from pytest_llmserver.toolbench.tools.registry import TOOL_GROUPS
 
 TASKS_DIR = Path(__file__).with_name("tasks")
 _SUBSETS = {
@@ -79,6 +86,7 @@ __all__ = [
     "TaskResult",
     "TaskSchemaError",
     "TaskScore",
+    "TierSummary",
     "ToolCallRecord",
     "ToolbenchRun",
     "Trajectory",
@@ -93,6 +101,7 @@ __all__ = [
     "run_toolbench",
     "safe_calc",
     "score_task",
+    "tier_summary",
     "word_present",
     "write_report",
 ]

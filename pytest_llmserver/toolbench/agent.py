@@ -10,7 +10,8 @@ from typing import Any
 
 from pytest_llmserver.client import LLMError, ModelClient
 from pytest_llmserver.toolbench.task import AgentTask
-from pytest_llmserver.toolbench.tools import ToolSpec, ToolState, execute
+from pytest_llmserver.toolbench.tools.base import ToolSpec, ToolState
+from pytest_llmserver.toolbench.tools.execute import execute
 
 NAMESPACE_PREFIXES = ("functions.", "default_api.", "tools.", "tool.")
 
@@ -29,6 +30,11 @@ class ToolCallRecord:
     is_error: bool
     known_tool: bool
     duration_s: float
+
+    @property
+    def args(self) -> dict[str, Any] | None:
+        """The parsed arguments (the seed's name for ``arguments``); None when malformed."""
+        return self.arguments
 
 
 @dataclass

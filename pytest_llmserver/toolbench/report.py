@@ -8,17 +8,35 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pytest_llmserver._util import md_cell, md_table
 from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
 
 JSON_SCHEMA_VERSION = 1
 
+_TIER_ALIGN = ("---", "---:", "---:", "---:")
+_TASK_HEADER = (
+    "task",
+    "tier",
+    "pass",
+    "iterations",
+    "calls",
+    "tool use",
+    "no forbidden",
+    "answer",
+    "time s",
+    "reason",
+)
+_TASK_ALIGN = ("---", "---", "---", "---:", "---:", "---", "---", "---", "---:", "---")
+_DIAGNOSTICS_HEADER = (
+    "malformed arguments",
+    "unknown tools",
+    "empty responses",
+    "tool calls written as text",
+)
+
 
 def _flag(value: bool) -> str:
     return "yes" if value else "NO"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(run: ToolbenchRun) -> str:
@@ -29,31 +47,25 @@ def render_markdown(run: ToolbenchRun) -> str:
         f"Server {run.server_url} · {len(run.results)} tasks · {run.repeat} trial(s) each · "
         f"concurrency {run.concurrency} · wall time {run.wall_s:.2f} s",
         "",
-        f"| tier | tasks | pass@1 | pass^{run.repeat} |",
-        "|---|---:|---:|---:|",
     ]
-    for row in run.summaries():
-        lines.append(f"| {row.tier} | {row.tasks} | {row.pass_at_1:.1%} | {row.pass_all:.1%} |")
-    lines += [
-        "",
-        "## Tasks",
-        "",
-        "| task | tier | pass | iterations | calls | tool use | no forbidden | answer | time s "
-        "| reason |",
-        "|---|---|---|---:|---:|---|---|---|---:|---|",
-    ]
+    lines += md_table(
+        ["tier", "tasks", "pass@1", f"pass^{run.repeat}"],
+        [
+            [row.tier, row.tasks, f"{row.pass_at_1:.1%}", f"{row.pass_all:.1%}"]
+            for row in run.summaries()
+        ],
+        align=_TIER_ALIGN,
+    )
+    lines += ["", "## Tasks", ""]
     ordered = sorted(run.results.values(), key=lambda r: (r.passed_all, r.task.task_id))
-    for result in ordered:
-        lines.append(_task_row(result))
+    lines += md_table(_TASK_HEADER, [_task_row(result) for result in ordered], align=_TASK_ALIGN)
     d = run.diagnostics()
-    lines += [
-        "",
-        "## Model diagnostics",
-        "",
-        "| malformed arguments | unknown tools | empty responses | tool calls written as text |",
-        "|---:|---:|---:|---:|",
-        f"| {d.malformed_args} | {d.unknown_tools} | {d.empty_responses} | {d.text_tool_calls} |",
-    ]
+    lines += ["", "## Model diagnostics", ""]
+    lines += md_table(
+        _DIAGNOSTICS_HEADER,
+        [[d.malformed_args, d.unknown_tools, d.empty_responses, d.text_tool_calls]],
+        align=("---:",) * len(_DIAGNOSTICS_HEADER),
+    )
     errors = [
         (r.task.task_id, t.error_class, t.error)
         for r in run.results.values()
@@ -62,21 +74,28 @@ def render_markdown(run: ToolbenchRun) -> str:
     ]
     if errors:
         lines += ["", "## Errors", ""]
-        lines += [f"- `{task_id}` ({kind}): {_cell(str(text))}" for task_id, kind, text in errors]
+        lines += [f"- `{task_id}` ({kind}): {md_cell(str(text))}" for task_id, kind, text in errors]
     return "\n".join(lines) + "\n"
 
 
-def _task_row(result: TaskResult) -> str:
+def _task_row(result: TaskResult) -> list[object]:
     trials = result.trials
-    score = next((s for _, s in trials if not s.passed), trials[0][1]) if trials else None
-    if score is None:
-        return f"| {result.task.task_id} | {result.task.tier} | not run | | | | | | | |"
-    passed = f"{sum(s.passed for _, s in trials)}/{len(trials)}"
-    return (
-        f"| {result.task.task_id} | {result.task.tier} | {passed} | {score.iterations} | "
-        f"{score.tool_calls} | {_flag(score.tool_use_ok)} | {_flag(score.no_forbidden)} | "
-        f"{_flag(score.answer_ok)} | {score.wall_s:.2f} | {_cell(score.reason)} |"
-    )
+    task = result.task
+    if not trials:
+        return [task.task_id, task.tier, "not run", "", "", "", "", "", "", ""]
+    score = next((s for _, s in trials if not s.passed), trials[0][1])
+    return [
+        task.task_id,
+        task.tier,
+        f"{result.passes}/{len(trials)}",
+        score.iterations,
+        score.tool_calls,
+        _flag(score.tool_use_ok),
+        _flag(score.no_forbidden),
+        _flag(score.answer_ok),
+        f"{score.wall_s:.2f}",
+        score.reason,
+    ]
 
 
 def to_json(run: ToolbenchRun) -> dict[str, Any]:

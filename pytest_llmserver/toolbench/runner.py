@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from pytest_llmserver.client import ModelClient
 from pytest_llmserver.toolbench.agent import Diagnostics, Trajectory, run_agent_loop
@@ -21,9 +22,14 @@ class TaskResult:
     trials: list[tuple[Trajectory, TaskScore]] = field(default_factory=list)
 
     @property
+    def passes(self) -> int:
+        """Trials that passed."""
+        return sum(s.passed for _, s in self.trials)
+
+    @property
     def pass_at_1(self) -> float:
         """Share of trials that passed (the pass@1 estimate)."""
-        return sum(s.passed for _, s in self.trials) / len(self.trials) if self.trials else 0.0
+        return self.passes / len(self.trials) if self.trials else 0.0
 
     @property
     def passed_all(self) -> bool:
@@ -35,6 +41,16 @@ class TaskResult:
         """The reason of the first failed trial, else empty."""
         return next((s.reason for _, s in self.trials if not s.passed), "")
 
+    def outcome(self) -> dict[str, Any]:
+        """``{passed_all, passes, trials, tier, reason}``: what summaries and baselines need."""
+        return {
+            "passed_all": self.passed_all,
+            "passes": self.passes,
+            "trials": len(self.trials),
+            "tier": self.task.tier,
+            "reason": self.reason,
+        }
+
 
 @dataclass
 class TierSummary:
@@ -44,6 +60,33 @@ class TierSummary:
     tasks: int
     pass_at_1: float
     pass_all: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def tier_summary(outcomes: Iterable[Mapping[str, Any]]) -> list[TierSummary]:
+    """One row per tier present (in ``TIERS`` order), then ``all``.
+
+    ``outcomes`` holds one mapping per task with ``tier``, ``passes``, ``trials`` and
+    ``passed_all`` (``TaskResult.outcome()``, or outcomes merged from several workers).
+    """
+    tasks = list(outcomes)
+    groups = [(tier, [t for t in tasks if t.get("tier") == tier]) for tier in TIERS]
+    rows = []
+    for tier, members in [*groups, ("all", tasks)]:
+        if members:
+            rows.append(
+                TierSummary(
+                    tier=tier,
+                    tasks=len(members),
+                    pass_at_1=sum(t["passes"] / max(t["trials"], 1) for t in members)
+                    / len(members),
+                    pass_all=sum(bool(t["passed_all"]) for t in members) / len(members),
+                )
+            )
+    return rows
 
 
 @dataclass
@@ -57,24 +100,13 @@ class ToolbenchRun:
     results: dict[str, TaskResult]
     wall_s: float
 
+    def outcomes(self) -> dict[str, dict[str, Any]]:
+        """``{task_id: {passed_all, passes, trials, tier, reason}}`` of every task."""
+        return {task_id: result.outcome() for task_id, result in self.results.items()}
+
     def summaries(self) -> list[TierSummary]:
         """One row per tier present, then ``all``."""
-        rows = []
-        groups = [
-            (tier, [r for r in self.results.values() if r.task.tier == tier]) for tier in TIERS
-        ]
-        groups.append(("all", list(self.results.values())))
-        for tier, results in groups:
-            if results:
-                rows.append(
-                    TierSummary(
-                        tier=tier,
-                        tasks=len(results),
-                        pass_at_1=sum(r.pass_at_1 for r in results) / len(results),
-                        pass_all=sum(r.passed_all for r in results) / len(results),
-                    )
-                )
-        return rows
+        return tier_summary(self.outcomes().values())
 
     def diagnostics(self) -> Diagnostics:
         """Model diagnostics summed over every trial."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, overload
 
 from pytest_llmserver.toolbench.agent import ToolCallRecord, Trajectory
 from pytest_llmserver.toolbench.task import AgentTask, RequiredCall
@@ -108,8 +108,7 @@ def _value_matches(expected: Any, actual: Any, *, substring: bool, strict_types:
     return bool(expected == actual)
 
 
-def call_matches(required: RequiredCall, call: ToolCallRecord) -> bool:
-    """True when ``call`` is ``required``'s tool with every required argument matching."""
+def _required_matches(required: RequiredCall, call: ToolCallRecord) -> bool:
     if call.name != required.name or call.arguments is None:
         return False
     for key, expected in required.args.items():
@@ -121,6 +120,63 @@ def call_matches(required: RequiredCall, call: ToolCallRecord) -> bool:
         ):
             return False
     return True
+
+
+def _subset_matches(expected: Any, actual: Any) -> bool:
+    """Dicts as recursive subsets, strings as case-insensitive substrings, else equality."""
+    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+        return all(k in actual and _subset_matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, str) and isinstance(actual, str):
+        return expected.lower() in actual.lower()
+    return bool(expected == actual)
+
+
+def _name_and_arguments(call: ToolCallRecord | Mapping[str, Any]) -> tuple[Any, Any]:
+    if isinstance(call, Mapping):
+        return call.get("name"), call["arguments"] if "arguments" in call else call.get("args")
+    return call.name, call.args
+
+
+@overload
+def call_matches(required: RequiredCall, call: ToolCallRecord) -> bool: ...
+
+
+@overload
+def call_matches(
+    call: ToolCallRecord | Mapping[str, Any],
+    tool_name: str,
+    /,
+    arg_constraints: Mapping[str, Any] | None = None,
+) -> bool: ...
+
+
+def call_matches(
+    required: RequiredCall | ToolCallRecord | Mapping[str, Any],
+    call: ToolCallRecord | str,
+    arg_constraints: Mapping[str, Any] | None = None,
+) -> bool:
+    """True when a call matches: ``call_matches(required, call)`` or the seed form
+    ``call_matches(call, tool_name, arg_constraints)``.
+
+    ``call_matches(required, call)``: ``call`` is ``required``'s tool and every required
+    argument matches under the task's rules (substring keys, strict types).
+
+    ``call_matches(call, tool_name, arg_constraints)``: ``call`` is a ``ToolCallRecord`` or a
+    mapping ``{"name": ..., "arguments" | "args": {...}}``; its name is ``tool_name`` and every
+    constraint key is among its arguments, a dict constraint matching a dict argument as a
+    recursive subset, a string a string as a case-insensitive substring, anything else by
+    equality. A call whose arguments are not a mapping (malformed JSON) matches nothing.
+    """
+    if isinstance(required, RequiredCall):
+        if isinstance(call, str) or arg_constraints is not None:
+            raise TypeError("call_matches(required, call) takes a RequiredCall and a call record")
+        return _required_matches(required, call)
+    if not isinstance(call, str):
+        raise TypeError("call_matches(call, tool_name, arg_constraints): tool_name must be a str")
+    name, arguments = _name_and_arguments(required)
+    if name != call or not isinstance(arguments, Mapping):
+        return False
+    return _subset_matches(arg_constraints or {}, arguments)
 
 
 def _closest(required: RequiredCall, calls: Sequence[ToolCallRecord]) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from pytest_llmserver.toolbench.tools import ToolError, ToolSpec, ToolState, resolve_catalog
+from pytest_llmserver.toolbench.tools.base import ToolError, ToolSpec, ToolState
+from pytest_llmserver.toolbench.tools.registry import resolve_catalog
 
 TIERS = ("quick", "base", "hard", "brutal", "realistic", "extreme")
 TIER_DIFFICULTY = {

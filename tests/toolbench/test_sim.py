@@ -30,7 +30,7 @@ from pytest_llmserver.toolbench.task import PlannedCall, SolutionStep
 from pytest_llmserver.toolbench.tools import REGISTRY, ToolSpec, ToolState
 
 FAST = TimingModel(ttft_s=0.002, per_token_s=0.0005)
-EXAMPLE_SUITE = Path(__file__).parent.parent / "example_suites" / "orders.llm.yaml"
+EXAMPLE_SUITE = Path(__file__).parents[2] / "example_suites" / "orders.llm.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from pytest_llmserver.toolbench import TaskSchemaError, load_tasks
 from pytest_llmserver.toolbench.tools import ToolState, execute
 
-EXAMPLE = Path(__file__).parent.parent / "example_suites" / "orders.llm.yaml"
+EXAMPLE = Path(__file__).parents[2] / "example_suites" / "orders.llm.yaml"
 
 GOOD_TASK = """\
 tasks:

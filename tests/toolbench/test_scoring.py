@@ -82,6 +82,60 @@ def test_call_matches_exact_substring_and_types() -> None:
     assert not call_matches(loose, record("get_orders", {"customer_id": 7}))
 
 
+def test_call_matches_keyword_form() -> None:
+    required = RequiredCall("get_weather", {"city": "Oslo"})
+    assert call_matches(required=required, call=record("get_weather", {"city": "Oslo"}))
+
+
+def test_record_args_is_arguments() -> None:
+    assert record("get_weather", {"city": "Oslo"}).args == {"city": "Oslo"}
+    assert record("get_weather", None).args is None
+
+
+def test_call_matches_seed_form_on_records() -> None:
+    call = record("get_weather", {"city": "Paris, France", "units": "C", "days": 3})
+    assert call_matches(call, "get_weather", {"city": "paris"})
+    assert call_matches(call, "get_weather", {"city": "PARIS", "days": 3})
+    assert call_matches(call, "get_weather", {})
+    assert call_matches(call, "get_weather")
+    assert call_matches(call, "get_weather", arg_constraints={"units": "c"})
+    assert not call_matches(call, "get_stock_price", {"city": "paris"})  # wrong name
+    assert not call_matches(call, "get_weather", {"country": "France"})  # missing key
+    assert not call_matches(call, "get_weather", {"city": "lyon"})  # not a substring
+    assert not call_matches(call, "get_weather", {"days": 4})  # non-string: equality
+    assert not call_matches(call, "get_weather", {"days": "3"})  # str vs int: equality
+    assert not call_matches(record("get_weather", None), "get_weather", {})  # malformed
+
+
+def test_call_matches_seed_form_on_mappings() -> None:
+    nested = {
+        "name": "create_event",
+        "arguments": {"title": "Team Sync", "where": {"room": "B2", "floor": 3}, "tags": ["a"]},
+    }
+    assert call_matches(nested, "create_event", {"where": {"room": "b2"}})
+    assert call_matches(nested, "create_event", {"title": "sync", "where": {}})
+    assert call_matches(nested, "create_event", {"tags": ["a"]})
+    assert not call_matches(nested, "create_event", {"where": {"room": "B2", "desk": 1}})
+    assert not call_matches(nested, "create_event", {"where": {"floor": 4}})
+    assert not call_matches(nested, "create_event", {"where": "B2"})  # str vs dict
+    assert not call_matches(nested, "create_event", {"title": {"x": 1}})  # dict vs str
+    assert not call_matches(nested, "create_event", {"tags": ["a", "b"]})
+    assert not call_matches(nested, "delete_event", {})
+    seed = {"name": "get_weather", "args": {"city": "Paris"}}
+    assert call_matches(seed, "get_weather", {"city": "par"})
+    assert not call_matches(seed, "get_weather", {"town": "par"})
+    assert not call_matches({"name": "get_weather"}, "get_weather", {})  # no arguments
+    assert not call_matches({"name": "get_weather", "arguments": "{}"}, "get_weather", {})
+
+
+def test_call_matches_rejects_mixed_forms() -> None:
+    required = RequiredCall("get_weather", {"city": "Oslo"})
+    with pytest.raises(TypeError):
+        call_matches(required, "get_weather")  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        call_matches(record("get_weather", {}), record("get_weather", {}))  # type: ignore[call-overload]
+
+
 TASK = AgentTask(
     task_id="T1",
     tier="quick",

@@ -22,7 +22,7 @@ from pytest_llmserver.toolbench.tools import (
     resolve_catalog,
 )
 
-TASKS_DIR = Path(__file__).parent.parent / "pytest_llmserver" / "toolbench" / "tasks"
+TASKS_DIR = Path(__file__).parents[2] / "pytest_llmserver" / "toolbench" / "tasks"
 TIER_FILES = {
     "quick": 7,
     "base": 8,

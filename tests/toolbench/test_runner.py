@@ -1,0 +1,110 @@
+"""Run aggregation: per-task outcomes and the one tier summary (also over merged outcomes)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from pytest_llmserver.toolbench import (
+    AgentTask,
+    TaskResult,
+    TaskScore,
+    TierSummary,
+    ToolbenchRun,
+    Trajectory,
+    tier_summary,
+)
+
+
+def task(task_id: str, tier: str) -> AgentTask:
+    return AgentTask(task_id=task_id, tier=tier, difficulty="Q", prompt="p", tools=())
+
+
+def score(task_id: str, tier: str, passed: bool, reason: str = "") -> TaskScore:
+    return TaskScore(
+        task_id=task_id,
+        tier=tier,
+        passed=passed,
+        reason=reason,
+        completed=True,
+        tool_use_ok=passed,
+        no_forbidden=True,
+        answer_ok=True,
+        calls_ok=True,
+        iterations=1,
+        tool_calls=0,
+        wall_s=0.0,
+    )
+
+
+def result(task_id: str, tier: str, *passes: bool) -> TaskResult:
+    outcome = TaskResult(task(task_id, tier))
+    for i, passed in enumerate(passes):
+        reason = "" if passed else f"failed trial {i}"
+        outcome.trials.append((Trajectory(task_id, "m"), score(task_id, tier, passed, reason)))
+    return outcome
+
+
+def make_run() -> ToolbenchRun:
+    results = [
+        result("Q1", "quick", True, True),
+        result("Q2", "quick", True, False),
+        result("H1", "hard", False, False),
+        result("E1", "extreme"),
+    ]
+    return ToolbenchRun("m", "http://127.0.0.1:1", 2, 1, {r.task.task_id: r for r in results}, 0.0)
+
+
+def test_outcomes() -> None:
+    assert make_run().outcomes() == {
+        "Q1": {"passed_all": True, "passes": 2, "trials": 2, "tier": "quick", "reason": ""},
+        "Q2": {
+            "passed_all": False,
+            "passes": 1,
+            "trials": 2,
+            "tier": "quick",
+            "reason": "failed trial 1",
+        },
+        "H1": {
+            "passed_all": False,
+            "passes": 0,
+            "trials": 2,
+            "tier": "hard",
+            "reason": "failed trial 0",
+        },
+        "E1": {"passed_all": False, "passes": 0, "trials": 0, "tier": "extreme", "reason": ""},
+    }
+
+
+def test_summaries_rows_in_tier_order_then_all() -> None:
+    rows = make_run().summaries()
+    assert rows == [
+        TierSummary("quick", 2, 0.75, 0.5),
+        TierSummary("hard", 1, 0.0, 0.0),
+        TierSummary("extreme", 1, 0.0, 0.0),
+        TierSummary("all", 4, 0.375, 0.25),
+    ]
+    assert rows[0].to_dict() == {"tier": "quick", "tasks": 2, "pass_at_1": 0.75, "pass_all": 0.5}
+
+
+def test_tier_summary_matches_the_run_and_works_on_merged_outcomes() -> None:
+    run = make_run()
+    assert tier_summary(run.outcomes().values()) == run.summaries()
+    # outcomes as they arrive from two xdist workers, merged into one list of mappings
+    worker_a = {k: v for k, v in run.outcomes().items() if k.startswith("Q")}
+    worker_b = {k: v for k, v in run.outcomes().items() if not k.startswith("Q")}
+    merged = iter([*worker_a.values(), *worker_b.values()])
+    assert tier_summary(merged) == run.summaries()
+
+
+def test_tier_summary_edge_cases() -> None:
+    assert tier_summary([]) == []
+    rows = tier_summary([{"tier": "odd", "passes": 1, "trials": 1, "passed_all": True}])
+    assert rows == [TierSummary("all", 1, 1.0, 1.0)]
+
+
+def test_pass_at_1_of_a_result() -> None:
+    assert result("Q2", "quick", True, False).pass_at_1 == pytest.approx(0.5)
+    assert result("E1", "extreme").pass_at_1 == 0.0
+    assert replace(result("Q1", "quick", True), trials=[]).passes == 0
