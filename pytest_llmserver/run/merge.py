@@ -66,7 +66,7 @@ def merge_toolbench(recorder: RunRecorder) -> None:
             repeat=first.repeat,
             concurrency=first.concurrency,
             wall_s=max(e.wall_s for e in entries),
-            summary=[row.__dict__ for row in tier_summary(tasks.values())],
+            summary=[row.to_dict() for row in tier_summary(tasks.values())],
             tasks=list(tasks.values()),
             fingerprint=first.fingerprint,
             diagnostics={

@@ -22,7 +22,6 @@ from pytest_llmserver.report.runlog import (
     redact,
     setup_logger,
 )
-from pytest_llmserver.run_glue import tier_summary
 from pytest_llmserver.stress.shards import merge_records, rendezvous, share
 
 # A quick stress test: 16 requests, 8 at a time, on the simulator (about 0.5 s).
@@ -328,19 +327,6 @@ def test_rendezvous_waits_for_all_or_says_it_started_alone(tmp_path: Path) -> No
     assert note == (
         "shard 1/2 started alone: only 1 of 2 shards were ready within 0 s (too few xdist workers?)"
     )
-
-
-def test_tier_summary_from_task_outcomes() -> None:
-    tasks = [
-        {"tier": "quick", "passes": 2, "trials": 2, "passed_all": True},
-        {"tier": "quick", "passes": 1, "trials": 2, "passed_all": False},
-        {"tier": "hard", "passes": 0, "trials": 2, "passed_all": False},
-    ]
-    assert tier_summary(tasks) == [
-        {"tier": "quick", "tasks": 2, "pass_at_1": 0.75, "pass_all": 0.5},
-        {"tier": "hard", "tasks": 1, "pass_at_1": 0.0, "pass_all": 0.0},
-        {"tier": "all", "tasks": 3, "pass_at_1": 0.5, "pass_all": 1 / 3},
-    ]
 
 
 def test_summary_says_model_updated_first() -> None:
