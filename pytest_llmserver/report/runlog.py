@@ -156,21 +156,21 @@ def log_vllm_error(logger: logging.Logger, request_id: int | str, response_text:
     logger.error("%s", f"request {request_id}: server error: {text}")
 
 
-def log_test_summary(logger: logging.Logger, name: str, figures: object) -> None:
+def log_test_summary(logger: logging.Logger, mode: str, stats: object) -> None:
     """One INFO line with a test's scalar figures, e.g. ``throughput c4-n16: ok=16
-    ttft_p50_s=0.05``. ``figures`` is a mapping (the seed passed ``asdict(stats)``) or an object
-    with the seed's attributes (``SEED_SUMMARY_FIELDS``); ``None`` and nested values are left out.
-    """
-    if isinstance(figures, Mapping):
-        items = list(figures.items())
+    ttft_p50_s=0.05``; ``mode`` names the test. ``stats`` is a mapping (the seed passed
+    ``asdict(stats)``) or an object with the seed's attributes (``SEED_SUMMARY_FIELDS``);
+    ``None`` and nested values are left out."""
+    if isinstance(stats, Mapping):
+        items = list(stats.items())
     else:
-        items = [(key, getattr(figures, key, None)) for key in SEED_SUMMARY_FIELDS]
+        items = [(key, getattr(stats, key, None)) for key in SEED_SUMMARY_FIELDS]
     shown = " ".join(
         f"{key}={_short(value)}"
         for key, value in items
         if isinstance(value, (str, int, float))  # bool is an int
     )
-    logger.info("%s", _redacted(logger, f"{name}: {shown}"))
+    logger.info("%s", _redacted(logger, f"{mode}: {shown}"))
 
 
 def _short(value: Any) -> str:

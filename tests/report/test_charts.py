@@ -44,7 +44,8 @@ TOOLBENCH: list[dict[str, Any]] = [
 
 
 def write_records(path: Path) -> Path:
-    """Two warm-ups, 20 ok requests, 2 failures, odd fields and one line that is not JSON."""
+    """Two warm-ups, 20 ok requests, 2 failures, odd fields, then two lines that are not JSON
+    objects (the reader stops at the first: the charts show everything before it)."""
     records: list[dict[str, Any]] = [
         {"warmup": True, "ok": True, "sent_s": 0.0, "end_s": 0.4, "ttft_s": 0.3, "e2e_s": 0.4},
         {"warmup": True, "ok": False, "sent_s": 0.0, "end_s": 0.1},
@@ -67,8 +68,7 @@ def write_records(path: Path) -> Path:
     records.append({"ok": False, "sent_s": 2.0, "end_s": None, "e2e_s": None})
     records.append({"ok": True, "sent_s": None, "ttft_s": "fast", "itl_s": "not a list"})
     lines = [json.dumps(r) for r in records]
-    lines.insert(5, "{not json")
-    lines.insert(9, "[1, 2, 3]")
+    lines += ["{not json", "[1, 2, 3]"]
     path.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
     return path
 

@@ -119,6 +119,7 @@ def test_log_test_summary_takes_a_mapping_or_seed_stats(
     log_test_summary(logger, "burst", SeedView())
     log_test_summary(logger, "seed dict", asdict(SeedStats()))
     log_test_summary(logger, "ours", {"ok": 3, "nested": {"a": 1}, "none": None, "key": SECRET})
+    log_test_summary(logger, mode="keywords", stats={"ok": True, "ratio": 0.5, "list": [1]})
     assert lines(logger, tmp_path) == [
         f"INFO {logger.name}: throughput: total=10 success=9 failed=1 "
         "avg_response_time=0.1235 avg_tps=42",
@@ -126,6 +127,7 @@ def test_log_test_summary_takes_a_mapping_or_seed_stats(
         f"INFO {logger.name}: seed dict: total=10 success=9 failed=1 "
         "avg_response_time=0.1235 avg_tps=42 avg_ttft=0.05 notes=",
         f"INFO {logger.name}: ours: ok=3 key=[redacted]",
+        f"INFO {logger.name}: keywords: ok=True ratio=0.5",
     ]
 
 
