@@ -1,8 +1,10 @@
-"""Reports under ``logs/``: one directory per run."""
+"""Reports under ``logs/``: one directory per run, its charts, run log and saved transcripts."""
 
 from pytest_llmserver.report.charts import (
     Chart,
+    chart_markdown,
     chart_section,
+    charts_available,
     stress_charts,
     sweep_chart,
     toolbench_chart,
@@ -25,21 +27,39 @@ from pytest_llmserver.report.runlog import (
     close_logger,
     log_request_error,
     log_test_summary,
+    log_vllm_error,
     setup_logger,
+)
+from pytest_llmserver.report.transcripts import (
+    FORMAT,
+    VERSION,
+    ChatHistoryManager,
+    HistoryError,
+    HistoryWarning,
+    TranscriptInfo,
 )
 
 __all__ = [
+    "FORMAT",
+    "VERSION",
     "ArenaEntry",
     "Chart",
+    "ChatHistoryManager",
+    "HistoryError",
+    "HistoryWarning",
     "RunResults",
     "StressEntry",
     "ToolbenchEntry",
+    "TranscriptInfo",
+    "chart_markdown",
     "chart_section",
+    "charts_available",
     "choice_lines",
     "close_logger",
     "describe",
     "log_request_error",
     "log_test_summary",
+    "log_vllm_error",
     "make_run_dir",
     "scan_progress_text",
     "server_table",

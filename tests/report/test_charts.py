@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.report import charts
 from pytest_llmserver.report.charts import (
     Chart,
     chart_markdown,
@@ -19,6 +18,8 @@ from pytest_llmserver.report.charts import (
     sweep_chart,
     toolbench_chart,
 )
+from pytest_llmserver.report.charts.samplers import NumberSample, Occupancy, Sample
+from pytest_llmserver.report.charts.toolbench import tier_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -43,7 +44,8 @@ TOOLBENCH: list[dict[str, Any]] = [
 
 
 def write_records(path: Path) -> Path:
-    """Two warm-ups, 20 ok requests, 2 failures, odd fields and one line that is not JSON."""
+    """Two warm-ups, 20 ok requests, 2 failures, odd fields, then two lines that are not JSON
+    objects (the reader stops at the first: the charts show everything before it)."""
     records: list[dict[str, Any]] = [
         {"warmup": True, "ok": True, "sent_s": 0.0, "end_s": 0.4, "ttft_s": 0.3, "e2e_s": 0.4},
         {"warmup": True, "ok": False, "sent_s": 0.0, "end_s": 0.1},
@@ -66,8 +68,7 @@ def write_records(path: Path) -> Path:
     records.append({"ok": False, "sent_s": 2.0, "end_s": None, "e2e_s": None})
     records.append({"ok": True, "sent_s": None, "ttft_s": "fast", "itl_s": "not a list"})
     lines = [json.dumps(r) for r in records]
-    lines.insert(5, "{not json")
-    lines.insert(9, "[1, 2, 3]")
+    lines += ["{not json", "[1, 2, 3]"]
     path.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
     return path
 
@@ -157,6 +158,22 @@ def test_stress_charts_nothing_to_draw(tmp_path: Path, content: str) -> None:
     assert list(tmp_path.glob("*.png")) == []
 
 
+def test_stress_charts_stop_at_a_torn_line(tmp_path: Path) -> None:
+    """A run cut short mid-line: the records before the torn line are still charted."""
+    records = tmp_path / "records.jsonl"
+    one = {"ok": True, "sent_s": 0.0, "end_s": 0.5, "ttft_s": 0.1, "e2e_s": 0.5, "itl_s": [0.02]}
+    records.write_text(json.dumps(one) + "\n" + '{"ok": true, "sent_s": 0.', encoding="utf-8")
+    result = stress_charts(records, {"mode": "throughput"}, tmp_path, "torn")
+    assert [c.path.name for c in result] == ["torn-latency.png", "torn-distributions.png"]
+
+
+def test_stress_charts_bytes_not_utf8(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b'{"ok": true, "sent_s": 0.0, "end_s": 0.5}\n\xff\xfe{}\n')
+    for chart in stress_charts(records, {"mode": "throughput"}, tmp_path, "bytes"):
+        png_size(chart.path)
+
+
 def test_stress_charts_single_request(tmp_path: Path) -> None:
     records = tmp_path / "records.jsonl"
     one = {"ok": True, "sent_s": 0.0, "end_s": 0.5, "ttft_s": 0.1, "e2e_s": 0.5, "itl_s": [0.02]}
@@ -220,12 +237,12 @@ def test_toolbench_chart(tmp_path: Path) -> None:
 
 def test_toolbench_rows_put_all_last() -> None:
     odd = [{"tier": None, "pass_at_1": 1.0}, {"tier": "x"}, {"tier": "y", "tasks": True}, 3]
-    assert charts._tier_rows([*TOOLBENCH, *odd]) == [
+    assert tier_rows([*TOOLBENCH, *odd]) == [
         ("quick (7)", 100.0, pytest.approx(85.7)),
         ("hard (5)", 40.0, None),
         ("all (12)", 75.0, 50.0),
     ]
-    assert charts._tier_rows([{"tier": "y", "tasks": True, "pass_all": 0.5}]) == [("y", None, 50.0)]
+    assert tier_rows([{"tier": "y", "tasks": True, "pass_all": 0.5}]) == [("y", None, 50.0)]
 
 
 @pytest.mark.parametrize(
@@ -266,18 +283,18 @@ def test_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_sample_keeps_every_kth_within_cap() -> None:
-    kept: charts._Sample[int] = charts._Sample(cap=10)
+    kept: Sample[int] = Sample(cap=10)
     for i in range(100):
         kept.add(i)
     assert kept.items == list(range(0, 100, 16))
-    numbers = charts._NumberSample(cap=10)
+    numbers = NumberSample(cap=10)
     for start in range(0, 100, 7):
         numbers.add_numbers([float(i) for i in range(start, min(start + 7, 100))])
     assert numbers.items == [float(i) for i in range(0, 100, 16)]
 
 
 def test_occupancy_is_time_weighted_and_coarsens() -> None:
-    occupancy = charts._Occupancy(bins=4, width_s=0.5)
+    occupancy = Occupancy(bins=4, width_s=0.5)
     assert occupancy.curve() is None
     occupancy.add(0.0, 1.0)
     occupancy.add(0.5, 1.5)

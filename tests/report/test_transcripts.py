@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.history import (
+from pytest_llmserver.report.transcripts import (
     FORMAT,
     ChatHistoryManager,
     HistoryError,
