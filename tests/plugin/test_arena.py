@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.history import ChatHistoryManager
+from pytest_llmserver.report import ChatHistoryManager
 
 ARENA = ("--llm-server=sim", "-m", "arena", "-p", "no:cacheprovider")
 
