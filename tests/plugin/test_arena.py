@@ -58,7 +58,7 @@ def test_a_judge_that_always_says_a_only_produces_ties(llm_pytester: pytest.Pyte
 
 
 def test_a_judge_without_verdicts_fails_the_arena(llm_pytester: pytest.Pytester) -> None:
-    result = llm_pytester.runpytest(*ARENA, "-k", "prompts", "--llm-judge-model=judge-prose")
+    result = llm_pytester.runpytest(*ARENA, "-k", "arena_prompts", "--llm-judge-model=judge-prose")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*judge judge-prose gave no readable verdict in 9 matchups*"])
     [row] = [
@@ -68,7 +68,7 @@ def test_a_judge_without_verdicts_fails_the_arena(llm_pytester: pytest.Pytester)
 
 
 def test_self_judging_is_warned(llm_pytester: pytest.Pytester) -> None:
-    llm_pytester.runpytest(*ARENA, "-k", "prompts", "--llm-judge-model=sim-small")
+    llm_pytester.runpytest(*ARENA, "-k", "arena_prompts", "--llm-judge-model=sim-small")
     warnings = _arenas(llm_pytester)["prompts"]["warnings"]
     assert "the judge is the model under test; self-judging is biased" in warnings
 
@@ -87,7 +87,7 @@ def test_self_judging_is_warned(llm_pytester: pytest.Pytester) -> None:
 def test_bad_arena_options_fail_with_their_name(
     llm_pytester: pytest.Pytester, option: str, message: str
 ) -> None:
-    result = llm_pytester.runpytest(*ARENA, "-k", "prompts", option)
+    result = llm_pytester.runpytest(*ARENA, "-k", "arena_prompts", option)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*{message}"])
 
@@ -97,7 +97,7 @@ def test_model_arena_with_named_models_and_urls(llm_pytester: pytest.Pytester) -
 
     with SimThread(SimConfig(host="127.0.0.3", models=("far-model",))) as other:
         result = llm_pytester.runpytest(
-            *ARENA, "-k", "models", f"--llm-arena-models=sim-small,far-model@{other.url}"
+            *ARENA, "-k", "arena_models", f"--llm-arena-models=sim-small,far-model@{other.url}"
         )
     result.assert_outcomes(passed=1)
     arena = _arenas(llm_pytester)["models"]
@@ -111,7 +111,7 @@ def test_transcripts_are_saved_when_asked(llm_pytester: pytest.Pytester) -> None
         "-m",
         "arena or (toolbench and quick)",
         "-k",
-        "prompts or toolbench",
+        "arena_prompts or test_toolbench",
         "--llm-model=oracle",
         "--llm-arena-questions=1",
         "--llm-save-transcripts",
