@@ -4,6 +4,7 @@ judged pair by pair in both answer orders by an LLM judge that sees only "Answer
 
 from __future__ import annotations
 
+from pytest_llmserver.arena.engine import ArenaOptions, TranscriptHook
 from pytest_llmserver.arena.judge import judge_messages, parse_verdict, split_judge_prompt
 from pytest_llmserver.arena.prompts import SYSTEM_PROMPTS, TEST_QUESTIONS
 from pytest_llmserver.arena.report import render_markdown, write_arena_report
@@ -22,7 +23,6 @@ from pytest_llmserver.arena.runner import (
     MIN_MODELS,
     ModelArena,
     PromptArena,
-    TranscriptHook,
     blind_labels,
 )
 
@@ -33,6 +33,7 @@ __all__ = [
     "SYSTEM_PROMPTS",
     "TEST_QUESTIONS",
     "ArenaMatchup",
+    "ArenaOptions",
     "ArenaResult",
     "ArenaStats",
     "JudgeResult",

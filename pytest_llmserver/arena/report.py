@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pytest_llmserver._util import md_cell, md_table
 from pytest_llmserver.arena.prompts import SYSTEM_PROMPTS
 from pytest_llmserver.arena.results import ArenaResult, ArenaStats, JudgeResult
 
 JSON_SCHEMA = "pytest-llmserver/arena"
 JSON_SCHEMA_VERSION = 1
 RAW_EXCERPT_CHARS = 160
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
 def _number(value: float | None, fmt: str) -> str:
@@ -30,37 +27,55 @@ def display_name(result: ArenaResult, contestant: str) -> str:
     return f"{contestant} ({prompt['name']})" if prompt else contestant
 
 
-def _leaderboard_row(result: ArenaResult, rank: int, row: ArenaStats) -> str:
+LEADERBOARD_HEADER = (
+    "rank",
+    "contestant",
+    "win rate",
+    "W/L/T",
+    "unparseable",
+    "mean score (n)",
+    "TTFT p50 ms",
+    "decode tok/s p50",
+)
+
+
+def _leaderboard_row(result: ArenaResult, rank: int, row: ArenaStats) -> list[object]:
     rate = "n/a" if row.win_rate is None else f"{row.win_rate:.1%}"
     score = "n/a" if row.mean_score is None else f"{row.mean_score:.2f}"
     ttft = None if row.ttft_p50_s is None else row.ttft_p50_s * 1e3
-    return (
-        f"| {rank} | {_cell(display_name(result, row.contestant))} | {rate} | "
-        f"{row.wins}/{row.losses}/{row.ties} | {row.unparseable} | {score} ({row.score_n}) | "
-        f"{_number(ttft, '.1f')} | {_number(row.decode_tps_p50, '.1f')} |"
-    )
+    return [
+        rank,
+        display_name(result, row.contestant),
+        rate,
+        f"{row.wins}/{row.losses}/{row.ties}",
+        row.unparseable,
+        f"{score} ({row.score_n})",
+        _number(ttft, ".1f"),
+        _number(row.decode_tps_p50, ".1f"),
+    ]
+
+
+def _counts(counts: dict[str, int] | None) -> str:
+    if counts is None:
+        return "-"
+    text = f"{counts['wins']}-{counts['losses']}-{counts['ties']}"
+    if counts["unparseable"]:
+        text += f" ({counts['unparseable']}?)"
+    return text
 
 
 def _per_question(result: ArenaResult) -> list[str]:
     names = list(result.contestants)
-    header = "| question | category | " + " | ".join(_cell(n) for n in names) + " |"
-    lines = [header, "|---|---|" + "---:|" * len(names)]
     by_name = {s.contestant: s for s in result.stats}
-    for question in result.questions:
-        qid = str(question["id"])
-        cells = []
-        for name in names:
-            counts = by_name[name].per_question.get(qid)
-            if counts is None:
-                cells.append("-")
-                continue
-            text = f"{counts['wins']}-{counts['losses']}-{counts['ties']}"
-            if counts["unparseable"]:
-                text += f" ({counts['unparseable']}?)"
-            cells.append(text)
-        category = _cell(str(question.get("category", "")))
-        lines.append(f"| {qid} | {category} | " + " | ".join(cells) + " |")
-    return lines
+    rows = [
+        [
+            str(question["id"]),
+            str(question.get("category", "")),
+            *(_counts(by_name[n].per_question.get(str(question["id"]))) for n in names),
+        ]
+        for question in result.questions
+    ]
+    return md_table(["question", "category", *names], rows, ["---", "---", *["---:"] * len(names)])
 
 
 def _order(verdict: JudgeResult) -> str:
@@ -82,16 +97,10 @@ def render_markdown(result: ArenaResult, name: str) -> str:
     ]
     if result.warnings:
         lines += ["", "## Warnings", ""]
-        lines += [f"- {_cell(w)}" for w in result.warnings]
-    lines += [
-        "",
-        "## Leaderboard",
-        "",
-        "| rank | contestant | win rate | W/L/T | unparseable | mean score (n) | TTFT p50 ms "
-        "| decode tok/s p50 |",
-        "|---:|---|---:|---|---:|---:|---:|---:|",
-    ]
-    lines += [_leaderboard_row(result, i, row) for i, row in enumerate(result.stats, 1)]
+        lines += [f"- {md_cell(w)}" for w in result.warnings]
+    lines += ["", "## Leaderboard", ""]
+    rows = [_leaderboard_row(result, i, row) for i, row in enumerate(result.stats, 1)]
+    lines += md_table(LEADERBOARD_HEADER, rows, ["---:", "---", "---:", "---", *["---:"] * 4])
     lines += ["", "## Per question (wins-losses-ties, (n?) unparseable)", ""]
     lines += _per_question(result)
     biased = [m for m in result.matchups if m.position_bias]
@@ -100,7 +109,7 @@ def render_markdown(result: ArenaResult, name: str) -> str:
         for matchup in biased:
             said = "/".join(str(v.winner) for v in matchup.verdicts)
             lines.append(
-                f"- {matchup.question_id}: {_cell(matchup.left)} vs {_cell(matchup.right)}: "
+                f"- {matchup.question_id}: {md_cell(matchup.left)} vs {md_cell(matchup.right)}: "
                 f"the judge said {said} in the two orders"
             )
     else:
@@ -109,10 +118,11 @@ def render_markdown(result: ArenaResult, name: str) -> str:
     lines += ["", f"## Unparseable or failed verdicts ({len(failed)})", ""]
     if failed:
         for verdict in failed:
-            excerpt = _cell(verdict.raw.strip()[:RAW_EXCERPT_CHARS])
+            # a code span cannot escape a backtick, so the excerpt shows none
+            excerpt = md_cell(verdict.raw.strip()[:RAW_EXCERPT_CHARS].replace("`", "'"))
             lines.append(
-                f"- {verdict.question_id} ({_cell(_order(verdict))}): "
-                f"{_cell(verdict.error or 'no verdict')}; raw: `{excerpt}`"
+                f"- {verdict.question_id} ({md_cell(_order(verdict))}): "
+                f"{md_cell(verdict.error or 'no verdict')}; raw: `{excerpt}`"
             )
     else:
         lines.append("None.")

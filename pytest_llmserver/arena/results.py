@@ -186,10 +186,6 @@ class ArenaResult:
     wall_s: float
     warnings: list[str] = field(default_factory=list)
 
-    def stats_of(self, contestant: str) -> ArenaStats:
-        """The stats row of ``contestant``."""
-        return next(s for s in self.stats if s.contestant == contestant)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
         return {

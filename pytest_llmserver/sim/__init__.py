@@ -14,7 +14,8 @@ from pytest_llmserver.sim.policy import (
     SimToolCall,
 )
 from pytest_llmserver.sim.process import SimProcess
-from pytest_llmserver.sim.server import SimServer, SimThread
+from pytest_llmserver.sim.server import SimServer
+from pytest_llmserver.sim.thread import SimThread
 from pytest_llmserver.sim.tokens import count_tokens, message_text, split_tokens
 
 __all__ = [

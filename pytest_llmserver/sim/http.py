@@ -151,13 +151,6 @@ class ResponseWriter:
         self._writer.write(frame)
         await self._writer.drain()
 
-    async def flush_head(self) -> None:
-        """Send the head of the chunked response now, before any chunk."""
-        if not self.headers_sent:
-            self._writer.write(self._chunked_head())
-            self.headers_sent = True
-            await self._writer.drain()
-
     async def end_chunked(self) -> None:
         """Write the terminating zero-length chunk."""
         data = b"0\r\n\r\n"

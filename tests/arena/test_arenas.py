@@ -3,9 +3,10 @@ turns position bias into ties, unparseable verdicts are never guessed, fair judg
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,9 @@ from pytest_llmserver.arena import (
     PromptArena,
     PromptResponse,
     blind_labels,
-    judge_messages,
-    matchup_outcome,
-    parse_verdict,
-    split_judge_prompt,
     write_arena_report,
 )
-from pytest_llmserver.client import ModelClient
+from pytest_llmserver.client import ModelClient, ServerRecord
 from pytest_llmserver.servers import JUDGE_MODELS
 from pytest_llmserver.servers.judges import ArenaJudgePolicy
 from pytest_llmserver.sim import (
@@ -38,6 +35,7 @@ from pytest_llmserver.sim import (
     SimReply,
     SimRequest,
     SimServer,
+    SimThread,
     TimingModel,
 )
 
@@ -97,123 +95,6 @@ async def prompt_arena(url: str, judge: str | None, **kwargs: Any) -> ArenaResul
             **kwargs,
         )
         return await arena.run()
-
-
-# --- parse_verdict -----------------------------------------------------------------------------
-
-VERDICT = '{"winner": "A", "score_a": 8, "score_b": 5, "reason": "more complete"}'
-
-
-@pytest.mark.parametrize(
-    ("text", "winner", "score_a", "score_b"),
-    [
-        (VERDICT, "A", 8.0, 5.0),
-        (f"```json\n{VERDICT}\n```", "A", 8.0, 5.0),
-        (f"```\n{VERDICT}\n```", "A", 8.0, 5.0),
-        (f"Here is my verdict:\n{VERDICT}\nThanks for asking.", "A", 8.0, 5.0),
-        (f"Intro text\n```json\n{VERDICT}\n```\nclosing words", "A", 8.0, 5.0),
-        ('{"winner": "B", "score_a": 2, "score_b": 9, "reason": "uses {x: 1} and {}"}', "B", 2, 9),
-        ('<think>{"winner": "B"} maybe?</think>' + VERDICT, "A", 8.0, 5.0),
-        ('{"winner": "A", "score_a": 15, "score_b": -2}', "A", 10.0, 0.0),
-        ('{"winner": "A", "score_a": "7", "score_b": " 4.5 "}', "A", 7.0, 4.5),
-        ('{"Winner": "Answer B", "Score_A": 3, "SCORE_B": 6}', "B", 3.0, 6.0),
-        ('{"winner": "a"}', "A", None, None),
-        ('{"winner": "draw", "score_a": 5, "score_b": 5}', "tie", 5.0, 5.0),
-        ('{"winner": "Tie"}', "tie", None, None),
-        ('{"verdict": {"winner": "b", "score_a": 1, "score_b": 2}}', "B", 1.0, 2.0),
-    ],
-)
-def test_parse_verdict_accepts(
-    text: str, winner: str, score_a: float | None, score_b: float | None
-) -> None:
-    verdict, why = parse_verdict(text)
-    assert why is None
-    assert verdict is not None
-    assert verdict["winner"] == winner
-    assert verdict["score_a"] == score_a
-    assert verdict["score_b"] == score_b
-
-
-def test_parse_verdict_keeps_reason_with_nested_braces() -> None:
-    verdict, _ = parse_verdict('noise {"winner": "A", "reason": "set {1, {2}} is fine"} tail')
-    assert verdict is not None
-    assert verdict["reason"] == "set {1, {2}} is fine"
-
-
-@pytest.mark.parametrize(
-    ("text", "why_part"),
-    [
-        ("Answer A is clearly better than Answer B.", "no JSON"),
-        ('{"winner": "A", "score_a": 8', "broken JSON"),
-        ('{"score_a": 8, "score_b": 3}', "no object has a 'winner'"),
-        ('{"winner": "C"}', "unrecognised winner"),
-        ('{"winner": "A"} on second thought {"winner": "B"}', "conflicting"),
-        ('<think>{"winner": "A"}</think>', "empty reply"),
-        ("", "empty reply"),
-    ],
-)
-def test_parse_verdict_refuses(text: str, why_part: str) -> None:
-    verdict, why = parse_verdict(text)
-    assert verdict is None
-    assert why is not None
-    assert why_part in why
-
-
-# --- judge prompt and outcome rule -------------------------------------------------------------
-
-
-def test_judge_messages_are_blind_and_round_trip() -> None:
-    messages = judge_messages("What is 2+2?", "four", "It is 4.")
-    assert [m["role"] for m in messages] == ["system", "user"]
-    text = "\n".join(m["content"] for m in messages)
-    assert "Answer A" in text
-    assert "Answer B" in text
-    assert '"winner"' in text
-    assert split_judge_prompt(messages[1]["content"]) == ("What is 2+2?", "four", "It is 4.")
-
-
-def verdict(first: str, second: str, winner: str | None, error: str | None = None) -> JudgeResult:
-    return JudgeResult("q", first, second, winner=winner, parsed=winner is not None, error=error)
-
-
-@pytest.mark.parametrize(
-    ("one", "two", "outcome"),
-    [
-        ("A", "B", "x"),  # x shown first and chosen, then shown second and chosen
-        ("B", "A", "y"),
-        ("A", "A", "tie"),  # follows the position
-        ("B", "B", "tie"),
-        ("tie", "A", "tie"),
-        ("A", None, "unparseable"),
-        (None, "tie", "unparseable"),
-    ],
-)
-def test_outcome_rule(one: str | None, two: str | None, outcome: str) -> None:
-    assert matchup_outcome([verdict("x", "y", one), verdict("y", "x", two)]) == outcome
-
-
-def test_errored_verdict_is_unparseable() -> None:
-    failed = verdict("y", "x", None, error="LLMTimeoutError: slow")
-    assert matchup_outcome([verdict("x", "y", "A"), failed]) == "unparseable"
-
-
-def test_builtin_prompts_and_questions() -> None:
-    assert list(SYSTEM_PROMPTS) == [
-        "plain",
-        "chain_of_thought",
-        "atomic",
-        "reflective",
-        "failure_first",
-        "methodical",
-        "concise",
-    ]
-    assert all(p["name"] and len(p["prompt"]) > 40 for p in SYSTEM_PROMPTS.values())
-    ids = [q["id"] for q in TEST_QUESTIONS]
-    assert len(ids) == len(set(ids)) == 12
-    categories = Counter(q["category"] for q in TEST_QUESTIONS)
-    assert categories == dict.fromkeys(
-        ["reasoning", "math", "coding", "writing", "knowledge", "planning"], 2
-    )
 
 
 # --- arenas against the scripted judges --------------------------------------------------------
@@ -414,3 +295,81 @@ async def test_full_prompt_arena_report(sim_url: str, tmp_path: Path) -> None:
     assert "| 1 | atomic (Atomic sub-questions) | 50.0% | 0/0/72 | 0 | 5.50 (144) |" in md
     assert "## Position-bias ties (252)" in md
     assert "| reason-01 | reasoning | 0-0-6 |" in md
+
+
+# --- the seed form: PromptArena(server, model) -------------------------------------------------
+
+
+@pytest.fixture
+def sim_thread_url() -> Iterator[str]:
+    config = SimConfig(
+        models=("sim-small", *JUDGE_MODELS),
+        policy=ArenaJudgePolicy(FunctionPolicy(contestant_reply)),
+        timing=FAST,
+    )
+    with SimThread(config) as sim:
+        yield sim.url
+
+
+def test_seed_form_makes_and_closes_its_own_clients(
+    sim_thread_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[str] = []
+    aclose = ModelClient.aclose
+
+    async def counting_aclose(self: ModelClient) -> None:
+        closed.append(self.model)
+        await aclose(self)
+
+    monkeypatch.setattr(ModelClient, "aclose", counting_aclose)
+    server = ServerRecord(url=sim_thread_url, type="openai")
+    arena = PromptArena(
+        server,
+        "sim-small",
+        judge_model="judge-fair",
+        timeout_s=30.0,
+        prompts=["concise", "plain", "chain_of_thought"],
+        questions=TWO_QUESTIONS,
+    )
+    assert (arena.client, arena.model, arena.judge_model) == (None, "sim-small", "judge-fair")
+    for run in (1, 2):  # every run has clients of its own
+        result = asyncio.run(arena.run())
+        assert sorted(closed) == sorted(["sim-small", "judge-fair"] * run)
+    assert result.judge_model == "judge-fair"
+    assert result.warnings == []
+    assert len(result.responses) == 3 * 2
+    assert all(r.error is None for r in result.responses)
+    assert [s.contestant for s in result.stats] == ["chain_of_thought", "plain", "concise"]
+    assert result.stats[0].wins == 4
+
+
+def test_seed_form_with_a_plain_dict_judges_itself(sim_thread_url: str) -> None:
+    arena = PromptArena(
+        {"url": sim_thread_url, "type": "openai"},
+        "sim-small",
+        prompts=["plain", "concise"],
+        questions=TEST_QUESTIONS[:1],
+    )
+    assert arena.server == ServerRecord(url=sim_thread_url, type="openai")
+    result = asyncio.run(arena.run())
+    assert result.warnings == [SELF_JUDGE_WARNING]
+    assert result.judge_model == "sim-small"
+    assert [m.outcome for m in result.matchups] == ["unparseable"]  # filler words, no JSON
+
+
+async def test_seed_form_argument_errors(sim_url: str) -> None:
+    server = {"url": sim_url, "type": "openai"}
+    async with ModelClient(server, "sim-small") as c:
+        with pytest.raises(TypeError, match="takes no model, timeout_s"):
+            PromptArena(c, "sim-small", timeout_s=5.0)
+        with pytest.raises(TypeError, match="judge_model"):
+            PromptArena(server, "sim-small", judge=c, judge_model="judge-fair")
+        assert PromptArena(server, "sim-small", judge=c).judge_model == "sim-small"
+    with pytest.raises(TypeError, match="needs the model name"):
+        PromptArena(server)
+    with pytest.raises(TypeError, match="not int"):
+        PromptArena(42, "sim-small")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unknown arena option"):
+        PromptArena(server, "sim-small", seeds=3)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="concurrency"):
+        PromptArena(server, "sim-small", concurrency=0)

@@ -1,0 +1,234 @@
+"""Chat requests of both APIs: check the body, run the policy, write the timed reply."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_llmserver.sim import ollama_api, openai_api
+from pytest_llmserver.sim.config import Fault, SimConfig
+from pytest_llmserver.sim.errors import Api, ApiError
+from pytest_llmserver.sim.exchange import Exchange, parse_body
+from pytest_llmserver.sim.generation import (
+    Emitter,
+    FaultSettings,
+    Plan,
+    build_plan,
+    run_generation,
+    token_deadlines,
+)
+from pytest_llmserver.sim.overrides import Overrides
+from pytest_llmserver.sim.policy import DefaultPolicy, SimReply, SimRequest, is_reasoning_model
+from pytest_llmserver.sim.tokens import count_prompt_tokens
+
+
+def _optional_count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, f"'{name}' must be an integer", param=name)
+    return value
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise ApiError(400, "'messages' must be a list of message objects", param="messages")
+    return messages
+
+
+def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    tools = body.get("tools")
+    if tools is None:
+        return []
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise ApiError(400, "'tools' must be a list of tool objects", param="tools")
+    return tools
+
+
+def _ollama_think(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if value in ("low", "medium", "high"):
+        return True
+    raise ApiError(400, f"invalid think value: {value!r}")
+
+
+@dataclass(frozen=True)
+class _ChatBody:
+    """The fields both APIs share, checked."""
+
+    api: Api
+    body: dict[str, Any]
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    stream: bool
+
+
+class Chat:
+    """Answers ``POST /v1/chat/completions`` and ``POST /api/chat`` for one configuration."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+
+    def _model(self, body: dict[str, Any], api: Api) -> str:
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise ApiError(400, "you must provide a model parameter", param="model")
+        if model not in self.config.models:
+            if api == "ollama":
+                raise ApiError(404, f"model '{model}' not found")
+            raise ApiError(
+                404,
+                f"The model '{model}' does not exist",
+                param="model",
+                code="model_not_found",
+            )
+        return model
+
+    def _read(self, exchange: Exchange, api: Api, stream_default: bool) -> _ChatBody:
+        """Body, model, messages, tools and ``stream``, checked in that order."""
+        body = parse_body(exchange.request)
+        model = self._model(body, api)
+        messages = _messages(body)
+        tools = _tools(body)
+        stream = body.get("stream")
+        if stream is None:
+            stream = stream_default
+        if not isinstance(stream, bool):
+            raise ApiError(400, "'stream' must be a boolean", param="stream")
+        return _ChatBody(api, body, model, messages, tools, stream)
+
+    @staticmethod
+    def _sim_request(
+        exchange: Exchange, chat: _ChatBody, max_tokens: int | None, think: bool | None
+    ) -> SimRequest:
+        """The request the policy sees; the ``http_500`` fault strikes here, after all checks."""
+        if exchange.fault is Fault.HTTP_500:
+            raise ApiError(500, "simulated internal error", "server_error")
+        return SimRequest(
+            api=chat.api,
+            model=chat.model,
+            messages=chat.messages,
+            tools=chat.tools,
+            max_tokens=max_tokens,
+            think=think,
+            stream=chat.stream,
+            body=chat.body,
+            headers=dict(exchange.request.headers),
+        )
+
+    def _reply(self, request: SimRequest, overrides: Overrides) -> SimReply:
+        policy = self.config.policy
+        if overrides.answer_tokens is not None and isinstance(policy, DefaultPolicy):
+            policy = policy.with_answer_tokens(overrides.answer_tokens)
+        return policy.respond(request)
+
+    async def _generate(
+        self,
+        exchange: Exchange,
+        request: SimRequest,
+        make_emitter: Callable[[Plan], Emitter],
+    ) -> None:
+        """Run the policy, lay out the tokens and write them through the emitter."""
+        overrides = exchange.overrides
+        http_request = exchange.request
+        sequence = exchange.sequence
+        reply = self._reply(request, overrides)
+        plan = build_plan(reply, request.max_tokens, f"call_{sequence:08x}")
+        timing = self.config.timing
+        ttft_s = timing.ttft_s if overrides.ttft_s is None else overrides.ttft_s
+        per_token_s = timing.per_token_s if overrides.per_token_s is None else overrides.per_token_s
+        prompt_tokens = count_prompt_tokens(request.messages, request.tools)
+        deadlines = token_deadlines(
+            http_request.read_loop_s,
+            len(plan.pieces),
+            ttft_s + timing.prefill_s_per_token * prompt_tokens,
+            per_token_s,
+            timing.jitter_s,
+            random.Random(timing.seed * 1_000_003 + sequence),
+        )
+        after_tokens = overrides.fault_after_tokens
+        stall_s = overrides.stall_s
+        faults = FaultSettings(
+            fault=exchange.fault,
+            after_tokens=self.config.fault_after_tokens if after_tokens is None else after_tokens,
+            stall_s=self.config.stall_s if stall_s is None else stall_s,
+        )
+        await run_generation(
+            plan,
+            deadlines,
+            make_emitter(plan),
+            exchange.response,
+            faults,
+            prompt_tokens,
+            http_request.started_ns,
+            http_request.read_ns,
+        )
+
+    async def openai(self, exchange: Exchange) -> None:
+        """``POST /v1/chat/completions``: SSE when ``stream`` is true, else one JSON."""
+        chat = self._read(exchange, "openai", stream_default=False)
+        body, fault = chat.body, exchange.fault
+        max_tokens = _optional_count(body.get("max_completion_tokens"), "max_completion_tokens")
+        if max_tokens is None:
+            max_tokens = _optional_count(body.get("max_tokens"), "max_tokens")
+        if max_tokens is not None and max_tokens < 0:
+            raise ApiError(400, "the token limit must be >= 0", param="max_tokens")
+        if fault is Fault.REJECT_STREAM_OPTIONS and "stream_options" in body:
+            raise ApiError(400, "Unrecognized request argument supplied: stream_options")
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        sim_request = self._sim_request(exchange, chat, max_tokens, None)
+        completion_id = f"chatcmpl-sim{exchange.sequence:016x}"
+        created = int(time.time())
+        send_usage = fault is not Fault.NO_USAGE
+        style = self.config.reasoning_style
+
+        def make_emitter(plan: Plan) -> Emitter:
+            if chat.stream:
+                return openai_api.OpenAIStreamEmitter(
+                    exchange.response,
+                    plan,
+                    chat.model,
+                    completion_id,
+                    created,
+                    style,
+                    send_usage,
+                    include_usage,
+                )
+            return openai_api.OpenAIWholeEmitter(
+                exchange.response, plan, chat.model, completion_id, created, style, send_usage
+            )
+
+        await self._generate(exchange, sim_request, make_emitter)
+
+    async def ollama(self, exchange: Exchange) -> None:
+        """``POST /api/chat``: NDJSON unless ``stream`` is false."""
+        chat = self._read(exchange, "ollama", stream_default=True)
+        think = _ollama_think(chat.body.get("think"))
+        if think and not is_reasoning_model(chat.model):
+            raise ApiError(400, f'"{chat.model}" does not support thinking')
+        options = chat.body.get("options")
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise ApiError(400, "'options' must be an object")
+        num_predict = _optional_count(options.get("num_predict"), "num_predict")
+        if num_predict is not None and num_predict < 0:
+            num_predict = None  # Ollama: -1 means no limit
+        sim_request = self._sim_request(exchange, chat, num_predict, think)
+        send_usage = exchange.fault is not Fault.NO_USAGE
+
+        def make_emitter(plan: Plan) -> Emitter:
+            if chat.stream:
+                return ollama_api.OllamaStreamEmitter(
+                    exchange.response, plan, chat.model, send_usage
+                )
+            return ollama_api.OllamaWholeEmitter(exchange.response, plan, chat.model, send_usage)
+
+        await self._generate(exchange, sim_request, make_emitter)
