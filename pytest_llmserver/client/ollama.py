@@ -1,45 +1,19 @@
-"""Ollama's native ``/api/chat``: request bodies and an NDJSON decoder."""
+"""Ollama's native ``/api/chat``: the ``OLLAMA`` protocol object and its NDJSON decoder."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from pytest_llmserver.client.errors import LLMProtocolError, LLMServerEventError
-from pytest_llmserver.client.metrics import ServerCounts
-from pytest_llmserver.client.openai import error_message
-from pytest_llmserver.client.response import ResponseBuilder
+from pytest_llmserver.client._api import ChatRequest, stream_object
+from pytest_llmserver.client.errors import LLMProtocolError
+
+if TYPE_CHECKING:
+    from pytest_llmserver.client.metrics import ServerCounts
+    from pytest_llmserver.client.response import ResponseBuilder, ToolCall
+    from pytest_llmserver.client.server import ServerRecord
 
 CHAT_PATH = "/api/chat"
-
-
-def build_chat_body(
-    model: str,
-    messages: list[dict[str, Any]],
-    *,
-    stream: bool,
-    max_tokens: int | None = None,
-    temperature: float | None = None,
-    tools: list[dict[str, Any]] | None = None,
-    enable_thinking: bool | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """An ``/api/chat`` body (``stream`` is always sent: Ollama's default is true)."""
-    body: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
-    options: dict[str, Any] = {}
-    if max_tokens is not None:
-        options["num_predict"] = max_tokens
-    if temperature is not None:
-        options["temperature"] = temperature
-    if options:
-        body["options"] = options
-    if tools:
-        body["tools"] = tools
-    if enable_thinking is not None:
-        body["think"] = enable_thinking
-    if extra:
-        body.update(extra)
-    return body
 
 
 def _rate(count: object, duration_ns: object) -> float | None:
@@ -76,37 +50,14 @@ class NDJSONDecoder:
         """Consume one line; return answer text it completed."""
         if not line.strip():
             return ""
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            raise LLMProtocolError(
-                f"malformed line in the stream from {self._url}: {exc}: {line[:120]!r}",
-                url=self._url,
-            ) from exc
-        if not isinstance(obj, dict):
-            raise LLMProtocolError(
-                f"line in the stream from {self._url} is not a JSON object: {line[:120]!r}",
-                url=self._url,
-            )
         builder = self._builder
-        builder.clock.event(t_ns)
-        if "error" in obj:
-            raise LLMServerEventError(
-                f"error in the stream from {self._url}: {error_message(obj)}", url=self._url
-            )
+        obj = stream_object(line, t_ns, builder, self._url, unit="line", error_unit="error")
         out = ""
         message = obj.get("message")
         if message:
             content = message.get("content") or ""
             thinking = message.get("thinking") or ""
-            for call in message.get("tool_calls") or ():
-                function = call.get("function") or {}
-                builder.tool_whole(
-                    t_ns,
-                    function.get("name") or "",
-                    function.get("arguments"),
-                    call.get("id") or "",
-                )
+            builder.whole_tool_calls(t_ns, message.get("tool_calls"))
             if content or thinking:
                 out = builder.text(t_ns, thinking, content)
         if obj.get("done"):
@@ -121,6 +72,61 @@ class NDJSONDecoder:
         return ""
 
 
-def tool_result_message(name: str, content: str) -> dict[str, Any]:
-    """A tool result in Ollama's format (``tool_name``, no call id)."""
-    return {"role": "tool", "content": content, "tool_name": name}
+class OllamaChat:
+    """Ollama's ``/api/chat``, streamed as newline-delimited JSON."""
+
+    name = "ollama"
+
+    def chat_url(self, server: ServerRecord) -> str:
+        """``/api/chat`` at the server root."""
+        return server.root + CHAT_PATH
+
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """An ``/api/chat`` body (``stream`` is always sent: Ollama's default is true)."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": request.messages,
+            "stream": request.stream,
+        }
+        options: dict[str, Any] = {}
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if options:
+            body["options"] = options
+        if request.tools:
+            body["tools"] = request.tools
+        if request.enable_thinking is not None:
+            body["think"] = request.enable_thinking
+        if request.extra:
+            body.update(request.extra)
+        return body
+
+    def decoder(self, builder: ResponseBuilder, url: str, content_type: str) -> NDJSONDecoder:
+        """An NDJSON decoder (Ollama's content type is not checked)."""
+        return NDJSONDecoder(builder, url)
+
+    def decode_whole(self, raw: bytes, builder: ResponseBuilder, t_ns: int, url: str) -> None:
+        """Fill ``builder`` from the one object of a non-streamed reply."""
+        decoder = NDJSONDecoder(builder, url)
+        decoder.feed_line(raw, t_ns)
+        if not decoder.done:
+            raise LLMProtocolError(f'reply from {url} lacks "done": true', url=url)
+
+    def tool_result_message(self, call: ToolCall, content: str) -> dict[str, Any]:
+        """A tool result that answers the call by name (``tool_name``; Ollama has no call ids)."""
+        return {"role": "tool", "content": content, "tool_name": call.name}
+
+    def assistant_message(self, content: str, calls: Sequence[ToolCall]) -> dict[str, Any]:
+        """The reply with its calls, arguments as JSON objects."""
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if calls:
+            message["tool_calls"] = [
+                {"function": {"name": c.name, "arguments": c.arguments or {}}} for c in calls
+            ]
+        return message
+
+
+OLLAMA = OllamaChat()
+"""Ollama's native protocol (server type ``ollama``)."""

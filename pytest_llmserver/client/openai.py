@@ -1,48 +1,20 @@
-"""OpenAI-compatible chat completions: request bodies and a server-sent-events decoder."""
+"""OpenAI-compatible chat completions: the ``OPENAI`` protocol object and its SSE decoder."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from pytest_llmserver.client.errors import LLMProtocolError, LLMServerEventError
-from pytest_llmserver.client.metrics import ServerCounts
-from pytest_llmserver.client.response import ResponseBuilder
+from pytest_llmserver.client._api import ChatRequest, stream_object
+from pytest_llmserver.client.errors import LLMProtocolError
+
+if TYPE_CHECKING:
+    from pytest_llmserver.client.metrics import ServerCounts
+    from pytest_llmserver.client.response import ResponseBuilder, ToolCall
+    from pytest_llmserver.client.server import ServerRecord
 
 CHAT_PATH = "/chat/completions"
-
-
-def build_chat_body(
-    model: str,
-    messages: list[dict[str, Any]],
-    *,
-    stream: bool,
-    include_usage: bool,
-    max_tokens: int | None = None,
-    temperature: float | None = None,
-    tools: list[dict[str, Any]] | None = None,
-    tool_choice: str | dict[str, Any] | None = None,
-    enable_thinking: bool | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A ``/v1/chat/completions`` body."""
-    body: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
-    if stream and include_usage:
-        body["stream_options"] = {"include_usage": True}
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
-    if temperature is not None:
-        body["temperature"] = temperature
-    if tools:
-        body["tools"] = tools
-        if tool_choice is not None:
-            body["tool_choice"] = tool_choice
-    if enable_thinking is not None:
-        # Read by the chat templates of reasoning models on llama.cpp, vLLM and SGLang.
-        body["chat_template_kwargs"] = {"enable_thinking": enable_thinking}
-    if extra:
-        body.update(extra)
-    return body
 
 
 def apply_usage(counts: ServerCounts, usage: dict[str, Any]) -> None:
@@ -82,14 +54,12 @@ def apply_timings(counts: ServerCounts, timings: dict[str, Any]) -> None:
         counts.prompt_source = "server"
 
 
-def error_message(obj: dict[str, Any]) -> str:
-    """The human message of an ``{"error": ...}`` object (OpenAI, vLLM, llama.cpp, Ollama)."""
-    err = obj.get("error")
-    if isinstance(err, dict):
-        return str(err.get("message") or err.get("type") or json.dumps(err))
-    if err is not None:
-        return str(err)
-    return str(obj.get("message") or obj.get("detail") or json.dumps(obj)[:300])
+def apply_counts(counts: ServerCounts, obj: dict[str, Any]) -> None:
+    """Take a chunk's or reply's ``timings``, then its ``usage`` (whose counts win)."""
+    if obj.get("timings"):
+        apply_timings(counts, obj["timings"])
+    if obj.get("usage"):
+        apply_usage(counts, obj["usage"])
 
 
 def _choice_fields(choice: dict[str, Any], key: str) -> tuple[str, str, Any]:
@@ -137,23 +107,9 @@ class SSEDecoder:
             builder.clock.event(t_ns)
             self.done = True
             return ""
-        try:
-            obj = json.loads(payload)
-        except ValueError as exc:
-            raise LLMProtocolError(
-                f"malformed event in the stream from {self._url}: {exc}: {payload[:120]!r}",
-                url=self._url,
-            ) from exc
-        if not isinstance(obj, dict):
-            raise LLMProtocolError(
-                f"event in the stream from {self._url} is not a JSON object: {payload[:120]!r}",
-                url=self._url,
-            )
-        builder.clock.event(t_ns)
-        if "error" in obj:
-            raise LLMServerEventError(
-                f"error event in the stream from {self._url}: {error_message(obj)}", url=self._url
-            )
+        obj = stream_object(
+            payload, t_ns, builder, self._url, unit="event", error_unit="error event"
+        )
         out = ""
         choices = obj.get("choices")
         if choices:
@@ -175,12 +131,7 @@ class SSEDecoder:
             if choice.get("finish_reason"):
                 builder.finish_reason = choice["finish_reason"]
                 builder.clock.finished(t_ns)
-        timings = obj.get("timings")
-        if timings:
-            apply_timings(builder.counts, timings)
-        usage = obj.get("usage")
-        if usage:
-            apply_usage(builder.counts, usage)
+        apply_counts(builder.counts, obj)
         return out
 
 
@@ -192,18 +143,78 @@ def decode_completion(obj: object, builder: ResponseBuilder, t_ns: int, url: str
     choice = obj["choices"][0]
     content, reasoning, tool_calls = _choice_fields(choice, "message")
     builder.text(t_ns, reasoning, content)
-    for call in tool_calls or ():
-        function = call.get("function") or {}
-        builder.tool_whole(
-            t_ns, function.get("name") or "", function.get("arguments"), call.get("id") or ""
-        )
+    builder.whole_tool_calls(t_ns, tool_calls)
     builder.finish_reason = choice.get("finish_reason")
-    if obj.get("timings"):
-        apply_timings(builder.counts, obj["timings"])
-    if obj.get("usage"):
-        apply_usage(builder.counts, obj["usage"])
+    apply_counts(builder.counts, obj)
 
 
-def tool_result_message(call_id: str, content: str) -> dict[str, Any]:
-    """A tool result in OpenAI's format (answers the call with ``tool_call_id``)."""
-    return {"role": "tool", "tool_call_id": call_id, "content": content}
+class OpenAIChat:
+    """OpenAI-compatible ``/v1/chat/completions``, streamed as server-sent events."""
+
+    name = "openai"
+
+    def chat_url(self, server: ServerRecord) -> str:
+        """``/v1/chat/completions`` under the server's OpenAI base."""
+        return server.openai_base + CHAT_PATH
+
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """A ``/v1/chat/completions`` body."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": request.messages,
+            "stream": request.stream,
+        }
+        if request.stream and request.include_usage:
+            body["stream_options"] = {"include_usage": True}
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.tools:
+            body["tools"] = request.tools
+            if request.tool_choice is not None:
+                body["tool_choice"] = request.tool_choice
+        if request.enable_thinking is not None:
+            # Read by the chat templates of reasoning models on llama.cpp, vLLM and SGLang.
+            body["chat_template_kwargs"] = {"enable_thinking": request.enable_thinking}
+        if request.extra:
+            body.update(request.extra)
+        return body
+
+    def decoder(self, builder: ResponseBuilder, url: str, content_type: str) -> SSEDecoder:
+        """An SSE decoder; the reply must be ``text/event-stream`` (or say no type)."""
+        if content_type not in ("text/event-stream", ""):
+            raise LLMProtocolError(
+                f"{url} answered with {content_type}, not text/event-stream", url=url
+            )
+        return SSEDecoder(builder, url)
+
+    def decode_whole(self, raw: bytes, builder: ResponseBuilder, t_ns: int, url: str) -> None:
+        """Fill ``builder`` from a ``chat.completion`` reply."""
+        try:
+            obj = json.loads(raw)
+        except ValueError as exc:
+            raise LLMProtocolError(f"reply from {url} is not JSON: {raw[:120]!r}", url=url) from exc
+        decode_completion(obj, builder, t_ns, url)
+
+    def tool_result_message(self, call: ToolCall, content: str) -> dict[str, Any]:
+        """A tool result that answers the call by its id (``tool_call_id``)."""
+        return {"role": "tool", "tool_call_id": call.id, "content": content}
+
+    def assistant_message(self, content: str, calls: Sequence[ToolCall]) -> dict[str, Any]:
+        """The reply with its calls, arguments as the JSON text the model wrote."""
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if calls:
+            message["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments_raw or "{}"},
+                }
+                for c in calls
+            ]
+        return message
+
+
+OPENAI = OpenAIChat()
+"""The OpenAI-compatible protocol (any server type but ``ollama``)."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_llmserver.client.metrics import ChatMetrics, ServerCounts, StreamClock
+from pytest_llmserver.client.protocols import chat_api
 from pytest_llmserver.client.thinking import ThinkTagParser
 
 
@@ -58,24 +60,7 @@ class ChatResponse:
 
     def assistant_message(self) -> dict[str, Any]:
         """This reply as a history message in its server's own format."""
-        message: dict[str, Any] = {"role": "assistant", "content": self.content}
-        if not self.tool_calls:
-            return message
-        if self.api == "ollama":
-            message["tool_calls"] = [
-                {"function": {"name": c.name, "arguments": c.arguments or {}}}
-                for c in self.tool_calls
-            ]
-        else:
-            message["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments_raw or "{}"},
-                }
-                for c in self.tool_calls
-            ]
-        return message
+        return chat_api(self.api).assistant_message(self.content, self.tool_calls)
 
 
 @dataclass
@@ -144,6 +129,14 @@ class ResponseBuilder:
         index = len(self._calls)
         self._calls[index] = _PendingCall(id=call_id, name=name, whole=arguments)
         self.clock.tool_call(t_ns)
+
+    def whole_tool_calls(self, t_ns: int, calls: Iterable[dict[str, Any]] | None) -> None:
+        """Complete calls shaped ``{"id": ..., "function": {"name": ..., "arguments": ...}}``."""
+        for call in calls or ():
+            function = call.get("function") or {}
+            self.tool_whole(
+                t_ns, function.get("name") or "", function.get("arguments"), call.get("id") or ""
+            )
 
     def flush_text(self, t_ns: int) -> str:
         """Release text the think parser held back; return its answer part."""

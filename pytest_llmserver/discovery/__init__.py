@@ -4,6 +4,7 @@ from pytest_llmserver.discovery.cache import (
     CACHE_FILE,
     CACHE_TTL_S,
     CacheWarning,
+    default_cache_file,
     load_cache,
     save_cache,
 )
@@ -11,8 +12,10 @@ from pytest_llmserver.discovery.fingerprint import (
     check_endpoint,
     context_length,
     fingerprint,
+    probe_server,
     probe_url,
 )
+from pytest_llmserver.discovery.health import check_server_health, quick_validate_cache
 from pytest_llmserver.discovery.netscan import (
     COMMON_PORTS,
     DEFAULT_MAX_HOSTS,
@@ -22,23 +25,20 @@ from pytest_llmserver.discovery.netscan import (
     parse_ports,
     parse_subnet,
 )
-from pytest_llmserver.discovery.scan import (
-    Discovery,
-    DiscoveryOptions,
+from pytest_llmserver.discovery.progress import (
+    AnyProgressCallback,
     ProgressCallback,
     ScanProgress,
-    check_server_health,
-    discover,
-    probe_server,
-    quick_validate_cache,
-    scan_network,
+    SeedProgressCallback,
 )
+from pytest_llmserver.discovery.scan import Discovery, DiscoveryOptions, discover, scan_network
 
 __all__ = [
     "CACHE_FILE",
     "CACHE_TTL_S",
     "COMMON_PORTS",
     "DEFAULT_MAX_HOSTS",
+    "AnyProgressCallback",
     "CacheWarning",
     "Discovery",
     "DiscoveryOptions",
@@ -46,9 +46,11 @@ __all__ = [
     "ProgressCallback",
     "ScanInputError",
     "ScanProgress",
+    "SeedProgressCallback",
     "check_endpoint",
     "check_server_health",
     "context_length",
+    "default_cache_file",
     "discover",
     "fingerprint",
     "load_cache",

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +34,36 @@ def user_cache_dir() -> Path:
     return base / "pytest-llmserver"
 
 
-CACHE_FILE = user_cache_dir() / "servers.json"
+def default_cache_file() -> Path:
+    """Where the cache lives unless told otherwise (read from the environment when called)."""
+    return user_cache_dir() / "servers.json"
 
 
-def save_cache(servers: Iterable[ServerRecord], path: Path = CACHE_FILE) -> Path:
-    """Write ``servers`` (stamped with the time now) to ``path`` atomically."""
+CACHE_FILE = default_cache_file()
+"""The default cache file as the environment named it when this module was imported."""
+
+
+def save_cache(
+    servers: Iterable[ServerRecord | Mapping[str, Any]], path: Path | None = None
+) -> Path:
+    """Write ``servers`` (records, or the seed's dicts) stamped with the time now to ``path``
+    (default: ``default_cache_file()``), atomically."""
+    path = default_cache_file() if path is None else path
     now = time.time()
     entries = []
     for server in servers:
-        entry = server.to_dict()
+        entry = ServerRecord.coerce(server).to_dict()
         entry["checked_at"] = now
         entries.append(entry)
     document = {"format": _FORMAT, "version": CACHE_VERSION, "saved_at": now, "servers": entries}
     return atomic_write(path, json.dumps(document, indent=1))
 
 
-def load_cache(path: Path = CACHE_FILE, *, max_age_s: float = CACHE_TTL_S) -> list[ServerRecord]:
-    """Servers in the cache younger than ``max_age_s``; a missing file gives ``[]``, and a
-    corrupt, foreign or other-version file gives ``[]`` with a ``CacheWarning``."""
+def load_cache(path: Path | None = None, *, max_age_s: float = CACHE_TTL_S) -> list[ServerRecord]:
+    """Servers in the cache at ``path`` (default: ``default_cache_file()``) younger than
+    ``max_age_s``; a missing file gives ``[]``, and a corrupt, foreign or other-version file
+    gives ``[]`` with a ``CacheWarning``."""
+    path = default_cache_file() if path is None else path
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Literal
 
@@ -10,11 +11,13 @@ import httpx
 from pytest_llmserver.client import (
     LLMConnectError,
     LLMError,
+    LLMHTTPStatusError,
     LLMProtocolError,
     LLMTimeoutError,
     ModelInfo,
     ServerRecord,
     error_message,
+    map_http_errors,
     status_error,
 )
 
@@ -28,6 +31,12 @@ _OWNER_KINDS = {
     "sglang": "sglang",
     "pytest-llmserver-sim": "sim",
 }
+
+
+def json_client(api_key: str | None = None, timeout_s: float = 10.0) -> httpx.AsyncClient:
+    """An HTTP client for discovery's small JSON requests (with the API key, if any)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return httpx.AsyncClient(timeout=timeout_s, headers=headers)
 
 
 async def check_endpoint(client: httpx.AsyncClient, url: str, endpoint: str) -> Any | None:
@@ -47,18 +56,8 @@ async def check_endpoint(client: httpx.AsyncClient, url: str, endpoint: str) -> 
 
 async def get_json(http: httpx.AsyncClient, url: str) -> tuple[int, object]:
     """``GET url``: (status, parsed JSON); a precise ``LLMError`` for anything else."""
-    try:
+    with map_http_errors(url):
         response = await http.get(url)
-    except httpx.ConnectError as exc:
-        raise LLMConnectError(
-            f"cannot connect to {url}: {exc or 'connection refused'}", url=url
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise LLMTimeoutError(
-            f"no answer from {url} in time ({type(exc).__name__})", url=url
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise LLMProtocolError(f"bad HTTP reply from {url}: {exc}", url=url) from exc
     content_type = response.headers.get("content-type", "")
     try:
         return response.status_code, response.json()
@@ -109,9 +108,41 @@ async def probe_url(
     timeout_s: float = 10.0,
 ) -> ServerRecord:
     """Fingerprint the server at ``url`` with a client of its own (for a pinned URL)."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as http:
+    async with json_client(api_key, timeout_s) as http:
         return await fingerprint(http, url, api=api)
+
+
+def endpoint_url(ip: str, port: int) -> str:
+    """``http://ip:port`` with IPv6 addresses bracketed."""
+    host = f"[{ip}]" if ":" in ip else ip
+    return f"http://{host}:{port}"
+
+
+async def identify(
+    ip: str, port: int, client: httpx.AsyncClient, *, api: ApiChoice = "auto"
+) -> ServerRecord | str:
+    """The record of the LLM server at ``ip:port``, or why it is not one.
+
+    A server that wants an API key we lack is recorded with status ``auth_required``.
+    """
+    url = endpoint_url(ip, port)
+    try:
+        return await fingerprint(client, url, api=api)
+    except LLMHTTPStatusError as exc:
+        if exc.status_code in (401, 403):
+            return ServerRecord(url=url, status="auth_required")
+        return str(exc)
+    except LLMError as exc:
+        return str(exc)
+
+
+async def probe_server(
+    ip: str, port: int, client: httpx.AsyncClient, semaphore: asyncio.Semaphore
+) -> ServerRecord | None:
+    """Fingerprint ``ip:port`` while holding ``semaphore``; ``None`` if it is no LLM server."""
+    async with semaphore:
+        found = await identify(ip, port, client)
+    return found if isinstance(found, ServerRecord) else None
 
 
 async def context_length(
@@ -119,8 +150,7 @@ async def context_length(
 ) -> int | None:
     """Tokens one request to ``model`` may use, as the server says now: Ollama's
     ``/api/show``, llama.cpp's per-slot ``n_ctx`` from ``/props``, else what the record holds."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as http:
+    async with json_client(api_key, timeout_s) as http:
         try:
             if server.type == "ollama":
                 reply = await http.post(server.root + "/api/show", json={"model": model})

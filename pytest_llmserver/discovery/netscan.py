@@ -8,7 +8,7 @@ import ipaddress
 import math
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -181,7 +181,7 @@ async def open_endpoints(
     concurrency: int = 256,
     timeout_s: float = 0.5,
     deadline_s: float = 60.0,
-    progress: Callable[[ConnectProgress], None] | None = None,
+    progress: Callable[[ConnectProgress], Awaitable[None]] | None = None,
 ) -> list[tuple[str, int]]:
     """TCP-connect to every host:port with at most ``concurrency`` attempts at once; the pairs
     that accepted, in input order. Stops starting attempts after ``deadline_s``."""
@@ -203,7 +203,7 @@ async def open_endpoints(
             done += 1
             open_count += accepted[index]
             if progress is not None:
-                progress(ConnectProgress(done, len(pairs), open_count))
+                await progress(ConnectProgress(done, len(pairs), open_count))
 
     workers = min(concurrency, len(pairs))
     await asyncio.gather(*(worker() for _ in range(workers)))

@@ -1,19 +1,18 @@
-"""Finding servers: cache, then localhost, then the local subnets; health checks; the choice."""
+"""Finding servers: cache, then localhost, then the local subnets; the order and the choice."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from pytest_llmserver.client import LLMError, LLMHTTPStatusError, ServerRecord
+from pytest_llmserver.client import ServerRecord
 from pytest_llmserver.discovery.cache import CACHE_FILE, load_cache, save_cache
-from pytest_llmserver.discovery.fingerprint import ApiChoice, fingerprint
+from pytest_llmserver.discovery.fingerprint import ApiChoice, endpoint_url, identify, json_client
+from pytest_llmserver.discovery.health import quick_validate_cache
 from pytest_llmserver.discovery.netscan import (
     COMMON_PORTS,
     DEFAULT_MAX_HOSTS,
@@ -27,25 +26,15 @@ from pytest_llmserver.discovery.netscan import (
     open_endpoints,
     parse_subnet,
 )
+from pytest_llmserver.discovery.progress import (
+    AnyProgressCallback,
+    ProgressReporter,
+    ScanProgress,
+    reporter,
+)
 
 LOCALHOST = "127.0.0.1"
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
-
-
-@dataclass(frozen=True)
-class ScanProgress:
-    """Where a discovery run is: ``phase`` (cache, localhost, subnet) and ``stage``
-    (health, connect, fingerprint) with counts so far."""
-
-    phase: str
-    stage: str
-    done: int
-    total: int
-    open: int = 0
-    found: int = 0
-
-
-ProgressCallback = Callable[[ScanProgress], None]
 
 
 @dataclass(frozen=True)
@@ -100,86 +89,8 @@ def server_order(server: ServerRecord) -> tuple[bool, bool, bool, int, int, int]
     return (server.status != "ok", not server.models, not loopback, version, number, server.port)
 
 
-def endpoint_url(ip: str, port: int) -> str:
-    """``http://ip:port`` with IPv6 addresses bracketed."""
-    host = f"[{ip}]" if ":" in ip else ip
-    return f"http://{host}:{port}"
-
-
-async def identify(
-    ip: str, port: int, client: httpx.AsyncClient, *, api: ApiChoice = "auto"
-) -> ServerRecord | str:
-    """The record of the LLM server at ``ip:port``, or why it is not one.
-
-    A server that wants an API key we lack is recorded with status ``auth_required``.
-    """
-    url = endpoint_url(ip, port)
-    try:
-        return await fingerprint(client, url, api=api)
-    except LLMHTTPStatusError as exc:
-        if exc.status_code in (401, 403):
-            return ServerRecord(url=url, status="auth_required")
-        return str(exc)
-    except LLMError as exc:
-        return str(exc)
-
-
-async def probe_server(
-    ip: str, port: int, client: httpx.AsyncClient, semaphore: asyncio.Semaphore
-) -> ServerRecord | None:
-    """Fingerprint ``ip:port`` while holding ``semaphore``; ``None`` if it is no LLM server."""
-    async with semaphore:
-        found = await identify(ip, port, client)
-    return found if isinstance(found, ServerRecord) else None
-
-
-async def check_server_health(
-    server: ServerRecord,
-    *,
-    client: httpx.AsyncClient | None = None,
-    api_key: str | None = None,
-    timeout_s: float = 3.0,
-) -> ServerRecord | None:
-    """Re-fingerprint a known server through its own API type: a fresh record (models
-    refreshed), or ``None`` if it is gone or no longer answers that API."""
-    if client is None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as own:
-            return await check_server_health(server, client=own)
-    try:
-        return await asyncio.wait_for(
-            fingerprint(client, server.url, api=server.type), timeout_s * 4
-        )
-    except (LLMError, asyncio.TimeoutError):
-        return None
-
-
-async def quick_validate_cache(
-    servers: Sequence[ServerRecord],
-    progress_callback: ProgressCallback | None = None,
-    *,
-    api_key: str | None = None,
-    timeout_s: float = 3.0,
-) -> list[ServerRecord]:
-    """Health-check cached servers at once; the live ones, refreshed, in the given order."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    done = 0
-
-    async def check(server: ServerRecord) -> ServerRecord | None:
-        nonlocal done
-        fresh = await check_server_health(server, client=http, timeout_s=timeout_s)
-        done += 1
-        if progress_callback is not None:
-            progress_callback(ScanProgress("cache", "health", done, len(servers)))
-        return fresh
-
-    async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as http:
-        checked = await asyncio.gather(*(check(s) for s in servers))
-    return [s for s in checked if s is not None]
-
-
 async def scan_network(
-    progress_callback: ProgressCallback | None = None,
+    progress_callback: AnyProgressCallback | None = None,
     *,
     subnet: str | Sequence[str] | None = None,
     ports: Sequence[int] | None = None,
@@ -188,7 +99,10 @@ async def scan_network(
     loopback_only: bool = False,
 ) -> list[ServerRecord]:
     """Scan ``subnet`` (CIDR, or several; default: the host's own subnets) on ``ports``
-    (default ``COMMON_PORTS``); the LLM servers found, best first. The cache is not used."""
+    (default ``COMMON_PORTS``); the LLM servers found, best first. The cache is not used.
+
+    ``progress_callback`` takes a ``ScanProgress`` or, as the seed's did, ``(done, total)``;
+    either may be async (see the ``progress`` module)."""
     subnets = (subnet,) if isinstance(subnet, str) else tuple(subnet or ())
     options = DiscoveryOptions(
         subnets=subnets,
@@ -204,7 +118,7 @@ async def scan_network(
 
 async def discover(
     options: DiscoveryOptions,
-    progress_callback: ProgressCallback | None = None,
+    progress_callback: AnyProgressCallback | None = None,
     *,
     interfaces: Sequence[InterfaceAddress] | None = None,
 ) -> Discovery:
@@ -213,9 +127,11 @@ async def discover(
     With ``options.subnets`` only those subnets are scanned (and only cache entries inside
     them count); otherwise localhost and the host's own subnets. ``every_phase`` runs every
     phase instead of stopping at the first that finds a server. ``interfaces`` replaces the
-    host's interface list (for tests).
+    host's interface list (for tests). ``progress_callback`` is of either form that
+    ``scan_network`` takes.
     """
     started_ns = time.perf_counter_ns()
+    report = reporter(progress_callback)
     scope, local_hosts, own = _plan(options, interfaces)
     result = Discovery(servers=[], phase="none", notes=list(scope.notes))
     stored = load_cache(options.cache_path) if options.use_cache else []
@@ -223,7 +139,7 @@ async def discover(
     if cached:
         result.scanned.append(f"{len(cached)} cached server(s)")
         live = await quick_validate_cache(
-            cached, progress_callback, api_key=options.api_key, timeout_s=options.http_timeout_s
+            cached, report, api_key=options.api_key, timeout_s=options.http_timeout_s
         )
         dropped = {s.url for s in cached} - {s.url for s in live}
         result.notes += [f"cached {url} did not answer; dropped" for url in sorted(dropped)]
@@ -245,7 +161,7 @@ async def discover(
             continue
         phase_started_ns = time.perf_counter_ns()
         result.scanned.append(description)
-        found = await _scan_hosts(phase, hosts, options, result, progress_callback, remaining_s)
+        found = await _scan_hosts(phase, hosts, options, result, report, remaining_s)
         if phase == "subnet":
             found = _without_own_duplicates(found, result.servers, own)
         _add(result, found, phase)
@@ -301,14 +217,13 @@ async def _scan_hosts(
     hosts: list[str],
     options: DiscoveryOptions,
     result: Discovery,
-    progress: ProgressCallback | None,
+    report: ProgressReporter,
     deadline_s: float,
 ) -> list[ServerRecord]:
     """Connect phase, then fingerprint phase, each with its own concurrency bound."""
 
-    def connect_progress(p: ConnectProgress) -> None:
-        if progress is not None:
-            progress(ScanProgress(phase, "connect", p.done, p.total, p.open))
+    async def connect_progress(p: ConnectProgress) -> None:
+        await report(ScanProgress(phase, "connect", p.done, p.total, p.open))
 
     endpoints = await open_endpoints(
         hosts,
@@ -318,7 +233,6 @@ async def _scan_hosts(
         deadline_s=deadline_s,
         progress=connect_progress,
     )
-    headers = {"Authorization": f"Bearer {options.api_key}"} if options.api_key else {}
     semaphore = asyncio.Semaphore(options.http_concurrency)
     found: list[ServerRecord] = []
     done = 0
@@ -337,12 +251,11 @@ async def _scan_hosts(
         else:
             result.rejected[endpoint_url(ip, port)] = outcome
         done += 1
-        if progress is not None:
-            progress(
-                ScanProgress(phase, "fingerprint", done, len(endpoints), len(endpoints), len(found))
-            )
+        await report(
+            ScanProgress(phase, "fingerprint", done, len(endpoints), len(endpoints), len(found))
+        )
 
-    async with httpx.AsyncClient(timeout=options.http_timeout_s, headers=headers) as http:
+    async with json_client(options.api_key, options.http_timeout_s) as http:
         await asyncio.gather(*(one(ip, port) for ip, port in endpoints))
     return found
 

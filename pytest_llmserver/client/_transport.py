@@ -1,0 +1,199 @@
+"""HTTP plumbing under the client: time limits, the pool, the send trace, httpx errors mapped.
+
+Nothing here knows a chat protocol; ``ModelClient`` and discovery build on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from pytest_llmserver.client.errors import (
+    LLMConnectError,
+    LLMError,
+    LLMProtocolError,
+    LLMStreamClosedError,
+    LLMTimeoutError,
+)
+from pytest_llmserver.client.metrics import ChatMetrics
+
+Clock = Callable[[], int]
+"""A nanosecond clock (``time.perf_counter_ns`` unless a test supplies its own)."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Request time limits in seconds. ``read_s`` is inactivity between received bytes."""
+
+    connect_s: float = 10.0
+    read_s: float = 300.0
+    total_s: float = 300.0
+
+    @classmethod
+    def from_total(cls, total_s: float) -> Timeouts:
+        """Every limit derived from one per-request deadline."""
+        return cls(connect_s=min(10.0, total_s), read_s=total_s, total_s=total_s)
+
+
+def make_http_client(
+    *,
+    concurrency: int = 4,
+    timeouts: Timeouts = Timeouts(),
+    api_key: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """One shared client with a pool sized to ``concurrency`` (httpx's default caps it)."""
+    all_headers = dict(headers or {})
+    if api_key:
+        all_headers["Authorization"] = f"Bearer {api_key}"
+    size = max(1, concurrency)
+    return httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        timeout=httpx.Timeout(
+            connect=timeouts.connect_s,
+            read=timeouts.read_s,
+            write=timeouts.connect_s,
+            pool=timeouts.total_s,
+        ),
+        headers=all_headers,
+        transport=transport,
+    )
+
+
+# httpx exceptions -> our errors -------------------------------------------------------------
+
+_ErrorFactory = Callable[[httpx.HTTPError, str, "Timeouts | None"], LLMError]
+
+
+def _connect_timeout(exc: httpx.HTTPError, url: str, limits: Timeouts | None) -> LLMError:
+    after = f" after {limits.connect_s:g} s" if limits else ""
+    return LLMTimeoutError(f"connect to {url} timed out{after}", url=url, phase="connect")
+
+
+def _connect(exc: httpx.HTTPError, url: str, limits: Timeouts | None) -> LLMError:
+    return LLMConnectError(f"cannot connect to {url}: {str(exc) or 'refused'}", url=url)
+
+
+def _read_timeout(exc: httpx.HTTPError, url: str, limits: Timeouts | None) -> LLMError:
+    during = f" for {limits.read_s:g} s" if limits else ""
+    return LLMTimeoutError(
+        f"no data from {url}{during} (read inactivity timeout)", url=url, phase="read"
+    )
+
+
+def _other_timeout(exc: httpx.HTTPError, url: str, limits: Timeouts | None) -> LLMError:
+    return LLMTimeoutError(f"{type(exc).__name__} talking to {url}", url=url)
+
+
+def _broken(exc: httpx.HTTPError, url: str, limits: Timeouts | None) -> LLMError:
+    return LLMStreamClosedError(
+        f"connection to {url} broke mid-response: {str(exc) or type(exc).__name__}", url=url
+    )
+
+
+def _other(exc: httpx.HTTPError, url: str, limits: Timeouts | None) -> LLMError:
+    return LLMProtocolError(f"HTTP failure talking to {url}: {exc}", url=url)
+
+
+HTTPX_ERRORS: tuple[tuple[type[httpx.HTTPError], _ErrorFactory], ...] = (
+    (httpx.ConnectTimeout, _connect_timeout),
+    (httpx.ConnectError, _connect),
+    (httpx.ReadTimeout, _read_timeout),
+    (httpx.TimeoutException, _other_timeout),
+    (httpx.RemoteProtocolError, _broken),
+    (httpx.ReadError, _broken),
+    (httpx.HTTPError, _other),
+)
+"""httpx exception -> our error, first match wins (so the more specific rows come first)."""
+
+
+def llm_error(exc: httpx.HTTPError, url: str, timeouts: Timeouts | None = None) -> LLMError:
+    """The ``LLMError`` for an httpx failure talking to ``url`` (limits quoted when given)."""
+    for kind, make in HTTPX_ERRORS:
+        if isinstance(exc, kind):
+            return make(exc, url, timeouts)
+    raise AssertionError("HTTPX_ERRORS ends with httpx.HTTPError")  # pragma: no cover
+
+
+@contextmanager
+def map_http_errors(url: str, timeouts: Timeouts | None = None) -> Iterator[None]:
+    """Turn every httpx failure inside the block into its ``LLMError`` (``from`` the original)."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise llm_error(exc, url, timeouts) from exc
+
+
+# The send, traced ---------------------------------------------------------------------------
+
+
+class SendTrace:
+    """httpx ``trace`` callback: stamps connect and "request fully written"."""
+
+    __slots__ = ("_clock", "connect_end_ns", "connect_start_ns", "headers_start_ns", "sent_ns")
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.connect_start_ns = 0
+        self.connect_end_ns = 0
+        self.headers_start_ns = 0
+        self.sent_ns = 0
+
+    async def __call__(self, name: str, info: Mapping[str, Any]) -> None:
+        t_ns = self._clock()
+        if name == "connection.connect_tcp.started":
+            self.connect_start_ns = t_ns
+        elif name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            self.connect_end_ns = t_ns
+        elif name.endswith("send_request_headers.started"):
+            self.headers_start_ns = self.headers_start_ns or t_ns
+        elif name.endswith("send_request_body.complete"):
+            self.sent_ns = t_ns
+
+    def fill(self, metrics: ChatMetrics) -> None:
+        """Set send time, pool wait and connect time; fall back to the call time untraced."""
+        call = metrics.t_call_ns
+        first_io = self.connect_start_ns or self.headers_start_ns
+        metrics.send_traced = bool(self.sent_ns)
+        metrics.t_send_ns = self.sent_ns or call
+        metrics.pool_wait_s = (first_io - call) * 1e-9 if first_io else None
+        if self.connect_start_ns and self.connect_end_ns:
+            metrics.connect_s = (self.connect_end_ns - self.connect_start_ns) * 1e-9
+
+
+async def post_traced(
+    http: httpx.AsyncClient, url: str, content: bytes, metrics: ChatMetrics, clock: Clock
+) -> httpx.Response:
+    """POST JSON ``content``; return the response once its headers are in (body unread).
+
+    Stamps ``metrics`` (call, send, pool wait, connect). A reused keep-alive connection that
+    the server had already closed (llama.cpp closes after every stream) fails before any
+    response byte: the server never read the request. That one case is sent again, once, on a
+    new connection, and recorded as ``stale_connection_retry``; the timing is that of the
+    request that was answered. httpx errors are raised as they are.
+    """
+    for attempt in range(2):
+        trace = SendTrace(clock)
+        request = http.build_request(
+            "POST",
+            url,
+            content=content,
+            headers={"Content-Type": "application/json"},
+            extensions={"trace": trace},
+        )
+        metrics.t_call_ns = clock()
+        try:
+            response = await http.send(request, stream=True)
+        except httpx.RemoteProtocolError:
+            if attempt or trace.connect_start_ns or not trace.sent_ns:
+                raise
+            metrics.stale_connection_retry = True
+            continue
+        trace.fill(metrics)
+        return response
+    raise AssertionError("unreachable")
