@@ -16,7 +16,7 @@ _PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(
         r"(?i)([\"']?(?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)"
-        r"[^\s\"',;)}\]]+"
+        r"(?!\[redacted\])[^\s\"',;)}\]]+"
     ),
     re.compile(r"\b(sk-)[A-Za-z0-9_-]{8,}"),
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+(?=@)"),

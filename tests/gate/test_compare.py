@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pytest_llmserver.gate import compare
+from pytest_llmserver.gate import compare, stats
 from pytest_llmserver.gate.compare import (
     MetricComparison,
     PassRateComparison,
@@ -72,7 +72,7 @@ def test_bootstrap_is_deterministic_per_seed() -> None:
 def test_bootstrap_chunks_agree_with_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
     base, cur = lognormal(5, 1.0, 0.3, 100), lognormal(6, 1.2, 0.3, 100)
     whole = bootstrap_diff_ci(base, cur, 50, resamples=2000, seed=1)
-    monkeypatch.setattr(compare, "_CHUNK_ELEMENTS", 1000)  # 5 resamples per chunk
+    monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", 1000)  # 5 resamples per chunk
     chunked = bootstrap_diff_ci(base, cur, 50, resamples=2000, seed=1)
     assert chunked[0] == whole[0]
     assert chunked[1:] == pytest.approx(whole[1:], abs=0.03)

@@ -1,0 +1,168 @@
+"""Parsers of option values: (raw text, where it came from) -> value; every error names the
+option (or environment variable, or ini key) and the accepted form."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pytest_llmserver.discovery import ScanInputError, parse_ports, parse_subnet
+from pytest_llmserver.stress import parse_slos
+
+ServerMode = Literal["url", "sim", "local", "auto"]
+Parser = Callable[[str, str], Any]
+
+
+class SettingsError(ValueError):
+    """A bad option value; the message names the option and the accepted form."""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What ``--llm-server`` asked for: a URL, or the ``sim`` / ``local`` / ``auto`` keyword."""
+
+    mode: ServerMode
+    url: str | None = None
+
+
+def parse_server_spec(raw: str, source: str = "--llm-server") -> ServerSpec:
+    """Parse ``URL``, ``HOST:PORT``, ``sim``, ``local`` or ``auto``."""
+    value = raw.strip()
+    if value.lower() in ("sim", "local", "auto"):
+        return ServerSpec(mode=value.lower())  # type: ignore[arg-type]
+    bad = SettingsError(
+        f"{source}: {raw!r} is not auto, a URL, HOST:PORT, sim or local "
+        "(examples: http://127.0.0.1:8080, localhost:11434, sim)"
+    )
+    has_scheme = "://" in value
+    if not value or any(ch.isspace() for ch in value):
+        raise bad
+    parts = urlsplit(value if has_scheme else "http://" + value)
+    try:
+        port = parts.port
+    except ValueError:
+        raise bad from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise bad
+    if not has_scheme and (port is None or parts.path):
+        raise bad
+    return ServerSpec(mode="url", url=f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/"))
+
+
+def text(raw: str, source: str) -> str:
+    return raw
+
+
+def non_empty(what: str) -> Parser:
+    def parse(raw: str, source: str) -> str:
+        value = raw.strip()
+        if not value:
+            raise SettingsError(f"{source}: empty (pass {what})")
+        return value
+
+    return parse
+
+
+def one_of(choices: tuple[str, ...], *, lower: bool = False) -> Parser:
+    def parse(raw: str, source: str) -> str:
+        value = raw.strip().lower() if lower else raw
+        if value not in choices:
+            raise SettingsError(f"{source}: {raw!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _float_in(accept: Callable[[float], bool], form: str) -> Parser:
+    """A parser of numbers that ``accept`` allows; ``form`` names them in the error."""
+
+    def parse(raw: str, source: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not accept(value):
+            raise SettingsError(f"{source}: {raw!r} is not {form}")
+        return value
+
+    return parse
+
+
+def _whole_number(minimum: int, example: int) -> Parser:
+    """A parser of whole numbers >= ``minimum``."""
+
+    def parse(raw: str, source: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise SettingsError(
+                f"{source}: {raw!r} is not a whole number >= {minimum} (e.g. {example})"
+            )
+        return value
+
+    return parse
+
+
+seconds = _float_in(lambda v: 0.0 < v < math.inf, "a positive number of seconds (e.g. 120)")
+positive = _float_in(lambda v: 0.0 < v < math.inf, "a positive number (e.g. 2.5)")
+fraction = _float_in(lambda v: 0.0 <= v < 10.0, "a fraction >= 0 (e.g. 0.1 for 10%)")
+non_negative = _float_in(lambda v: 0.0 <= v < math.inf, "a number >= 0 (e.g. 5)")
+count = _whole_number(1, 4)
+count0 = _whole_number(0, 1)
+
+
+def int_list(raw: str, source: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise SettingsError(
+            f"{source}: {raw!r} is not a comma list of whole numbers >= 1 (e.g. 1,4,16)"
+        )
+    return values
+
+
+def names(raw: str, source: str) -> tuple[str, ...]:
+    values = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not values:
+        raise SettingsError(f"{source}: {raw!r} names nothing (a comma list, e.g. a,b)")
+    return values
+
+
+def flag(raw: str, source: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{source}: {raw!r} is not a yes/no value (1, true, 0, false)")
+
+
+def subnets(raw: str, source: str) -> tuple[str, ...]:
+    values = tuple(part.strip() for part in raw.replace(" ", ",").split(",") if part.strip())
+    for value in values:
+        try:
+            parse_subnet(value, max_hosts=2**128)  # the cap is checked once it is known
+        except ScanInputError as exc:
+            raise SettingsError(str(exc).replace("--llm-scan-subnet", source, 1)) from None
+    return values
+
+
+def ports(raw: str, source: str) -> tuple[int, ...]:
+    try:
+        return parse_ports(raw)
+    except ScanInputError as exc:
+        raise SettingsError(str(exc).replace("--llm-scan-ports", source, 1)) from None
+
+
+def slos(raw: str, source: str) -> dict[str, float]:
+    try:
+        return parse_slos(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {exc}") from None

@@ -1,0 +1,315 @@
+"""Every ``--llm-*`` option, named once: its flag, ini key, environment variable, settings
+group and field (the name plus its unit), parser, default and whether it is a secret.
+
+Vocabularies (session profiles, arrival processes, tiers, SLO names, subnet and port forms)
+come from the engines that define them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from pytest_llmserver.options.parsers import (
+    Parser,
+    count,
+    count0,
+    flag,
+    fraction,
+    int_list,
+    names,
+    non_empty,
+    non_negative,
+    one_of,
+    parse_server_spec,
+    ports,
+    positive,
+    seconds,
+    slos,
+    subnets,
+    text,
+)
+from pytest_llmserver.stress import PROFILES, ArrivalProcess
+from pytest_llmserver.toolbench import TIERS
+
+ApiChoice = Literal["auto", "openai", "ollama"]
+Group = Literal["target", "run", "discovery", "stress", "gate", "arena"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option: ``--llm-<name>``, ini ``llm_<name>``, env ``LLM_<NAME>``, and the settings
+    field ``<group>.<name>[_<unit>]``."""
+
+    name: str
+    group: Group
+    help: str
+    parse: Parser
+    default: str | None = None
+    metavar: str = "VALUE"
+    unit: str = ""
+    secret: bool = False
+    action: Literal["store", "append", "store_true", "optional"] = "store"
+
+    @property
+    def flag(self) -> str:
+        return "--llm-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "llm_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "LLM_" + self.name.upper()
+
+    @property
+    def field(self) -> str:
+        """The settings field: the name with its unit appended (``timeout`` -> ``timeout_s``)."""
+        suffix = f"_{self.unit}"
+        return self.name if not self.unit or self.name.endswith(suffix) else self.name + suffix
+
+
+_STRESS_TIERS = ("all", *TIERS)
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    # target: which server and model, and how to talk to it
+    OptionSpec(
+        "server",
+        "target",
+        "server to test: auto (discover), URL, HOST:PORT, sim (built-in simulator) "
+        "or local (llama.cpp + SmolLM2)",
+        parse_server_spec,
+        metavar="auto|URL|HOST:PORT|sim|local",
+    ),
+    OptionSpec(
+        "model",
+        "target",
+        "model name (exact or unique prefix), first, or all (run the suites once per model)",
+        non_empty("NAME, first or all"),
+        metavar="NAME|first|all",
+    ),
+    OptionSpec(
+        "api",
+        "target",
+        "protocol: auto (probe), openai or ollama",
+        one_of(get_args(ApiChoice), lower=True),
+        "auto",
+        "auto|openai|ollama",
+    ),
+    OptionSpec(
+        "api_key",
+        "target",
+        "API key sent as a bearer token; never written to reports",
+        text,
+        secret=True,
+    ),
+    OptionSpec("timeout", "target", "per-request deadline", seconds, "300", "SECONDS", "s"),
+    OptionSpec(
+        "sim_slowdown",
+        "target",
+        "sim: multiply the simulator's TTFT and token gap (e.g. 1.3 to rehearse a regression)",
+        positive,
+        "1",
+        "FACTOR",
+    ),
+    # run: what every part of a run shares
+    OptionSpec("logs", "run", "directory for reports", text, "logs", "DIR"),
+    OptionSpec(
+        "concurrency", "run", "requests / tool-bench tasks in flight at once", count, "4", "N"
+    ),
+    OptionSpec("max_tokens", "run", "limit on generated tokens per model turn", count, None, "N"),
+    OptionSpec("seed", "run", "seed of every random choice (arrivals, prompts)", count0, "0", "N"),
+    OptionSpec("repeat", "run", "tool-bench trials per task (pass@1 and pass^k)", count, "1", "K"),
+    OptionSpec(
+        "save_transcripts",
+        "run",
+        "save tool-bench and arena conversations as JSON under <run>/transcripts",
+        flag,
+        action="store_true",
+    ),
+    # discovery
+    OptionSpec(
+        "scan_subnet",
+        "discovery",
+        "auto: subnet to scan instead of the host's own (repeatable)",
+        subnets,
+        "",
+        "CIDR",
+        action="append",
+    ),
+    OptionSpec(
+        "scan_ports",
+        "discovery",
+        "auto: ports to probe, e.g. 11434,8000-8010",
+        ports,
+        None,
+        "PORTS",
+    ),
+    OptionSpec(
+        "scan_max_hosts", "discovery", "auto: most hosts one subnet may hold", count, "1024", "N"
+    ),
+    OptionSpec(
+        "scan_loopback_only",
+        "discovery",
+        "auto: never scan beyond 127.0.0.0/8 (for test machines)",
+        flag,
+        action="store_true",
+    ),
+    OptionSpec(
+        "no_cache",
+        "discovery",
+        "auto: neither read nor write the discovery cache",
+        flag,
+        action="store_true",
+    ),
+    OptionSpec("cache_dir", "discovery", "directory of the discovery cache", text, None, "DIR"),
+    OptionSpec(
+        "list",
+        "discovery",
+        "discover servers, print them (kind, models, latency) and exit",
+        flag,
+        action="store_true",
+    ),
+    # stress
+    OptionSpec(
+        "warmup", "stress", "uncounted warm-up requests before each stress mode", count0, "1", "N"
+    ),
+    OptionSpec(
+        "sweep", "stress", "throughput: concurrency values to sweep", int_list, "1,4", "C1,C2,..."
+    ),
+    OptionSpec("total", "stress", "throughput / consistency: requests per run", count, "16", "N"),
+    OptionSpec("rpm", "stress", "sustained: requests per minute", positive, "120", "RPM"),
+    OptionSpec(
+        "arrival",
+        "stress",
+        "sustained: constant|poisson|gamma arrivals",
+        one_of(get_args(ArrivalProcess)),
+        "constant",
+        "NAME",
+    ),
+    OptionSpec(
+        "burstiness", "stress", "sustained, gamma: CV of the gaps (>1 bursty)", positive, "1", "CV"
+    ),
+    OptionSpec(
+        "duration",
+        "stress",
+        "sustained / realistic users: run length",
+        seconds,
+        "10",
+        "SECONDS",
+        "s",
+    ),
+    OptionSpec(
+        "token_sizes",
+        "stress",
+        "token stress: prompt sizes in tokens",
+        int_list,
+        "256,1024",
+        "N1,N2,...",
+    ),
+    OptionSpec(
+        "arrival_rate", "stress", "realistic users: sessions per second", positive, "0.5", "RATE"
+    ),
+    OptionSpec(
+        "session_profile",
+        "stress",
+        "realistic users: one-shot|short|long|mixed",
+        one_of(tuple(PROFILES)),
+        "mixed",
+        "NAME",
+    ),
+    OptionSpec(
+        "slo",
+        "stress",
+        "SLOs that fail a stress test, e.g. ttft_p95:0.8,e2e_p99:5",
+        slos,
+        "",
+        "SLOS",
+    ),
+    OptionSpec(
+        "stress_tier",
+        "stress",
+        "tool bench under load: tier or all",
+        one_of(_STRESS_TIERS),
+        "quick",
+        "TIER",
+    ),
+    OptionSpec(
+        "shards",
+        "stress",
+        "split each mode's load over N shards (xdist workers run them together)",
+        count,
+        "1",
+        "N",
+    ),
+    # gate: baselines and the regression check
+    OptionSpec(
+        "baseline",
+        "gate",
+        "compare with the baseline: auto (llm-baselines/<kind>--<model>.json), a dir or a file",
+        non_empty("auto, a directory or a .json file"),
+        None,
+        "auto|PATH",
+    ),
+    OptionSpec(
+        "save_baseline",
+        "gate",
+        "save this run as the baseline (default dir llm-baselines; use --llm-save-baseline=PATH)",
+        non_empty("auto, a directory or a .json file"),
+        None,
+        "PATH",
+        action="optional",
+    ),
+    OptionSpec(
+        "regression_threshold",
+        "gate",
+        "smallest relative change that counts as a regression",
+        fraction,
+        "0.2",
+        "FRACTION",
+    ),
+    OptionSpec(
+        "noise_floor_ms",
+        "gate",
+        "smallest absolute latency change that counts",
+        non_negative,
+        "5",
+        "MS",
+        "ms",
+    ),
+    # arena
+    OptionSpec(
+        "judge_model",
+        "arena",
+        "the judge model (default: the model under test, which is biased; "
+        "with --llm-server=sim: judge-fair)",
+        text,
+        None,
+        "NAME",
+    ),
+    OptionSpec(
+        "arena_prompts",
+        "arena",
+        "prompt arena: system prompts to compare (keys of SYSTEM_PROMPTS)",
+        names,
+        "plain,chain_of_thought,concise",
+        "KEY,KEY,...",
+    ),
+    OptionSpec(
+        "arena_questions",
+        "arena",
+        "how many built-in questions (N), or their ids (id,id,...)",
+        names,
+        "3",
+        "N|ID,...",
+    ),
+    OptionSpec(
+        "arena_models",
+        "arena",
+        "model arena: 2-6 models, NAME or NAME@URL (default: up to 4 the server lists)",
+        names,
+        None,
+        "NAME,NAME@URL,...",
+    ),
+)
