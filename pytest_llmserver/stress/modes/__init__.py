@@ -1,0 +1,5 @@
+"""The stress modes: ``StressTester`` (in ``tester``) over a shared base, one module per mode."""
+
+from pytest_llmserver.stress.modes.tester import StressTester
+
+__all__ = ["StressTester"]
