@@ -1,43 +1,57 @@
-"""Load generation and statistics for the stress modes."""
+"""Load generation, per-request records and statistics for the stress modes.
+
+The names in ``__all__`` are this package's contract; other packages import only these.
+"""
+
+from __future__ import annotations
 
 from pytest_llmserver.stress.engine import (
     ArrivalProcess,
-    JsonlSink,
     LoopLagMonitor,
     OpenLoopStats,
     RunClock,
-    TestResult,
     arrival_offsets_s,
     run_closed_loop,
     run_open_loop,
     run_warmup,
     timed_request,
 )
-from pytest_llmserver.stress.modes import StressTester
-from pytest_llmserver.stress.progress import RollingMedian, progress_text
-from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
-from pytest_llmserver.stress.results import TestStats
-from pytest_llmserver.stress.shards import merge_records, rendezvous, share
-from pytest_llmserver.stress.stats import (
-    SLO_METRICS,
-    SLO_STATS,
-    Drift,
-    Goodput,
+from pytest_llmserver.stress.modes.tester import StressTester
+from pytest_llmserver.stress.percentiles import (
     MetricTable,
     Percentiles,
-    SLOResult,
-    StressSummary,
-    Throughput,
-    check_slos,
-    drift,
-    error_counts,
-    goodput,
-    iter_records,
     metric_table,
     min_samples,
+    summarize,
+)
+from pytest_llmserver.stress.progress import RollingMedian, progress_text
+from pytest_llmserver.stress.records import (
+    RECORD_FIELDS,
+    JsonlSink,
+    TestResult,
+    iter_records,
+    read_records,
+    read_results,
+)
+from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
+from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.shards import merge_records, rendezvous, share
+from pytest_llmserver.stress.slo import (
+    SLO_METRICS,
+    SLO_STATS,
+    Goodput,
+    SLOResult,
+    check_slos,
+    goodput,
     parse_slos,
     per_request_limits,
-    summarize,
+)
+from pytest_llmserver.stress.summary import (
+    Drift,
+    StressSummary,
+    Throughput,
+    drift,
+    error_counts,
     summarize_file,
     summarize_records,
     throughput,
@@ -46,6 +60,7 @@ from pytest_llmserver.stress.workload import PROFILES
 
 __all__ = [
     "PROFILES",
+    "RECORD_FIELDS",
     "SLO_METRICS",
     "SLO_STATS",
     "ArrivalProcess",
@@ -77,6 +92,8 @@ __all__ = [
     "parse_slos",
     "per_request_limits",
     "progress_text",
+    "read_records",
+    "read_results",
     "rendezvous",
     "run_closed_loop",
     "run_open_loop",

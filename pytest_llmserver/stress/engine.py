@@ -9,19 +9,18 @@ so the delay shows up as ``queue_s`` instead of vanishing (no coordinated omissi
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 import numpy as np
 
 from pytest_llmserver._util import sleep_until_ns
 from pytest_llmserver.client import ChatMetrics, ChatResponse, LLMError
+from pytest_llmserver.stress.records import JsonlSink, TestResult
 
 ArrivalProcess = Literal["constant", "poisson", "gamma"]
 SendFn = Callable[[int], Awaitable[ChatResponse]]
@@ -60,84 +59,6 @@ def arrival_offsets_s(
         for gap in rng.gamma(shape, mean_gap_s / shape, size=1024):
             offset += float(gap)
             yield offset
-
-
-@dataclass
-class TestResult:
-    """One request's record: when it was due, sent and done, how it went, what it measured."""
-
-    __test__ = False  # not a pytest test class
-
-    index: int
-    warmup: bool
-    scheduled_s: float | None
-    sent_s: float
-    end_s: float
-    ok: bool
-    error_class: str | None = None
-    error: str | None = None
-    session_id: int | None = None
-    turn: int | None = None
-    metrics: ChatMetrics = field(default_factory=ChatMetrics)
-
-    @property
-    def queue_s(self) -> float | None:
-        """Sent minus scheduled (open loop); None in closed loop."""
-        return None if self.scheduled_s is None else self.sent_s - self.scheduled_s
-
-    def to_record(self) -> dict[str, Any]:
-        """Flat JSON-ready dict: these fields plus every ``ChatMetrics`` field."""
-        record = self.metrics.to_dict()
-        record.update(
-            index=self.index,
-            warmup=self.warmup,
-            scheduled_s=self.scheduled_s,
-            sent_s=self.sent_s,
-            queue_s=self.queue_s,
-            end_s=self.end_s,
-            ok=self.ok,
-            error_class=self.error_class,
-            error=self.error,
-            session_id=self.session_id,
-            turn=self.turn,
-        )
-        return record
-
-
-class JsonlSink:
-    """Writes one record per line as requests finish, so memory does not grow with the run."""
-
-    def __init__(
-        self, path: Path, on_record: Callable[[dict[str, Any], int], None] | None = None
-    ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._file: TextIO = path.open("w", encoding="utf-8")
-        self._on_record = on_record
-        self.count = 0
-        self.started = 0
-
-    @property
-    def in_flight(self) -> int:
-        """Requests started and not yet written."""
-        return self.started - self.count
-
-    def write(self, record: dict[str, Any]) -> None:
-        """Append one record (and tell ``on_record``, e.g. a progress line, with in-flight)."""
-        self._file.write(json.dumps(record, default=str) + "\n")
-        self.count += 1
-        if self._on_record is not None:
-            self._on_record(record, self.in_flight)
-
-    def close(self) -> None:
-        """Flush and close the file."""
-        self._file.close()
-
-    def __enter__(self) -> JsonlSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class LoopLagMonitor:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_llmserver._util import slug
-from pytest_llmserver.stress.results import TestStats
-from pytest_llmserver.stress.stats import (
+from pytest_llmserver._util import fmt_value, md_table, slug
+from pytest_llmserver.stress.percentiles import (
     LOW_N_TAIL_SAMPLES,
     PERCENTILES,
     Percentiles,
-    StressSummary,
     min_samples,
 )
+from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.summary import StressSummary
 
 SCHEMA_VERSION = 1
 """Version of the JSON report layout."""
@@ -40,54 +39,9 @@ _ID_MAX_CHARS = 60
 # --------------------------------------------------------------------------- formatting
 
 
-def _cell(value: object) -> str:
-    """Text of one table cell: ``|`` escaped, line breaks flattened."""
-    text = value if isinstance(value, str) else _fmt(value)
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-
-
-def _fmt(value: object) -> str:
-    """Compact text for a table value."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _fmt_float(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=str, sort_keys=True)
-
-
-def _fmt_float(value: float) -> str:
-    """A float with precision suited to its magnitude."""
-    if not math.isfinite(value):
-        return str(value)
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:.1f}"
-    if magnitude >= 1:
-        return f"{value:.3f}"
-    return f"{value:.4g}"
-
-
 def _ms(seconds: float | None) -> str:
     """Seconds as milliseconds with one decimal (``-`` when missing)."""
     return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    """Markdown table lines."""
-    lines = [
-        "| " + " | ".join(_cell(h) for h in header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-    ]
-    lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
-    return lines
 
 
 def _title(key: str) -> str:
@@ -130,7 +84,7 @@ def _percentile_section(summary: StressSummary) -> list[str]:
     lines = ["## Latency and rates", ""]
     if not present:
         return [*lines, "No successful measured requests.", ""]
-    lines += _table(["metric", *_PCT_COLUMNS], (_percentile_row(n, t) for n, t in present))
+    lines += md_table(["metric", *_PCT_COLUMNS], (_percentile_row(n, t) for n, t in present))
     lines.append("")
     if summary.metrics.itl_s is not None:
         lines.append(
@@ -160,7 +114,7 @@ def _throughput_section(summary: StressSummary) -> list[str]:
         ("output tokens", f"{tp.output_tokens} ({rate(tp.output_tokens_per_s, 'tok/s')})"),
         ("errors", f"{tp.errors} ({rate(tp.errors_per_s, 'err/s')})"),
     ]
-    return ["## Throughput", "", *_table(["measure", "value"], rows), ""]
+    return ["## Throughput", "", *md_table(["measure", "value"], rows), ""]
 
 
 def _slo_section(summary: StressSummary) -> list[str]:
@@ -178,7 +132,7 @@ def _slo_section(summary: StressSummary) -> list[str]:
             (r.name, _ms(r.measured), _ms(r.limit), "pass" if r.passed else "FAIL", r.note)
             for r in summary.slos
         ]
-        lines += [*_table(["SLO", "measured", "limit", "result", "note"], rows), ""]
+        lines += [*md_table(["SLO", "measured", "limit", "result", "note"], rows), ""]
     return lines
 
 
@@ -186,7 +140,7 @@ def _errors_section(summary: StressSummary) -> list[str]:
     failing = [(name, count) for name, count in summary.errors.items() if count]
     if not failing:
         return ["## Errors", "", "none", ""]
-    return ["## Errors", "", *_table(["class", "count"], failing), ""]
+    return ["## Errors", "", *md_table(["class", "count"], failing), ""]
 
 
 def _custom_table(key: str, rows: list[dict[str, Any]]) -> list[str]:
@@ -198,13 +152,13 @@ def _custom_table(key: str, rows: list[dict[str, Any]]) -> list[str]:
         return [*lines, "(empty)", ""]
     header = list(columns)
     body = ([row.get(c) for c in header] for row in rows)
-    return [*lines, *_table(header, body), ""]
+    return [*lines, *md_table(header, body), ""]
 
 
 def render_markdown(stats: TestStats) -> str:
     """The run as a Markdown document."""
     summary = stats.summary
-    server = ", ".join(f"{k}={_fmt(v)}" for k, v in stats.server.items()) or "-"
+    server = ", ".join(f"{k}={fmt_value(v)}" for k, v in stats.server.items()) or "-"
     lines = [
         f"# Stress: {stats.mode}",
         "",
@@ -212,7 +166,7 @@ def render_markdown(stats: TestStats) -> str:
         "",
         "## Parameters",
         "",
-        *_table(["parameter", "value"], sorted(stats.params.items())),
+        *md_table(["parameter", "value"], sorted(stats.params.items())),
         "",
         f"Requests: {summary.ok} ok, {summary.failed} failed, {summary.warmup} warm-up; "
         f"wall time {stats.wall_s:.1f} s",
@@ -235,7 +189,7 @@ def render_markdown(stats: TestStats) -> str:
     for key, rows in stats.tables.items():
         lines += _custom_table(key, rows)
     if stats.figures:
-        lines += ["## Figures", "", *_table(["figure", "value"], stats.figures.items()), ""]
+        lines += ["## Figures", "", *md_table(["figure", "value"], stats.figures.items()), ""]
     if stats.notes:
         lines += ["## Notes", "", *(f"- {note}" for note in stats.notes), ""]
     return "\n".join(lines).rstrip("\n") + "\n"

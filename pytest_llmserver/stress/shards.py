@@ -10,10 +10,11 @@ origin; merging shifts them onto the earliest shard's origin using each shard's
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from pytest_llmserver.stress.records import JsonlSink, read_records
 
 _SHIFTED = ("sent_s", "end_s", "scheduled_s")
 
@@ -76,17 +77,13 @@ def merge_records(shards: Sequence[tuple[Path, float]], out: Path) -> float:
     """Write the records of every ``(records path, t0_unix_s)`` to ``out`` on the earliest
     origin, each tagged with its ``shard``; return the start spread in seconds."""
     origin = min(t0 for _, t0 in shards)
-    with out.open("w", encoding="utf-8") as merged:
+    with JsonlSink(out) as merged:
         for shard, (path, t0) in enumerate(shards):
             offset = t0 - origin
-            with path.open(encoding="utf-8") as lines:
-                for line in lines:
-                    if not line.strip():
-                        continue
-                    record = json.loads(line)
-                    for key in _SHIFTED:
-                        if isinstance(record.get(key), (int, float)):
-                            record[key] += offset
-                    record["shard"] = shard
-                    merged.write(json.dumps(record) + "\n")
+            for record in read_records(path):
+                for key in _SHIFTED:
+                    if isinstance(record.get(key), (int, float)):
+                        record[key] += offset
+                record["shard"] = shard
+                merged.write(record)
     return max(t0 for _, t0 in shards) - origin

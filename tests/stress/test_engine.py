@@ -15,7 +15,6 @@ from pytest_llmserver.client import ChatMetrics, ChatResponse, LLMTimeoutError, 
 from pytest_llmserver.sim import SimConfig, SimThread, TimingModel
 from pytest_llmserver.stress import summarize_file
 from pytest_llmserver.stress.engine import (
-    JsonlSink,
     LoopLagMonitor,
     RunClock,
     arrival_offsets_s,
@@ -23,6 +22,7 @@ from pytest_llmserver.stress.engine import (
     run_open_loop,
     run_warmup,
 )
+from pytest_llmserver.stress.records import JsonlSink
 
 
 def gaps(offsets: list[float]) -> np.ndarray:

@@ -17,8 +17,9 @@ from pytest_llmserver.stress.report import (
     to_json,
     write_stress_report,
 )
-from pytest_llmserver.stress.results import TestStats
-from pytest_llmserver.stress.stats import parse_slos, summarize_records
+from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.slo import parse_slos
+from pytest_llmserver.stress.summary import summarize_records
 
 TTFTS = (0.1, 0.2, 0.3, 0.4, 0.6)
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmserver.servers.bench_sim import bench_sim_config
 from pytest_llmserver.sim import SimConfig, SimThread, TimingModel
-from pytest_llmserver.stress import StressTester, iter_records
+from pytest_llmserver.stress import StressTester, TestResult, TestStats, iter_records, to_json
+from pytest_llmserver.stress.report import render_markdown
 
 TIMING = TimingModel(ttft_s=0.01, per_token_s=0.001)
 
@@ -79,9 +81,79 @@ async def test_realistic_users_grow_their_context(sim_url: str, tmp_path: Path) 
     assert stats.figures["sessions"] >= 4
 
 
+async def test_seed_defaults_and_forms(sim_url: str, tmp_path: Path) -> None:
+    t = make_tester(sim_url, tmp_path)
+    assert (t.results, t.stats) == ([], None)
+    burst = await t.run_throughput_test(3)  # the seed's burst: 3 requests at once
+    assert (burst.params["concurrency"], burst.params["total"]) == (3, 3)
+    assert (burst.total, burst.success, burst.failed, burst.max_concurrent) == (3, 3, 0, 3)
+    assert t.stats is burst
+    assert sorted(r.request_id for r in t.results) == [0, 1, 2]  # warm-up left out
+    assert all(isinstance(r, TestResult) and r.status == "success" for r in t.results)
+    assert all(r.duration > 0 and r.ttft > 0 and r.completion_tokens > 0 for r in t.results)
+
+    sizes = await t.run_token_stress_test()
+    assert sizes.params["sizes"] == [500, 1000, 2000, 5000]
+    assert [row["target_tokens"] for row in sizes.tables["sizes"]] == [500, 1000, 2000, 5000]
+    assert [r.request_id for r in t.results] == [0, 1, 2, 3]  # now the last run's
+
+    seed_form = await t.run_consistency_test("Name a colour.", 4, "after a driver update")
+    assert (seed_form.params["n"], seed_form.params["prompt"]) == (4, "Name a colour.")
+    assert seed_form.notes[0] == "after a driver update"
+    assert any("distinct outputs" in note for note in seed_form.notes)
+    assert seed_form.success == 4
+    assert seed_form.first_half_ttft > 0
+    assert seed_form.second_half_ttft > 0
+    keywords = await t.run_consistency_test(prompt="Name a colour.", iterations=2)
+    assert (keywords.params["n"], keywords.params["prompt"]) == (2, "Name a colour.")
+    ours = await t.run_consistency_test(2, "Name a colour.")
+    assert ours.params == keywords.params
+    assert ours.notes[0].startswith("TTFT second half")
+
+
+async def test_tool_bench_full_runs_every_tier_with_the_seed_fields(tmp_path: Path) -> None:
+    with SimThread(bench_sim_config()) as sim:
+        tester = StressTester({"url": sim.url}, "oracle", warmup=0, out_dir=tmp_path)
+        stats = await tester.run_tool_bench_test("full", concurrency=8)
+    assert (stats.params["tier"], stats.params["tasks"]) == ("all", 45)
+    assert (stats.tasks_total, stats.tasks_passed, stats.pass_rate) == (45, 45, 1.0)
+    turns = tester.results  # one record per model turn
+    assert len(turns) == stats.summary.ok == stats.total
+    assert len({r.task_id for r in turns}) == 45
+    assert stats.avg_agent_iterations == pytest.approx(len(turns) / 45)
+    assert stats.avg_agent_iterations >= 2  # the oracle calls tools, then answers
+    assert stats.avg_tool_calls_per_task >= 1
+    assert sorted(r.request_id for r in turns) == list(range(len(turns)))
+
+
+async def test_standalone_tester_writes_its_report_beside_the_records(
+    sim_url: str, tmp_path: Path
+) -> None:
+    stats = await make_tester(sim_url, tmp_path, run_id="burst").run_throughput_test(2)
+    quiet = tmp_path / "quiet"
+    await make_tester(sim_url, quiet, write_report=False).run_throughput_test(2)
+    check_report_files(stats, tmp_path, quiet)
+
+
+def check_report_files(stats: TestStats, directory: Path, quiet: Path) -> None:
+    stem = "stress-throughput-burst"
+    names = sorted(p.name for p in directory.iterdir() if p.is_file())
+    assert names == [f"{stem}.json", f"{stem}.jsonl", f"{stem}.md"]
+    assert stats.records_path == directory / f"{stem}.jsonl"
+    assert (directory / f"{stem}.md").read_text(encoding="utf-8") == render_markdown(stats)
+    data = json.loads((directory / f"{stem}.json").read_text(encoding="utf-8"))
+    assert data == json.loads(json.dumps(to_json(stats), default=str))
+    assert [p.name for p in quiet.iterdir()] == ["stress-throughput.jsonl"]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
+        (lambda t: t.run_throughput_test(0), "concurrency and total must be >= 1"),
+        (lambda t: t.run_consistency_test(1), "consistency needs n >= 2"),
+        (lambda t: t.run_consistency_test("p"), "whole number of requests, got None"),
+        (lambda t: t.run_consistency_test(3, 4), "prompt must be text, got 4"),
+        (lambda t: t.run_tool_bench_test("most"), "unknown tier 'most'"),
         (lambda t: t.run_sustained_load_test(-5, 10), "rate must be > 0"),
         (lambda t: t.run_sustained_load_test(60, 0), "duration must be > 0"),
         (lambda t: t.run_realistic_user_test(1.0, "binge", 5), "unknown session profile 'binge'"),

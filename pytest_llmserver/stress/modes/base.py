@@ -1,0 +1,172 @@
+"""What every stress mode shares: the tester's settings, one run (client, warm-up, records,
+summary, report), prompts as chat messages and the default sender."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_llmserver.client import ChatResponse, ModelClient, ServerRecord, Timeouts
+from pytest_llmserver.stress.engine import LoopLagMonitor, RunClock, SendFn, run_warmup
+from pytest_llmserver.stress.records import JsonlSink, TestResult, read_results
+from pytest_llmserver.stress.report import write_stress_report
+from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.summary import summarize_file
+from pytest_llmserver.stress.workload import SHORT_PROMPTS
+
+RecordHook = Callable[[dict[str, Any], int], None]
+
+
+@dataclass
+class ModeOutput:
+    """What a mode adds to its ``TestStats``: tables, figures and notes."""
+
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+Body = Callable[[ModelClient, RunClock, JsonlSink], Awaitable[ModeOutput]]
+"""A mode's measured part: sends through the client, writes records to the sink."""
+
+
+class TesterBase:
+    """The settings of a ``StressTester`` and the run every mode goes through.
+
+    Records stream to ``out_dir/stress-<mode>[-<run_id>].jsonl``. With ``write_report`` (the
+    default) the run's Markdown and JSON report are written beside them under the same stem;
+    the pytest plugin turns it off and writes its own, with charts and baseline comparisons.
+    """
+
+    def __init__(
+        self,
+        server: ServerRecord | Mapping[str, Any],
+        model: str,
+        max_tokens: int = 256,
+        system_prompt: str = "",
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 300.0,
+        seed: int = 0,
+        warmup: int = 1,
+        out_dir: Path | None = None,
+        slos: Mapping[str, float] | None = None,
+        on_record: RecordHook | None = None,
+        run_id: str = "",
+        before_start: Callable[[], Awaitable[None]] | None = None,
+        write_report: bool = True,
+    ) -> None:
+        self.server = ServerRecord.coerce(server)
+        self.model = model
+        self.max_tokens = max_tokens
+        self.system_prompt = system_prompt
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+        self.seed = seed
+        self.warmup = warmup
+        self.out_dir = out_dir or Path(tempfile.mkdtemp(prefix="llm-stress-"))
+        self.slos = dict(slos or {})
+        self.on_record = on_record
+        self.run_id = run_id
+        self.before_start = before_start
+        self.write_report = write_report
+        self._stats: TestStats | None = None
+        self._results: list[TestResult] | None = None
+
+    @property
+    def stats(self) -> TestStats | None:
+        """What the last run returned (None before the first)."""
+        return self._stats
+
+    @property
+    def results(self) -> list[TestResult]:
+        """The last run's measured (non-warm-up) requests, read back from its records file
+        once; empty before the first run."""
+        if self._stats is None:
+            return []
+        if self._results is None:
+            self._results = read_results(self._stats.records_path)
+        return self._results
+
+    def messages(self, text: str, history: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+        """Chat messages: the system prompt (if any), ``history``, then ``text`` as the user."""
+        messages: list[dict[str, Any]] = []
+        if self.system_prompt:
+            messages.append({"role": "system", "content": self.system_prompt})
+        messages.extend(history)
+        messages.append({"role": "user", "content": text})
+        return messages
+
+    def sender(self, client: ModelClient, max_tokens: int | None = None) -> SendFn:
+        """Sends request ``index`` with the ``index``-th short prompt (cycling)."""
+
+        async def send(index: int) -> ChatResponse:
+            prompt = SHORT_PROMPTS[index % len(SHORT_PROMPTS)]
+            return await client.complete(self.messages(prompt), max_tokens=max_tokens)
+
+        return send
+
+    async def run_mode(
+        self, mode: str, params: dict[str, Any], body: Body, *, pool: int = 4
+    ) -> TestStats:
+        """Open a client with ``pool`` connections, warm up, run ``body`` from a fresh clock,
+        summarize the records (and write the report when asked)."""
+        suffix = f"-{self.run_id}" if self.run_id else ""
+        path = self.out_dir / f"stress-{mode}{suffix}.jsonl"
+        all_params = {
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+            "warmup": self.warmup,
+            "system_prompt": self.system_prompt,
+            **params,
+        }
+        if self.run_id:
+            all_params["id"] = self.run_id
+        started_ns = time.perf_counter_ns()
+        async with (
+            ModelClient(
+                self.server,
+                self.model,
+                api_key=self.api_key,
+                timeouts=Timeouts.from_total(self.timeout_s),
+                concurrency=pool,
+                max_tokens=self.max_tokens,
+            ) as client,
+            LoopLagMonitor() as lag,
+        ):
+            with JsonlSink(path, self.on_record) as sink:
+                clock = RunClock()
+                await run_warmup(self.sender(client), self.warmup, clock=clock, sink=sink)
+                if self.before_start is not None:
+                    await self.before_start()  # e.g. wait for the other shards
+                clock.reset()
+                t0_unix_s = time.time()
+                extra = await body(client, clock, sink)
+        stats = TestStats(
+            mode=mode,
+            params=all_params,
+            server=self.server.to_dict(),
+            model=self.model,
+            summary=summarize_file(path, self.slos or None),
+            records_path=path,
+            wall_s=(time.perf_counter_ns() - started_ns) * 1e-9,
+            loop_lag_p99_s=lag.percentile_s(99),
+            loop_lag_max_s=lag.max_s,
+            t0_unix_s=t0_unix_s,
+            tables=extra.tables,
+            figures=extra.figures,
+            notes=extra.notes,
+        )
+        if stats.client_bound:
+            stats.notes.append(
+                f"client event-loop lag p99 {stats.loop_lag_p99_s or 0:.3f} s: the client is a "
+                "bottleneck and its timings are inflated"
+            )
+        self._stats, self._results = stats, None
+        if self.write_report:
+            write_stress_report(stats, self.out_dir, stem=path.stem)
+        return stats

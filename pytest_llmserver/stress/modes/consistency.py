@@ -1,0 +1,95 @@
+"""Consistency mode: one prompt n times in a row at temperature 0 (spread, drift, divergence)."""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from typing import Any
+
+from pytest_llmserver.client import ChatResponse, ModelClient
+from pytest_llmserver.stress.engine import RunClock, timed_request
+from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
+from pytest_llmserver.stress.records import JsonlSink
+from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.summary import Drift, drift
+from pytest_llmserver.stress.workload import SHORT_PROMPTS
+
+
+async def run_consistency_test(
+    tester: TesterBase,
+    n: int | str | None = None,
+    prompt: str | int | None = None,
+    notes: str = "",
+    *,
+    iterations: int | None = None,
+) -> TestStats:
+    """One prompt ``n`` times in a row (temperature 0): spread, drift, output divergence.
+
+    Our form ``(n, prompt=None)`` and the seed's ``(prompt, iterations, notes="")`` both work
+    (the type of the first argument tells them apart); the prompt defaults to the first short
+    prompt; ``notes`` (free text) lead the run's ``TestStats.notes``.
+    """
+    if isinstance(n, str):
+        text: int | str | None = n
+        count: int | str | None = iterations if prompt is None else prompt
+    else:
+        text, count = prompt, n if n is not None else iterations
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ValueError(f"consistency needs a whole number of requests, got {count!r}")
+    if text is not None and not isinstance(text, str):
+        raise ValueError(f"the consistency prompt must be text, got {text!r}")
+    return await _run(tester, count, text or SHORT_PROMPTS[0], notes)
+
+
+async def _run(tester: TesterBase, n: int, text: str, notes: str) -> TestStats:
+    if n < 2:
+        raise ValueError(f"consistency needs n >= 2 requests, got {n}")
+    outputs: list[str] = []
+    tokens: list[int] = []
+
+    async def body(client: ModelClient, clock: RunClock, sink: JsonlSink) -> ModeOutput:
+        client.temperature = 0.0
+
+        async def send(index: int) -> ChatResponse:
+            response = await client.complete(tester.messages(text))
+            outputs.append(hashlib.sha256(response.content.encode()).hexdigest()[:16])
+            tokens.append(response.metrics.output_tokens)
+            return response
+
+        ttfts: list[float | None] = []
+        e2es: list[float | None] = []
+        for index in range(n):
+            result = await timed_request(send, index, clock=clock, sink=sink)
+            ttfts.append(result.metrics.ttft_s)
+            e2es.append(result.metrics.e2e_s)
+        return _output(drift(ttfts), drift(e2es), outputs, tokens, notes)
+
+    return await tester.run_mode("consistency", {"n": n, "prompt": text}, body, pool=1)
+
+
+def _output(
+    ttft: Drift, e2e: Drift, outputs: list[str], tokens: list[int], notes: str
+) -> ModeOutput:
+    """Figures and notes of a consistency run: drift, output divergence, token spread."""
+    most_common = max((outputs.count(o) for o in set(outputs)), default=0)
+    lines = [
+        f"TTFT second half vs first half: {_percent(ttft.relative_change)}; "
+        f"E2E: {_percent(e2e.relative_change)}",
+        f"{len(set(outputs))} distinct outputs in {len(outputs)} replies at temperature 0",
+    ]
+    figures: dict[str, Any] = {}
+    for name, values in (("ttft", ttft), ("e2e", e2e)):
+        for key, value in values.to_dict().items():
+            figures[f"{name}_{key}"] = value
+    figures.update(
+        identical_output_share=most_common / len(outputs) if outputs else None,
+        distinct_outputs=len(set(outputs)),
+        output_tokens_min=min(tokens, default=None),
+        output_tokens_max=max(tokens, default=None),
+        output_tokens_stddev=statistics.stdev(tokens) if len(tokens) > 1 else None,
+    )
+    return ModeOutput(figures=figures, notes=[notes, *lines] if notes else lines)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1%}"

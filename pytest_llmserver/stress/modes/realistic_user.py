@@ -1,0 +1,143 @@
+"""Realistic-user mode: Poisson session arrivals; multi-turn sessions with growing context,
+log-normal think time between turns, mixed prompt and output lengths."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import statistics
+import time
+from typing import Any
+
+from pytest_llmserver.client import ChatResponse, ModelClient
+from pytest_llmserver.stress.engine import RunClock, arrival_offsets_s, run_sessions, timed_request
+from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
+from pytest_llmserver.stress.records import JsonlSink
+from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.workload import (
+    FOLLOW_UPS,
+    OUTPUT_MIX,
+    SHORT_PROMPTS,
+    SessionProfile,
+    session_profile,
+)
+
+
+async def run_realistic_user_test(
+    tester: TesterBase,
+    arrival_rate: float,
+    profile: str = "mixed",
+    duration: float = 60.0,
+    *,
+    think_median_s: float = 2.0,
+    think_sigma: float = 0.6,
+    max_sessions: int | None = None,
+) -> TestStats:
+    """Sessions arrive (Poisson) at ``arrival_rate`` per second for ``duration`` seconds;
+    their depth follows ``profile`` (see ``PROFILES``), each turn adds to their context and
+    users think a log-normal time between turns."""
+    if not arrival_rate > 0:
+        raise ValueError(f"arrival rate must be > 0 sessions per second, got {arrival_rate}")
+    if not duration > 0:
+        raise ValueError(f"duration must be > 0 seconds, got {duration}")
+    users = Users(tester, session_profile(profile), think_median_s, think_sigma)
+
+    async def body(client: ModelClient, clock: RunClock, sink: JsonlSink) -> ModeOutput:
+        end_ns = clock.t0_ns + int(duration * 1e9)
+
+        async def session(session_id: int, due_ns: int) -> None:
+            await users.session(client, clock, sink, session_id, due_ns, end_ns)
+
+        sessions = await run_sessions(
+            session,
+            arrival_offsets_s(arrival_rate, "poisson", seed=tester.seed),
+            clock=clock,
+            duration_s=duration,
+            max_sessions=max_sessions,
+        )
+        turns = users.turns_run
+        figures = {
+            "sessions": sessions,
+            "turns_per_session_mean": statistics.fmean(turns) if turns else None,
+            "turns_total": sum(turns),
+        }
+        return ModeOutput(figures=figures)
+
+    params = {
+        "arrival_rate_per_s": arrival_rate,
+        "profile": profile,
+        "duration_s": duration,
+        "think_median_s": think_median_s,
+        "think_sigma": think_sigma,
+        "max_sessions": max_sessions,
+    }
+    return await tester.run_mode("realistic_user", params, body, pool=64)
+
+
+class Users:
+    """Plays sessions: what each user says, how long each thinks, how many turns each takes."""
+
+    def __init__(
+        self, tester: TesterBase, depth: SessionProfile, think_median_s: float, think_sigma: float
+    ) -> None:
+        self.tester = tester
+        self.depth = depth
+        self.think_median_s = think_median_s
+        self.think_sigma = think_sigma
+        self.rng = random.Random(tester.seed)
+        self.turns_run: list[int] = []
+
+    async def session(
+        self,
+        client: ModelClient,
+        clock: RunClock,
+        sink: JsonlSink,
+        session_id: int,
+        due_ns: int,
+        end_ns: int,
+    ) -> None:
+        """One session from ``due_ns``; no new turn is planned past ``end_ns``."""
+        rng = self.rng
+        history: list[dict[str, Any]] = []
+        scheduled_ns = due_ns
+        done = 0
+        for turn in range(self.depth.turns(rng)):
+            text = rng.choice(SHORT_PROMPTS) if turn == 0 else rng.choice(FOLLOW_UPS)
+            limit = rng.choices([t for _, t in OUTPUT_MIX], [w for w, _ in OUTPUT_MIX])[0]
+            replies: list[ChatResponse] = []
+
+            async def send(
+                _: int,
+                text: str = text,
+                limit: int = limit,
+                history: list[dict[str, Any]] = history,
+                replies: list[ChatResponse] = replies,
+            ) -> ChatResponse:
+                messages = self.tester.messages(text, history)
+                reply = await client.complete(messages, max_tokens=limit)
+                replies.append(reply)
+                return reply
+
+            result = await timed_request(
+                send,
+                session_id * 1000 + turn,
+                clock=clock,
+                sink=sink,
+                scheduled_ns=scheduled_ns,
+                session_id=session_id,
+                turn=turn,
+            )
+            done += 1
+            if not result.ok or not replies:
+                break
+            history += [
+                {"role": "user", "content": text},
+                {"role": "assistant", "content": replies[0].content},
+            ]
+            think_s = rng.lognormvariate(math.log(self.think_median_s), self.think_sigma)
+            scheduled_ns = time.perf_counter_ns() + int(think_s * 1e9)
+            if scheduled_ns >= end_ns:
+                break
+            await asyncio.sleep(think_s)
+        self.turns_run.append(done)

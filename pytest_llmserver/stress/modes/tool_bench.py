@@ -1,0 +1,119 @@
+"""Tool-bench mode: the agentic tool bench at a concurrency, so accuracy is measured under load.
+
+Each model turn of each task becomes a record (``task_id``, ``step``; no send times, the bench
+times its own turns), and each task that ended in an error one more, failed, record.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmserver.client import ChatMetrics, ModelClient
+from pytest_llmserver.stress.engine import RunClock
+from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
+from pytest_llmserver.stress.records import JsonlSink, TestResult
+from pytest_llmserver.stress.result import TestStats
+
+if TYPE_CHECKING:
+    from pytest_llmserver.toolbench import ToolbenchRun
+
+ALL_TIERS = ("all", "full")
+"""Names for every tier (``full`` is the seed's)."""
+
+
+async def run_tool_bench_test(
+    tester: TesterBase, tier: str = "quick", concurrency: int = 4
+) -> TestStats:
+    """The tool bench at ``concurrency``: pass rate next to per-turn latency. ``tier`` is one
+    tier, or ``"all"`` (the seed's ``"full"``) for every tier."""
+    from pytest_llmserver.toolbench import TIERS, builtin_tasks, run_toolbench
+
+    tier = "all" if tier in ALL_TIERS else tier
+    if tier != "all" and tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r} (all, full, {', '.join(TIERS)})")
+    tasks = [t for t in builtin_tasks() if tier in ("all", t.tier)]
+
+    async def body(client: ModelClient, clock: RunClock, sink: JsonlSink) -> ModeOutput:
+        run = await run_toolbench(client, tasks, concurrency=concurrency)
+        write_records(run, sink)
+        rows = [
+            {"tier": r.tier, "tasks": r.tasks, "pass_rate": r.pass_at_1} for r in run.summaries()
+        ]
+        figures = {
+            "pass_rate": rows[-1]["pass_rate"] if rows else None,
+            "tool_bench_wall_s": run.wall_s,
+            **trial_figures(run),
+        }
+        return ModeOutput(tables={"tool_bench": rows}, figures=figures)
+
+    params = {"tier": tier, "concurrency": concurrency, "tasks": len(tasks)}
+    return await tester.run_mode("tool_bench", params, body, pool=concurrency)
+
+
+def write_records(run: ToolbenchRun, sink: JsonlSink) -> None:
+    """One record per model turn, one more per task that ended in an error; numbered from 0."""
+    for index, result in enumerate(_results(run)):
+        result.index = index
+        sink.started += 1  # keeps the in-flight count of progress lines at zero
+        sink.write(result.to_record())
+
+
+def _results(run: ToolbenchRun) -> Iterator[TestResult]:
+    for result in run.results.values():
+        for trajectory, _ in result.trials:
+            for step in trajectory.steps:
+                metrics = ChatMetrics(
+                    ttft_s=step.ttft_s,
+                    ttf_tool_call_s=step.ttf_tool_call_s,
+                    e2e_s=step.latency_s,
+                    output_tokens=step.output_tokens,
+                    finish_reason=step.finish_reason,
+                )
+                yield _record(True, trajectory.task_id, step=step.index, metrics=metrics)
+            if trajectory.error:
+                yield _record(
+                    False,
+                    trajectory.task_id,
+                    error_class=trajectory.error_class,
+                    error=trajectory.error,
+                )
+
+
+def _record(
+    ok: bool,
+    task_id: str,
+    *,
+    step: int | None = None,
+    metrics: ChatMetrics | None = None,
+    error_class: str | None = None,
+    error: str | None = None,
+) -> TestResult:
+    """A tool-bench record; its index is set when written."""
+    return TestResult(
+        index=0,
+        warmup=False,
+        scheduled_s=None,
+        sent_s=None,
+        end_s=None,
+        ok=ok,
+        error_class=error_class,
+        error=error,
+        task_id=task_id,
+        step=step,
+        metrics=metrics or ChatMetrics(),
+    )
+
+
+def trial_figures(run: ToolbenchRun) -> dict[str, Any]:
+    """Trials run and passed, mean model turns and tool calls per trial."""
+    scores = [score for result in run.results.values() for _, score in result.trials]
+    return {
+        "tasks_total": len(scores),
+        "tasks_passed": sum(score.passed for score in scores),
+        "avg_agent_iterations": statistics.fmean(s.iterations for s in scores) if scores else 0.0,
+        "avg_tool_calls_per_task": statistics.fmean(s.tool_calls for s in scores)
+        if scores
+        else 0.0,
+    }
