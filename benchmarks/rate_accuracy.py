@@ -16,13 +16,14 @@ import numpy as np
 
 from pytest_llmserver.client import ChatResponse, ModelClient
 from pytest_llmserver.sim import SimProcess
-from pytest_llmserver.stress import iter_records, summarize_file
-from pytest_llmserver.stress.engine import (
+from pytest_llmserver.stress import (
     JsonlSink,
     LoopLagMonitor,
     RunClock,
     arrival_offsets_s,
+    iter_records,
     run_open_loop,
+    summarize_file,
 )
 
 

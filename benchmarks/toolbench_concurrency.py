@@ -14,8 +14,7 @@ from pytest_llmserver.client import ModelClient
 from pytest_llmserver.servers import ORACLE
 from pytest_llmserver.servers.bench_sim import bench_sim_config
 from pytest_llmserver.sim import SimConfig, SimThread, TimingModel
-from pytest_llmserver.toolbench import builtin_tasks, run_toolbench
-from pytest_llmserver.toolbench.runner import ToolbenchRun
+from pytest_llmserver.toolbench import ToolbenchRun, builtin_tasks, run_toolbench
 
 TARGET_RATIO = 0.3
 

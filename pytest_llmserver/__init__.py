@@ -52,7 +52,32 @@ _EXPORTS = {
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = ["__version__", *sorted(_HOME)]
+__all__ = [
+    "AgentTask",
+    "ChatHistoryManager",
+    "ChatMetrics",
+    "ChatResponse",
+    "LLMError",
+    "ModelArena",
+    "ModelClient",
+    "PromptArena",
+    "ServerRecord",
+    "StressTester",
+    "TestResult",
+    "TestStats",
+    "Timeouts",
+    "ToolCall",
+    "__version__",
+    "discover",
+    "probe_url",
+    "run_agent_loop",
+    "run_toolbench",
+    "scan_network",
+    "score_task",
+    "select_model",
+    "split_thinking",
+    "strip_thinking",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -17,21 +17,29 @@ from pytest_llmserver.sim import SimThread
 
 # The script is run as its own program (a user's script, not a test module). It restricts
 # the scan to the simulator's loopback address and port, as every test here must.
-SEED_SCRIPT = r'''
+SEED_SCRIPT = r"""
 import asyncio, json, sys
 from dataclasses import asdict
 from urllib.parse import urlsplit
 
 from pytest_llmserver import ChatHistoryManager, ModelClient
-from pytest_llmserver.arena import PromptArena, SYSTEM_PROMPTS, TEST_QUESTIONS
-from pytest_llmserver.discovery import check_server_health, scan_network
+import httpx
+
+from pytest_llmserver.arena import (
+    ArenaMatchup, ArenaResult, ArenaStats, JudgeResult, PromptArena, PromptResponse,
+    SYSTEM_PROMPTS, TEST_QUESTIONS,
+)
+from pytest_llmserver.discovery import (
+    COMMON_PORTS, check_endpoint, check_server_health, probe_server, scan_network,
+)
 from pytest_llmserver.report import (
     log_request_error, log_test_summary, log_vllm_error, setup_logger,
 )
 from pytest_llmserver.stress import StressTester, TestStats
 from pytest_llmserver.toolbench import (
-    QUICK_SUBSET, TASKS, call_matches, extract_numbers, numeric_match, run_agent_loop,
-    safe_calc, score_task, word_present,
+    BRUTAL_SUBSET, EXTREME_SUBSET, HARD_SUBSET, QUICK_SUBSET, REALISTIC_SUBSET, TASKS,
+    AgentTask, TaskScore, ToolCallRecord, Trajectory, call_matches, extract_numbers,
+    numeric_match, run_agent_loop, safe_calc, score_task, word_present,
 )
 
 URL, OUT = sys.argv[1], sys.argv[2]
@@ -52,6 +60,11 @@ async def main():
     out["progress"] = bool(seen) and seen[-1][0] == seen[-1][1]
     healthy = await check_server_health(dict(server))
     out["health"] = healthy is not None and healthy["url"] == server["url"]
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        listing = await check_endpoint(http, server["url"], "/v1/models")
+        probed = await probe_server(host, port, http, asyncio.Semaphore(4))
+    out["probe"] = [isinstance(listing, dict), probed is not None and probed["url"] == URL,
+                    11434 in COMMON_PORTS]
 
     tester = StressTester(server, "sim-small", max_tokens=16)
     stats = await tester.run_throughput_test(4)
@@ -78,7 +91,12 @@ async def main():
     arena = PromptArena(server, "sim-small", judge_model="judge-fair",
                         prompts=["plain", "concise"], questions=TEST_QUESTIONS[:1])
     result = await arena.run()
-    out["arena"] = [result.kind, len(result.matchups), sorted(SYSTEM_PROMPTS)[:2]]
+    out["arena"] = [result.kind, len(result.matchups), isinstance(result, ArenaResult),
+                    isinstance(result.matchups[0], ArenaMatchup),
+                    all(isinstance(row, ArenaStats) for row in result.stats),
+                    isinstance(result.responses[0], PromptResponse),
+                    isinstance(result.matchups[0].verdicts[0], JudgeResult),
+                    {"plain", "concise"} <= set(SYSTEM_PROMPTS)]
 
     async with ModelClient(server, "oracle") as client:
         task = next(t for t in TASKS if t.task_id in QUICK_SUBSET and t.required_calls)
@@ -88,8 +106,13 @@ async def main():
         call = next(c for c in trajectory.calls if c.name == required.name)
         out["toolbench"] = [score.passed, call_matches(call, required.name, dict(required.args)),
                             call_matches(call, "no_such_tool", {})]
+        out["types"] = [isinstance(task, AgentTask), isinstance(trajectory, Trajectory),
+                        isinstance(score, TaskScore), isinstance(call, ToolCallRecord),
+                        call.args == call.arguments]
         answer = await client.chat("Say hello.")
         out["chat"] = [bool(answer), client.last_metrics.ttft_s > 0]
+    out["subsets"] = [len(TASKS), len(QUICK_SUBSET), len(HARD_SUBSET), len(BRUTAL_SUBSET),
+                      len(REALISTIC_SUBSET), len(EXTREME_SUBSET)]
     out["helpers"] = [safe_calc("2*21"), extract_numbers("1,250.5 and -3"),
                       numeric_match(42.0, [42.0]), word_present("differ", "they differ")]
 
@@ -100,7 +123,7 @@ async def main():
 
 
 asyncio.run(main())
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +148,8 @@ def test_a_seed_style_script_runs_unchanged(sim_url: str, tmp_path: Path) -> Non
     assert (url, has_oracle, timed) == (sim_url, True, True)
     assert kind in ("openai", "ollama")
     assert {"url", "type", "models", "ip", "port", "status", "response_time"} <= set(keys)
-    assert out["progress"] and out["health"]
+    assert out["progress"]
+    assert out["health"]
     assert out["throughput"] == {
         "total": 4,
         "completed": 4,
@@ -138,8 +162,11 @@ def test_a_seed_style_script_runs_unchanged(sim_url: str, tmp_path: Path) -> Non
     assert out["reports"] == [".json", ".jsonl", ".md"]
     assert out["consistency"] == [5, True, True, True]
     assert out["token_sizes"] == [500, 1000, 2000, 5000]
-    assert out["arena"][0] == "prompts" and out["arena"][1] >= 1
+    assert out["arena"][0] == "prompts"
+    assert out["arena"][1] >= 1
     assert out["toolbench"] == [True, True, False]
+    assert out["types"] == [True, True, True, True, True]
+    assert out["subsets"] == [45, 7, 10, 6, 6, 8]
     assert out["chat"] == [True, True]
     assert out["helpers"] == [42, [1250.5, -3.0], True, True]
     assert out["history"] == [True, 1]

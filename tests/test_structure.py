@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pytest_llmserver"
 MAX_LINES = 400
 PYTEST_SIDE = {"plugin", "suites"}
+NOT_APIS = {"suites"}  # test modules the plugin collects, not a package others import
 PYTEST_MODULES = ("pytest", "_pytest", "pytest_asyncio", "xdist", "pluggy")
 
 
@@ -38,7 +39,7 @@ def modules() -> dict[str, Path]:
 
 @cache
 def packages() -> set[str]:
-    return {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    return {p.parent.name for p in PACKAGE.glob("*/__init__.py")} - NOT_APIS
 
 
 @cache

@@ -7,8 +7,6 @@ from pytest_llmserver._util.markdown import fmt_value, md_cell, md_table
 from pytest_llmserver._util.proc import stop_process
 from pytest_llmserver._util.progress import ProgressLine, should_show_progress
 from pytest_llmserver._util.redact import (
-    REDACTED,
-    is_secret_key,
     redact,
     redact_url,
     without_secrets,
@@ -16,11 +14,9 @@ from pytest_llmserver._util.redact import (
 from pytest_llmserver._util.text import slug
 
 __all__ = [
-    "REDACTED",
     "ProgressLine",
     "atomic_write",
     "fmt_value",
-    "is_secret_key",
     "md_cell",
     "md_table",
     "redact",

@@ -4,10 +4,10 @@ judged pair by pair in both answer orders by an LLM judge that sees only "Answer
 
 from __future__ import annotations
 
-from pytest_llmserver.arena.engine import ArenaOptions, TranscriptHook
+from pytest_llmserver.arena.engine import TranscriptHook
 from pytest_llmserver.arena.judge import judge_messages, parse_verdict, split_judge_prompt
 from pytest_llmserver.arena.prompts import SYSTEM_PROMPTS, TEST_QUESTIONS
-from pytest_llmserver.arena.report import render_markdown, write_arena_report
+from pytest_llmserver.arena.report import write_arena_report
 from pytest_llmserver.arena.results import (
     SELF_JUDGE_WARNING,
     ArenaMatchup,
@@ -15,25 +15,19 @@ from pytest_llmserver.arena.results import (
     ArenaStats,
     JudgeResult,
     PromptResponse,
-    compute_stats,
     matchup_outcome,
 )
 from pytest_llmserver.arena.runner import (
-    MAX_MODELS,
-    MIN_MODELS,
     ModelArena,
     PromptArena,
     blind_labels,
 )
 
 __all__ = [
-    "MAX_MODELS",
-    "MIN_MODELS",
     "SELF_JUDGE_WARNING",
     "SYSTEM_PROMPTS",
     "TEST_QUESTIONS",
     "ArenaMatchup",
-    "ArenaOptions",
     "ArenaResult",
     "ArenaStats",
     "JudgeResult",
@@ -42,11 +36,9 @@ __all__ = [
     "PromptResponse",
     "TranscriptHook",
     "blind_labels",
-    "compute_stats",
     "judge_messages",
     "matchup_outcome",
     "parse_verdict",
-    "render_markdown",
     "split_judge_prompt",
     "write_arena_report",
 ]

@@ -1,11 +1,10 @@
 """Client for OpenAI-compatible (SSE) and Ollama (NDJSON) chat servers, with exact metrics."""
 
-from pytest_llmserver.client._api import ChatApi, ChatRequest, StreamDecoder, error_message
+from pytest_llmserver.client._api import ChatRequest, error_message
 from pytest_llmserver.client._transport import (
     HTTPX_ERRORS,
     Timeouts,
     llm_error,
-    make_http_client,
     map_http_errors,
 )
 from pytest_llmserver.client.errors import (
@@ -22,12 +21,12 @@ from pytest_llmserver.client.errors import (
     status_error,
 )
 from pytest_llmserver.client.metrics import ChatMetrics
-from pytest_llmserver.client.model_client import ChatOptions, ModelClient, RequestOptions
+from pytest_llmserver.client.model_client import ModelClient
 from pytest_llmserver.client.ollama import OLLAMA
 from pytest_llmserver.client.openai import OPENAI
 from pytest_llmserver.client.protocols import CHAT_APIS, chat_api
-from pytest_llmserver.client.response import ChatResponse, ToolCall, parse_arguments
-from pytest_llmserver.client.server import ApiType, ModelInfo, ServerRecord, select_model
+from pytest_llmserver.client.response import ChatResponse, ToolCall
+from pytest_llmserver.client.server import ModelInfo, ServerRecord, select_model
 from pytest_llmserver.client.thinking import ThinkTagParser, split_thinking, strip_thinking
 
 __all__ = [
@@ -36,10 +35,7 @@ __all__ = [
     "HTTPX_ERRORS",
     "OLLAMA",
     "OPENAI",
-    "ApiType",
-    "ChatApi",
     "ChatMetrics",
-    "ChatOptions",
     "ChatRequest",
     "ChatResponse",
     "LLMConnectError",
@@ -52,9 +48,7 @@ __all__ = [
     "LLMTimeoutError",
     "ModelClient",
     "ModelInfo",
-    "RequestOptions",
     "ServerRecord",
-    "StreamDecoder",
     "TargetError",
     "ThinkTagParser",
     "Timeouts",
@@ -62,9 +56,7 @@ __all__ = [
     "chat_api",
     "error_message",
     "llm_error",
-    "make_http_client",
     "map_http_errors",
-    "parse_arguments",
     "select_model",
     "split_thinking",
     "status_error",

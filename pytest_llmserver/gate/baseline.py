@@ -26,6 +26,7 @@ from pytest_llmserver.gate.compare import (
     task_transitions,
 )
 from pytest_llmserver.gate.fingerprint import ModelFingerprint
+from pytest_llmserver.stress import read_records
 
 SCHEMA = "pytest-llmserver/baseline"
 SCHEMA_VERSION = 1
@@ -68,20 +69,15 @@ def samples_from_records(path: Path) -> dict[str, list[float]]:
     """Per-request samples of the compared metrics from a JSONL records file (successful,
     non-warm-up requests; inter-token gaps flattened), each thinned to ``MAX_SAMPLES``."""
     columns: dict[str, list[float]] = {metric: [] for metric, *_ in COMPARED}
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict) or record.get("warmup") or not record.get("ok"):
-                continue
-            for metric in columns:
-                value = record.get(metric)
-                values = value if isinstance(value, list) else [value]
-                columns[metric] += [
-                    float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)
-                ]
+    for record in read_records(path, skip_invalid=True):
+        if record.get("warmup") or not record.get("ok"):
+            continue
+        for metric in columns:
+            value = record.get(metric)
+            values = value if isinstance(value, list) else [value]
+            columns[metric] += [
+                float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)
+            ]
     return {metric: _thin(values) for metric, values in columns.items()}
 
 

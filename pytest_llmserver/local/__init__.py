@@ -4,16 +4,10 @@ from pytest_llmserver.local.server import (
     MODEL_ALIAS,
     LocalServer,
     LocalServerConfig,
-    LocalServerError,
-    bundled_chat_template,
-    default_model_path,
 )
 
 __all__ = [
     "MODEL_ALIAS",
     "LocalServer",
     "LocalServerConfig",
-    "LocalServerError",
-    "bundled_chat_template",
-    "default_model_path",
 ]

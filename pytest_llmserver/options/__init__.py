@@ -1,12 +1,11 @@
 """The options of the plugin, each named once, and the parsers of their values."""
 
 from pytest_llmserver.options.parsers import ServerSpec, SettingsError, parse_server_spec
-from pytest_llmserver.options.specs import OPTIONS, ApiChoice, Group, OptionSpec
+from pytest_llmserver.options.specs import OPTIONS, ApiChoice, OptionSpec
 
 __all__ = [
     "OPTIONS",
     "ApiChoice",
-    "Group",
     "OptionSpec",
     "ServerSpec",
     "SettingsError",

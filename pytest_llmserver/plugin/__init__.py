@@ -15,7 +15,6 @@ from pytest_llmserver.plugin.discovery import (
     resolve_target,
     stop_started_server,
 )
-from pytest_llmserver.plugin.sessions import Target
 from pytest_llmserver.plugin.state import (
     DISCOVERY_KEY,
     NO_SERVER,
@@ -25,7 +24,6 @@ from pytest_llmserver.plugin.state import (
     worker_id,
 )
 from pytest_llmserver.plugin.stress import StressSession
-from pytest_llmserver.plugin.xdist import XdistHooks
 from pytest_llmserver.plugin.toolbench import (
     YAML_SUFFIX,
     ToolbenchSession,
@@ -33,6 +31,7 @@ from pytest_llmserver.plugin.toolbench import (
     finalize_all,
     task_param,
 )
+from pytest_llmserver.plugin.xdist import XdistHooks
 from pytest_llmserver.report import choice_lines
 from pytest_llmserver.run import display, export
 from pytest_llmserver.settings import OPTIONS
@@ -40,7 +39,6 @@ from pytest_llmserver.settings import OPTIONS
 __all__ = [
     "ArenaSession",
     "StressSession",
-    "Target",
     "ToolbenchSession",
     "check_arena",
     "settings",

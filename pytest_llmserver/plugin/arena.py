@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -12,10 +11,9 @@ import pytest
 from pytest_llmserver.arena import (
     TEST_QUESTIONS,
     ArenaResult,
-    JudgeResult,
     ModelArena,
     PromptArena,
-    PromptResponse,
+    TranscriptHook,
     write_arena_report,
 )
 from pytest_llmserver.client import ModelClient, ServerRecord
@@ -136,9 +134,7 @@ class ArenaSession:
             arena = ModelArena(clients, judge=judge, **self._options("arena-models"))
             return await arena.run()
 
-    def _transcripts(
-        self, tag: str
-    ) -> Callable[[str, list[dict[str, Any]], PromptResponse | JudgeResult], None] | None:
+    def _transcripts(self, tag: str) -> TranscriptHook | None:
         target = self.target
         if not target.settings.run.save_transcripts:
             return None

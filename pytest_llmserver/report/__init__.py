@@ -32,7 +32,6 @@ from pytest_llmserver.report.runlog import (
 )
 from pytest_llmserver.report.transcripts import (
     FORMAT,
-    VERSION,
     ChatHistoryManager,
     HistoryError,
     HistoryWarning,
@@ -41,7 +40,6 @@ from pytest_llmserver.report.transcripts import (
 
 __all__ = [
     "FORMAT",
-    "VERSION",
     "ArenaEntry",
     "Chart",
     "ChatHistoryManager",

@@ -3,6 +3,6 @@ the merge of xdist workers and shards, and the terminal summary."""
 
 from pytest_llmserver.run.merge import absorb, export
 from pytest_llmserver.run.recorder import RunRecorder
-from pytest_llmserver.run.terminal import Terminal, display
+from pytest_llmserver.run.terminal import display
 
-__all__ = ["RunRecorder", "Terminal", "absorb", "display", "export"]
+__all__ = ["RunRecorder", "absorb", "display", "export"]

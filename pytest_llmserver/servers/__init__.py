@@ -9,26 +9,18 @@ from pytest_llmserver.servers.launch import (
     static_models,
 )
 from pytest_llmserver.servers.names import (
-    BENCH_MODELS,
     DISTRACTED,
     JUDGE_FAIR,
-    JUDGE_FENCED,
-    JUDGE_FIRST,
     JUDGE_MODELS,
-    JUDGE_PROSE,
     NO_TOOLS,
     OBEDIENT,
     ORACLE,
 )
 
 __all__ = [
-    "BENCH_MODELS",
     "DISTRACTED",
     "JUDGE_FAIR",
-    "JUDGE_FENCED",
-    "JUDGE_FIRST",
     "JUDGE_MODELS",
-    "JUDGE_PROSE",
     "NO_TOOLS",
     "OBEDIENT",
     "ORACLE",

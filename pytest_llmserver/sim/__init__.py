@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pytest_llmserver.sim.cli import main
-from pytest_llmserver.sim.config import Fault, SimConfig, TimingModel, is_loopback_host
+from pytest_llmserver.sim.config import Fault, SimConfig, TimingModel
 from pytest_llmserver.sim.policy import (
     DefaultPolicy,
     FunctionPolicy,
@@ -33,7 +33,6 @@ __all__ = [
     "SimToolCall",
     "TimingModel",
     "count_tokens",
-    "is_loopback_host",
     "main",
     "message_text",
     "split_tokens",

@@ -8,18 +8,14 @@ from __future__ import annotations
 from pytest_llmserver.stress.engine import (
     ArrivalProcess,
     LoopLagMonitor,
-    OpenLoopStats,
     RunClock,
     arrival_offsets_s,
     run_closed_loop,
     run_open_loop,
     run_warmup,
-    timed_request,
 )
 from pytest_llmserver.stress.modes.tester import StressTester
 from pytest_llmserver.stress.percentiles import (
-    MetricTable,
-    Percentiles,
     metric_table,
     min_samples,
     summarize,
@@ -37,19 +33,11 @@ from pytest_llmserver.stress.report import free_stem, to_json, write_stress_repo
 from pytest_llmserver.stress.result import TestStats
 from pytest_llmserver.stress.shards import merge_records, rendezvous, share
 from pytest_llmserver.stress.slo import (
-    SLO_METRICS,
-    SLO_STATS,
-    Goodput,
-    SLOResult,
     check_slos,
     goodput,
     parse_slos,
-    per_request_limits,
 )
 from pytest_llmserver.stress.summary import (
-    Drift,
-    StressSummary,
-    Throughput,
     drift,
     error_counts,
     summarize_file,
@@ -61,24 +49,14 @@ from pytest_llmserver.stress.workload import PROFILES
 __all__ = [
     "PROFILES",
     "RECORD_FIELDS",
-    "SLO_METRICS",
-    "SLO_STATS",
     "ArrivalProcess",
-    "Drift",
-    "Goodput",
     "JsonlSink",
     "LoopLagMonitor",
-    "MetricTable",
-    "OpenLoopStats",
-    "Percentiles",
     "RollingMedian",
     "RunClock",
-    "SLOResult",
-    "StressSummary",
     "StressTester",
     "TestResult",
     "TestStats",
-    "Throughput",
     "arrival_offsets_s",
     "check_slos",
     "drift",
@@ -90,7 +68,6 @@ __all__ = [
     "metric_table",
     "min_samples",
     "parse_slos",
-    "per_request_limits",
     "progress_text",
     "read_records",
     "read_results",
@@ -103,7 +80,6 @@ __all__ = [
     "summarize_file",
     "summarize_records",
     "throughput",
-    "timed_request",
     "to_json",
     "write_stress_report",
 ]

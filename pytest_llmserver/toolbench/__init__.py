@@ -5,17 +5,14 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from pytest_llmserver.toolbench.agent import (
-    Diagnostics,
     ToolCallRecord,
     Trajectory,
-    resolve_tool_name,
     run_agent_loop,
 )
+from pytest_llmserver.toolbench.builtin import SUBSETS, TASKS_DIR, builtin_tasks, tier_ids
 from pytest_llmserver.toolbench.report import write_report
 from pytest_llmserver.toolbench.runner import (
     TaskResult,
@@ -38,34 +35,17 @@ from pytest_llmserver.toolbench.task import (
     RequiredCall,
     SolutionStep,
     TaskSchemaError,
-    load_task_files,
     load_tasks,
 )
 from pytest_llmserver.toolbench.tools.calculator import safe_calc
 from pytest_llmserver.toolbench.tools.registry import TOOL_GROUPS
 
-TASKS_DIR = Path(__file__).with_name("tasks")
-_SUBSETS = {
-    "QUICK_SUBSET": "quick",
-    "HARD_SUBSET": "hard",
-    "BRUTAL_SUBSET": "brutal",
-    "REALISTIC_SUBSET": "realistic",
-    "EXTREME_SUBSET": "extreme",
-}
-
-
-@cache
-def builtin_tasks() -> tuple[AgentTask, ...]:
-    """The 45 built-in tasks, ordered by tier then file order."""
-    tasks = load_task_files(sorted(TASKS_DIR.glob("*.yaml")))
-    return tuple(sorted(tasks, key=lambda t: TIERS.index(t.tier)))
-
 
 def __getattr__(name: str) -> Any:
     if name == "TASKS":
         return builtin_tasks()
-    if name in _SUBSETS:
-        return frozenset(t.task_id for t in builtin_tasks() if t.tier == _SUBSETS[name])
+    if name in SUBSETS:
+        return tier_ids(SUBSETS[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -80,7 +60,6 @@ __all__ = [
     "TIERS",
     "TOOL_GROUPS",
     "AgentTask",
-    "Diagnostics",
     "RequiredCall",
     "SolutionStep",
     "TaskResult",
@@ -93,10 +72,8 @@ __all__ = [
     "builtin_tasks",
     "call_matches",
     "extract_numbers",
-    "load_task_files",
     "load_tasks",
     "numeric_match",
-    "resolve_tool_name",
     "run_agent_loop",
     "run_toolbench",
     "safe_calc",

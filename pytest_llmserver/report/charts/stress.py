@@ -25,7 +25,7 @@ from pytest_llmserver.report.charts.base import (
     spread_x,
 )
 from pytest_llmserver.report.charts.samplers import NumberSample, Occupancy, Sample
-from pytest_llmserver.stress import iter_records
+from pytest_llmserver.stress import read_records
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -52,21 +52,11 @@ class RecordSeries:
 
 
 def stress_records(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of ``path`` one by one, read with the stress package's reader.
-
-    No records file gives no records (charts that need none are still drawn). The reader raises
-    ``ValueError`` naming file and line on a line that is not a JSON object (and
-    ``UnicodeDecodeError``, a ``ValueError`` too, on bytes that are not UTF-8): this is the one
-    place the charts catch it. The reading ends there and the charts show the records read
-    before, as for a run cut short mid-line; chunks of one record lose none of them.
-    """
-    if not path.is_file():
-        return
-    try:
-        for chunk in iter_records(path, chunk_size=1):
-            yield from chunk
-    except ValueError:
-        return
+    """The records of ``path`` through the stress package's one reader; a line that is not a
+    record is skipped (a chart is never worth failing a report over), and no file gives no
+    records (charts that need none are still drawn)."""
+    if path.is_file():
+        yield from read_records(path, skip_invalid=True)
 
 
 def read_series(path: Path) -> RecordSeries:
