@@ -23,7 +23,7 @@ from pytest_llmserver.plugin.state import (
     shard_label,
     worker_id,
 )
-from pytest_llmserver.plugin.stress import StressSession
+from pytest_llmserver.plugin.stress import ModeCall, StressSession
 from pytest_llmserver.plugin.toolbench import (
     YAML_SUFFIX,
     ToolbenchSession,
@@ -38,6 +38,7 @@ from pytest_llmserver.settings import OPTIONS
 
 __all__ = [
     "ArenaSession",
+    "ModeCall",
     "StressSession",
     "ToolbenchSession",
     "check_arena",
@@ -169,7 +170,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     recorder.finish()
     if exitstatus == pytest.ExitCode.OK:
-        if recorder.regressions:
+        if recorder.gate.regressions:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         elif recorder.results.errors:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR

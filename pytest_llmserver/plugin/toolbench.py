@@ -122,7 +122,7 @@ class ToolbenchSession:
             ]
         if result.passed_all:
             return
-        baseline = self.target.recorder.baseline(self.target.fingerprint())
+        baseline = self.target.recorder.gate.baseline(self.target.fingerprint())
         before = None if baseline is None else baseline.tasks.get(task.task_id)
         if before is not None and not before.get("passed_all"):
             pytest.xfail(
@@ -161,7 +161,7 @@ class ToolbenchSession:
             return
         run, target = self.run, self.target
         fingerprint = target.fingerprint()
-        comparison = target.recorder.compare_toolbench(fingerprint, run.outcomes())
+        comparison = target.recorder.gate.compare_toolbench(fingerprint, run.outcomes())
         directory = target.reports_dir()
         summary = [row.__dict__ for row in run.summaries()]
         charts = toolbench_chart(summary, directory, f"{self._report_name}-pass-rate")

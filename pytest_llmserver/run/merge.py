@@ -23,9 +23,7 @@ def export(recorder: RunRecorder) -> dict[str, Any]:
         "results": recorder.results.to_dict(),
         "samples": [[*key, value] for key, value in recorder.samples.items()],
         "fingerprints": [f.to_dict() for f in recorder.fingerprints.values()],
-        "comparison_lines": recorder.comparison_lines,
-        "regressions": recorder.regressions,
-        "model_updates": recorder.model_updates,
+        "gate": recorder.gate.export(),
     }
     plain: dict[str, Any] = json.loads(json.dumps(exported, default=_plain))
     return plain
@@ -40,9 +38,7 @@ def absorb(recorder: RunRecorder, exported: Mapping[str, Any]) -> None:
     for raw in exported.get("fingerprints") or []:
         fingerprint = ModelFingerprint.from_dict(raw)
         recorder.fingerprints[fingerprint.key] = fingerprint
-    for name in ("comparison_lines", "regressions", "model_updates"):
-        mine: list[str] = getattr(recorder, name)
-        mine += [line for line in exported.get(name) or [] if line not in mine]
+    recorder.gate.absorb(exported.get("gate") or {})
 
 
 def _plain(value: object) -> object:
@@ -76,10 +72,10 @@ def merge_toolbench(recorder: RunRecorder) -> None:
             charts=[c for e in entries for c in e.charts],
         )
         fingerprint = ModelFingerprint.from_dict(entry.fingerprint)
-        comparison = recorder.compare_toolbench(fingerprint, tasks)
+        comparison = recorder.gate.compare_toolbench(fingerprint, tasks)
         if comparison is not None:
             entry.comparison = comparison.to_dict()
-            recorder.note_toolbench(model, comparison)
+            recorder.gate.note_toolbench(model, comparison)
         merged.append(entry)
     recorder.results.toolbench = merged
 

@@ -5,28 +5,20 @@ benches, arenas), compares them with the baseline, and at the end writes ``resul
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from pytest_llmserver._util import slug
 from pytest_llmserver.arena import ArenaResult
 from pytest_llmserver.client import ServerRecord
 from pytest_llmserver.gate import (
-    DEFAULT_DIR,
-    Baseline,
-    BaselineError,
+    Gate,
     MetricComparison,
     ModelFingerprint,
     Thresholds,
     ToolbenchComparison,
     baseline_document,
     baseline_file,
-    compare_stress,
-    compare_toolbench,
-    comparison_lines,
-    load_baseline,
-    model_update,
     samples_from_records,
     save_baseline,
 )
@@ -80,17 +72,14 @@ class RunRecorder:
         self.results = RunResults(
             run_id="", plugin_version=plugin_version, settings=settings.public_dict()
         )
-        gate = settings.gate
-        self.thresholds = Thresholds(
-            relative=gate.regression_threshold, floor_s=gate.noise_floor_ms / 1000.0
+        thresholds = Thresholds(
+            relative=settings.gate.regression_threshold,
+            floor_s=settings.gate.noise_floor_ms / 1000.0,
         )
+        self.gate = Gate(settings.gate.baseline, thresholds, base_dir, self.error)
         self._logger: logging.Logger | None = None
-        self._baselines: dict[str, Baseline | None] = {}
         self.samples: dict[tuple[str, str, str], Samples] = {}
         self.fingerprints: dict[str, ModelFingerprint] = {}
-        self.comparison_lines: list[str] = []
-        self.regressions: list[str] = []
-        self.model_updates: list[str] = []
         self.saved_baselines: list[Path] = []
 
     @property
@@ -131,29 +120,10 @@ class RunRecorder:
         )
         return fingerprint
 
-    def baseline(self, fingerprint: ModelFingerprint) -> Baseline | None:
-        """The baseline for this model, if ``--llm-baseline`` asked for one and it loads."""
-        wanted = self.settings.gate.baseline
-        if wanted is None:
-            return None
-        if fingerprint.key not in self._baselines:
-            found: Baseline | None = None
-            try:
-                found = load_baseline(baseline_file(self.location(wanted), fingerprint))
-            except BaselineError as exc:
-                self.results.errors.append(str(exc))
-                self.logger.error("%s", exc)
-            if found is not None:
-                update = model_update(found.fingerprint, fingerprint)
-                if update:
-                    self.model_updates.append(update)
-            self._baselines[fingerprint.key] = found
-        return self._baselines[fingerprint.key]
-
-    def location(self, value: str) -> Path:
-        """Where ``auto`` or a relative baseline path points (from the invocation directory)."""
-        path = DEFAULT_DIR if value == "auto" else Path(value)
-        return path if path.is_absolute() else self._base_dir / path
+    def error(self, message: str) -> None:
+        """A problem of the run itself (e.g. an unusable baseline): logged and recorded."""
+        self.results.errors.append(message)
+        self.logger.error("%s", message)
 
     # --- stress ------------------------------------------------------------------------------
 
@@ -170,12 +140,9 @@ class RunRecorder:
         stem = free_stem(stats, directory)
         charts = stress_charts(stats.records_path, to_json(stats), directory, stem)
         samples = samples_from_records(stats.records_path)
-        baseline = self.baseline(fingerprint) if compare else None
         run_id = str(stats.params.get("id", ""))
         comparisons = (
-            []
-            if baseline is None
-            else compare_stress(baseline, stats.mode, run_id, samples, self.thresholds)
+            self.gate.compare_stress(fingerprint, stats.mode, run_id, samples) if compare else []
         )
         extra = chart_section(charts, directory)
         if comparisons:
@@ -219,7 +186,6 @@ class RunRecorder:
         )
         self.results.stress.append(entry)
         self.samples[(stats.model, stats.mode, run_id)] = samples
-        self._note_comparisons(f"{stats.mode} {run_id}", comparisons)
         log_test_summary(
             self.logger,
             f"{stats.mode} {run_id} [{stats.model}]",
@@ -232,30 +198,7 @@ class RunRecorder:
         )
         return entry
 
-    def _note_comparisons(self, label: str, comparisons: Sequence[MetricComparison]) -> None:
-        for comparison in comparisons:
-            if comparison.status == "improvement":
-                self.comparison_lines.append(f"{label}: {comparison.line()}")
-            if comparison.status == "regression":
-                self.regressions.append(f"{label}: {comparison.line()}")
-        counts = [
-            f"{sum(c.status == status for c in comparisons)} {status}"
-            for status in ("unchanged", "insufficient")
-            if any(c.status == status for c in comparisons)
-        ]
-        if counts:
-            self.comparison_lines.append(f"{label}: {', '.join(counts)} metric(s)")
-
     # --- tool bench ----------------------------------------------------------------------------
-
-    def compare_toolbench(
-        self, fingerprint: ModelFingerprint, outcomes: Mapping[str, Mapping[str, Any]]
-    ) -> ToolbenchComparison | None:
-        """Compare per-task outcomes with the baseline (None without one)."""
-        baseline = self.baseline(fingerprint)
-        if baseline is None:
-            return None
-        return compare_toolbench(baseline, outcomes, self.thresholds.alpha)
 
     def add_toolbench(
         self,
@@ -282,23 +225,8 @@ class RunRecorder:
         )
         self.results.toolbench.append(entry)
         if comparison is not None and not self.worker:
-            self.note_toolbench(run.model, comparison)
+            self.gate.note_toolbench(run.model, comparison)
         return entry
-
-    def note_toolbench(self, model: str, comparison: ToolbenchComparison) -> None:
-        """Add a tool-bench comparison to the comparison lines and the regressions."""
-        label = f"tool bench [{model}]"
-        regressed = comparison.pass_rate.status == "regression"
-        self.comparison_lines += [
-            f"{label}: {line}"
-            for line in comparison_lines(comparison)
-            if not regressed or "pass rate" not in line
-        ]
-        if regressed:
-            self.regressions.append(f"{label}: {comparison.pass_rate.line()}")
-        if comparison.transitions.new_failures:
-            failures = ", ".join(comparison.transitions.new_failures)
-            self.regressions.append(f"{label} new failures: {failures}")
 
     # --- arenas ------------------------------------------------------------------------------
 
@@ -328,13 +256,7 @@ class RunRecorder:
         merge_shards(self)
         if self.absorbed:
             merge_toolbench(self)
-        if self.settings.gate.baseline is not None:
-            self.results.comparison = {
-                "baseline": self.settings.gate.baseline,
-                "model_updated": "; ".join(self.model_updates) or None,
-                "regressions": self.regressions,
-                "lines": self.comparison_lines,
-            }
+        self.results.comparison = self.gate.summary()
         if self.settings.gate.save_baseline is not None:
             self._save_baselines(self.settings.gate.save_baseline)
         self._sweep_charts()
@@ -366,7 +288,7 @@ class RunRecorder:
                 )
 
     def _save_baselines(self, value: str) -> None:
-        location = self.location(value)
+        location = self.gate.location(value)
         if location.suffix == ".json" and len(self.fingerprints) > 1:
             self.results.errors.append(
                 f"--llm-save-baseline={value}: one file cannot hold {len(self.fingerprints)} "

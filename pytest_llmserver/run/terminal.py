@@ -47,13 +47,14 @@ def display(recorder: RunRecorder, terminal: Terminal) -> None:
 
 
 def _comparison(recorder: RunRecorder, terminal: Terminal) -> None:
-    if recorder.settings.gate.baseline is not None:
+    gate = recorder.gate
+    if gate.wanted is not None:
         terminal.section("compared with the baseline")
-        for update in recorder.model_updates:
+        for update in gate.model_updates:
             terminal.write_line(f"model updated: {update}", yellow=True, bold=True)
-        for line in recorder.comparison_lines:
+        for line in gate.comparison_lines:
             terminal.write_line(line)
-        for line in recorder.regressions:
+        for line in gate.regressions:
             terminal.write_line(f"REGRESSION {line}", red=True)
     for error in recorder.results.errors:
         terminal.write_line(f"ERROR: {error}", red=True)

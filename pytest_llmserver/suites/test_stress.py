@@ -6,13 +6,14 @@ shard with 1/N of the load; the controller merges them into one report.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import cast
 
 import pytest
 
-from pytest_llmserver.plugin import StressSession, settings, shard_label
+from pytest_llmserver.plugin import ModeCall, StressSession, settings, shard_label
 from pytest_llmserver.settings import Settings
-from pytest_llmserver.stress import ArrivalProcess, share
+from pytest_llmserver.stress import ArrivalProcess, TestStats, share
 
 pytestmark = [pytest.mark.llm, pytest.mark.stress]
 
@@ -35,29 +36,44 @@ def llm_shard(request: pytest.FixtureRequest) -> int | None:
     return getattr(request, "param", None)
 
 
-def _part(value: int, shard: int | None, shards: int) -> int:
-    """A shard's part of a count (at least 1)."""
-    return value if shard is None else max(1, share(value, shard, shards))
+@dataclass(frozen=True)
+class Load:
+    """One stress test's run: the session, the settings, and its shard of the load."""
+
+    stress: StressSession
+    settings: Settings
+    shard: int | None
+    request: pytest.FixtureRequest
+
+    def part(self, value: int) -> int:
+        """This shard's part of a count (at least 1)."""
+        shards = self.settings.stress.shards
+        return value if self.shard is None else max(1, share(value, self.shard, shards))
+
+    def rate(self, value: float) -> float:
+        """This shard's part of a rate."""
+        return value if self.shard is None else value / self.settings.stress.shards
+
+    def run(self, mode_call: ModeCall, run_id: str) -> TestStats:
+        """Run the mode (this shard of it) and check it."""
+        return self.stress.run(mode_call, run_id, self.request, self.shard)
 
 
-def _rate(value: float, shard: int | None, shards: int) -> float:
-    """A shard's part of a rate."""
-    return value if shard is None else value / shards
-
-
-@pytest.mark.throughput
-def test_throughput(
-    concurrency: int,
+@pytest.fixture
+def load(
     llm_stress: StressSession,
     llm_settings: Settings,
     llm_shard: int | None,
     request: pytest.FixtureRequest,
-) -> None:
-    s = llm_settings.stress
-    c, total = _part(concurrency, llm_shard, s.shards), _part(s.total, llm_shard, s.shards)
-    llm_stress.run(
-        lambda t: t.run_throughput_test(c, total), f"c{concurrency}-n{s.total}", request, llm_shard
-    )
+) -> Load:
+    return Load(llm_stress, llm_settings, llm_shard, request)
+
+
+@pytest.mark.throughput
+def test_throughput(concurrency: int, load: Load) -> None:
+    total = load.settings.stress.total
+    c, n = load.part(concurrency), load.part(total)
+    load.run(lambda t: t.run_throughput_test(c, n), f"c{concurrency}-n{total}")
 
 
 @pytest.mark.token_stress
@@ -71,51 +87,31 @@ def test_token_stress(
 
 
 @pytest.mark.sustained
-def test_sustained(
-    llm_stress: StressSession,
-    llm_settings: Settings,
-    llm_shard: int | None,
-    request: pytest.FixtureRequest,
-) -> None:
-    s = llm_settings.stress
-    arrival = cast(ArrivalProcess, s.arrival)
-    rpm = _rate(s.rpm, llm_shard, s.shards)
-    llm_stress.run(
+def test_sustained(load: Load) -> None:
+    s = load.settings.stress
+    arrival, rpm = cast(ArrivalProcess, s.arrival), load.rate(s.rpm)
+    load.run(
         lambda t: t.run_sustained_load_test(
             rpm, s.duration_s, arrival=arrival, burstiness=s.burstiness
         ),
         f"rpm{s.rpm:g}-d{s.duration_s:g}-{s.arrival}",
-        request,
-        llm_shard,
     )
 
 
 @pytest.mark.consistency
-def test_consistency(
-    llm_stress: StressSession,
-    llm_settings: Settings,
-    llm_shard: int | None,
-    request: pytest.FixtureRequest,
-) -> None:
-    s = llm_settings.stress
-    n = max(2, _part(s.total, llm_shard, s.shards))
-    llm_stress.run(lambda t: t.run_consistency_test(n), f"n{s.total}", request, llm_shard)
+def test_consistency(load: Load) -> None:
+    total = load.settings.stress.total
+    n = max(2, load.part(total))
+    load.run(lambda t: t.run_consistency_test(n), f"n{total}")
 
 
 @pytest.mark.realistic_user
-def test_realistic_user(
-    llm_stress: StressSession,
-    llm_settings: Settings,
-    llm_shard: int | None,
-    request: pytest.FixtureRequest,
-) -> None:
-    s = llm_settings.stress
-    rate = _rate(s.arrival_rate, llm_shard, s.shards)
-    llm_stress.run(
+def test_realistic_user(load: Load) -> None:
+    s = load.settings.stress
+    rate = load.rate(s.arrival_rate)
+    load.run(
         lambda t: t.run_realistic_user_test(rate, s.session_profile, s.duration_s),
         f"{s.session_profile}-r{s.arrival_rate:g}-d{s.duration_s:g}",
-        request,
-        llm_shard,
     )
 
 
