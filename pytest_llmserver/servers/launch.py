@@ -34,6 +34,7 @@ def serve(settings: Settings, found: ServerRecord | None = None) -> Iterator[Ser
     if found is not None:
         yield found
     elif spec.mode == "sim":
+        # Imported here, as in the other branches: a server is loaded only when asked for.
         from pytest_llmserver.servers.bench_sim import bench_sim_config
         from pytest_llmserver.sim import SimThread
 
