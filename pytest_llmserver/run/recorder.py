@@ -44,14 +44,6 @@ from pytest_llmserver.toolbench import ToolbenchRun
 Samples = dict[str, list[float]]
 
 
-def relative(path: Path, base: Path) -> str:
-    """``path`` relative to ``base`` when inside it, POSIX style; else as given."""
-    try:
-        return path.relative_to(base).as_posix()
-    except ValueError:
-        return str(path)
-
-
 class RunRecorder:
     """Collects the session's results; ``finish()`` writes the run's files."""
 
@@ -68,7 +60,6 @@ class RunRecorder:
         self.worker = worker
         self.absorbed = False
         self._run_dir = run_dir
-        self._base_dir = base_dir
         self.results = RunResults(
             run_id="", plugin_version=plugin_version, settings=settings.public_dict()
         )
@@ -100,8 +91,11 @@ class RunRecorder:
         return self._logger
 
     def relative(self, path: Path) -> str:
-        """``path`` relative to the run directory."""
-        return relative(path, self.run_dir)
+        """``path`` relative to the run directory (POSIX style) when inside it; else as given."""
+        try:
+            return path.relative_to(self.run_dir).as_posix()
+        except ValueError:
+            return str(path)
 
     # --- targets and baselines -------------------------------------------------------------
 
@@ -149,12 +143,13 @@ class RunRecorder:
             extra += ["## Compared with the baseline", ""]
             extra += [f"- {c.line()}" for c in comparisons]
         md_path, _ = write_stress_report(stats, directory, stem=stem, extra_lines=extra)
-        self.add_stress(stats, fingerprint, md_path, charts, samples, comparisons)
+        self._add_stress(stats, run_id, fingerprint, md_path, charts, samples, comparisons)
         return md_path, comparisons, samples
 
-    def add_stress(
+    def _add_stress(
         self,
         stats: TestStats,
+        run_id: str,
         fingerprint: ModelFingerprint,
         report: Path,
         charts: Sequence[Chart],
@@ -162,7 +157,6 @@ class RunRecorder:
         comparisons: Sequence[MetricComparison],
     ) -> StressEntry:
         """Record one stress test's results."""
-        run_id = str(stats.params.get("id", ""))
         entry = StressEntry(
             mode=stats.mode,
             id=run_id,
