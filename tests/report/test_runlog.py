@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmserver._util import redact
 from pytest_llmserver.report import (
     close_logger,
     log_request_error,
@@ -156,3 +157,30 @@ def test_helpers_redact_on_a_logger_set_up_elsewhere(caplog: pytest.LogCaptureFi
         "request 1 failed: Bearer [redacted] refused",
         "request 2: server error: token: [redacted]",
     ]
+
+
+def test_runlog_redacts_keys_and_gives_context(tmp_path: Path) -> None:
+    logger = setup_logger("test-runlog", tmp_path, secrets=["hunter2-secret"])
+    assert setup_logger("test-runlog", tmp_path) is logger
+    assert len(logger.handlers) == 1  # no second handler for the same file
+    log_request_error(
+        logger,
+        {
+            "error_class": "http_status",
+            "error": "401 from http://h/v1 (Authorization: Bearer sk-abcdefghijklmnop) "
+            "key hunter2-secret api_key=topsecret",
+            "index": 7,
+            "url": "http://h/v1/chat/completions",
+        },
+        "c8-n16",
+    )
+    log_test_summary(logger, "throughput c8", {"ok": 3, "ttft_p50_s": 0.0512345, "x": None})
+    close_logger(logger)
+    text = (tmp_path / "run.log").read_text()
+    assert "[c8-n16] request failed: http_status: 401" in text
+    assert "(url=http://h/v1/chat/completions index=7)" in text
+    assert "throughput c8: ok=3 ttft_p50_s=0.05123" in text
+    for secret in ("sk-abcdefghijklmnop", "hunter2-secret", "topsecret"):
+        assert secret not in text
+    assert redact("token: abc123 and sk-12345678901") == "token: [redacted] and sk-[redacted]"
+    assert not logging.getLogger("test-runlog").handlers

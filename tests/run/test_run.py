@@ -3,10 +3,7 @@ JUnit properties, pytest-benchmark rounds and xdist, all against the simulator."
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -14,15 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.gate.baseline import BaselineError, load_baseline
-from pytest_llmserver.report.results import SCHEMA, render_summary
-from pytest_llmserver.report.runlog import (
-    close_logger,
-    log_request_error,
-    log_test_summary,
-    redact,
-    setup_logger,
-)
-from pytest_llmserver.stress.shards import merge_records, rendezvous, share
+from pytest_llmserver.report.results import SCHEMA
 
 # A quick stress test: 16 requests, 8 at a time, on the simulator (about 0.5 s).
 BURST = (
@@ -73,33 +62,6 @@ def test_results_json_summary_and_log(llm_pytester: pytest.Pytester) -> None:
     assert "throughput c8-n16 [sim-small]: ok=16 failed=0" in log
     assert "sk-test" not in json.dumps(doc) + log + summary
     result.stdout.fnmatch_lines([f"run summary: logs/{doc['run_id']}/summary.md"])
-
-
-def test_runlog_redacts_keys_and_gives_context(tmp_path: Path) -> None:
-    logger = setup_logger("test-runlog", tmp_path, secrets=["hunter2-secret"])
-    assert setup_logger("test-runlog", tmp_path) is logger
-    assert len(logger.handlers) == 1  # no second handler for the same file
-    log_request_error(
-        logger,
-        {
-            "error_class": "http_status",
-            "error": "401 from http://h/v1 (Authorization: Bearer sk-abcdefghijklmnop) "
-            "key hunter2-secret api_key=topsecret",
-            "index": 7,
-            "url": "http://h/v1/chat/completions",
-        },
-        "c8-n16",
-    )
-    log_test_summary(logger, "throughput c8", {"ok": 3, "ttft_p50_s": 0.0512345, "x": None})
-    close_logger(logger)
-    text = (tmp_path / "run.log").read_text()
-    assert "[c8-n16] request failed: http_status: 401" in text
-    assert "(url=http://h/v1/chat/completions index=7)" in text
-    assert "throughput c8: ok=3 ttft_p50_s=0.05123" in text
-    for secret in ("sk-abcdefghijklmnop", "hunter2-secret", "topsecret"):
-        assert secret not in text
-    assert redact("token: abc123 and sk-12345678901") == "token: [redacted] and sk-[redacted]"
-    assert not logging.getLogger("test-runlog").handlers
 
 
 # --- baselines and the gate -------------------------------------------------------------------
@@ -286,65 +248,3 @@ def test_shards_need_enough_workers(llm_pytester: pytest.Pytester) -> None:
     result = llm_pytester.runpytest(*BURST, "--llm-shards=2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --llm-shards=2 needs at least 2 pytest-xdist workers*"])
-
-
-# --- plain functions ----------------------------------------------------------------------------
-
-
-def test_share_splits_exactly() -> None:
-    assert [share(10, k, 3) for k in range(3)] == [4, 3, 3]
-    assert sum(share(7, k, 4) for k in range(4)) == 7
-    with pytest.raises(ValueError, match=r"shard 3 is not in 0\.\.2"):
-        share(5, 3, 3)
-
-
-def test_merge_records_shifts_onto_the_earliest_origin(tmp_path: Path) -> None:
-    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    a.write_text(json.dumps({"sent_s": 0.0, "end_s": 1.0, "ok": True}) + "\n")
-    b.write_text(json.dumps({"sent_s": 0.5, "end_s": 1.5, "scheduled_s": 0.5}) + "\n\n")
-    spread = merge_records([(a, 100.0), (b, 100.25)], tmp_path / "m.jsonl")
-    assert spread == pytest.approx(0.25)
-    merged = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
-    assert merged == [
-        {"sent_s": 0.0, "end_s": 1.0, "ok": True, "shard": 0},
-        {"sent_s": 0.75, "end_s": 1.75, "scheduled_s": 0.75, "shard": 1},
-    ]
-
-
-def test_rendezvous_waits_for_all_or_says_it_started_alone(tmp_path: Path) -> None:
-    async def both() -> list[str | None]:
-        return list(
-            await asyncio.gather(
-                rendezvous(tmp_path / "g", 0, 2, lead_s=0.05),
-                rendezvous(tmp_path / "g", 1, 2, lead_s=0.05),
-            )
-        )
-
-    assert asyncio.run(both()) == [None, None]
-    started = time.monotonic()
-    note = asyncio.run(rendezvous(tmp_path / "alone", 0, 2, timeout_s=0.1))
-    assert time.monotonic() - started < 1
-    assert note == (
-        "shard 1/2 started alone: only 1 of 2 shards were ready within 0 s (too few xdist workers?)"
-    )
-
-
-def test_summary_says_model_updated_first() -> None:
-    text = render_summary(
-        {
-            "run_id": "r1",
-            "comparison": {"baseline": "auto", "model_updated": "a -> b", "lines": ["x"]},
-            "settings": {"seed": 3},
-            "host": {},
-            "errors": ["baseline missing"],
-        }
-    )
-    lines = text.splitlines()
-    assert lines[:5] == [
-        "# Run r1",
-        "",
-        "**model updated: a -> b**",
-        "",
-        "**error: baseline missing**",
-    ]
-    assert "- x" in lines
