@@ -7,6 +7,7 @@ from pytest_llmserver._util.markdown import fmt_value, md_cell, md_table
 from pytest_llmserver._util.proc import stop_process
 from pytest_llmserver._util.progress import ProgressLine, should_show_progress
 from pytest_llmserver._util.redact import (
+    Redactor,
     redact,
     redact_url,
     without_secrets,
@@ -15,6 +16,7 @@ from pytest_llmserver._util.text import slug
 
 __all__ = [
     "ProgressLine",
+    "Redactor",
     "atomic_write",
     "fmt_value",
     "md_cell",

@@ -72,3 +72,40 @@ def without_secrets(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [without_secrets(v) for v in value]
     return value
+
+
+class Redactor:
+    """The one policy with a run's own secrets: the API key and every password in a server
+    URL's user part, plus the secret-looking tokens ``redact`` knows.
+
+    ``text(s)`` redacts a string; ``scrub(value)`` redacts every string inside JSON-ready
+    data (dicts, lists, tuples), keys included.
+    """
+
+    __slots__ = ("secrets",)
+
+    def __init__(self, secrets: Iterable[str | None] = (), urls: Iterable[str | None] = ()):
+        found = [s for s in secrets if s]
+        for url in urls:
+            try:
+                password = urlsplit(url).password if url else None
+            except ValueError:
+                password = None
+            if password:
+                found.append(password)
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets: tuple[str, ...] = tuple(sorted(set(found), key=len, reverse=True))
+
+    def text(self, text: str) -> str:
+        """``text`` with every secret, token and URL password replaced."""
+        return redact(text, self.secrets)
+
+    def scrub(self, value: Any) -> Any:
+        """A copy of ``value`` with every string in it redacted."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.scrub(v) for v in value]
+        return value

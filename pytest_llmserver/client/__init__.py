@@ -8,7 +8,9 @@ from pytest_llmserver.client._transport import (
     map_http_errors,
 )
 from pytest_llmserver.client.errors import (
+    CANCELLED,
     ERROR_CLASSES,
+    INTERNAL,
     LLMConnectError,
     LLMContextOverflowError,
     LLMError,
@@ -30,9 +32,11 @@ from pytest_llmserver.client.server import ModelInfo, ServerRecord, select_model
 from pytest_llmserver.client.thinking import ThinkTagParser, split_thinking, strip_thinking
 
 __all__ = [
+    "CANCELLED",
     "CHAT_APIS",
     "ERROR_CLASSES",
     "HTTPX_ERRORS",
+    "INTERNAL",
     "OLLAMA",
     "OPENAI",
     "ChatMetrics",

@@ -77,19 +77,28 @@ class TargetError(LLMError):
     error_class = "target"
 
 
-ERROR_CLASSES: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        cls.error_class
-        for cls in (
-            LLMConnectError,
-            LLMTimeoutError,
-            LLMHTTPStatusError,
-            LLMContextOverflowError,
-            LLMProtocolError,
-            LLMServerEventError,
-            TargetError,
-        )
-    )
+CANCELLED = "cancelled"
+"""``error_class`` of a request still in flight when its run was stopped (end of a run's
+drain time, or an interrupt): recorded, never silently dropped."""
+
+INTERNAL = "internal"
+"""``error_class`` of an exception that is none of the above (a fault of ours, or of a reply
+that got past every check): its type and message are recorded."""
+
+
+_RAISED = (
+    LLMConnectError,
+    LLMTimeoutError,
+    LLMHTTPStatusError,
+    LLMContextOverflowError,
+    LLMProtocolError,
+    LLMServerEventError,
+    TargetError,
+)
+ERROR_CLASSES: tuple[str, ...] = (
+    *dict.fromkeys(cls.error_class for cls in _RAISED),
+    CANCELLED,
+    INTERNAL,
 )
 """Every ``error_class`` a failed request can carry: the one error vocabulary of reports."""
 

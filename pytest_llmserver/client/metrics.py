@@ -63,6 +63,8 @@ class ChatMetrics:
     usage_fallback: bool = False
     stale_connection_retry: bool = False
     send_traced: bool = False
+    # Server-reported figures outside physical ranges: their names (the values are dropped).
+    suspect: list[str] = field(default_factory=list)
 
     @property
     def ttft(self) -> float | None:

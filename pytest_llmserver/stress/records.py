@@ -77,6 +77,7 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("usage_fallback", "true when the server refused stream usage and it was retried without"),
     ("stale_connection_retry", "true when a dropped keep-alive connection was retried once"),
     ("send_traced", "true when send was stamped by the transport trace (exact)"),
+    ("suspect", "names of server-reported figures outside physical ranges (dropped, not used)"),
 )
 """Every field of a record as ``TestResult.to_record`` writes it: (name, unit and meaning)."""
 
