@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pytest_llmserver._util import sleep_until_ns
-from pytest_llmserver.client import ChatMetrics, ChatResponse, LLMError
+from pytest_llmserver.client import CANCELLED, ChatMetrics, ChatResponse, LLMError
 from pytest_llmserver.stress.records import JsonlSink, TestResult
 
 ArrivalProcess = Literal["constant", "poisson", "gamma"]
@@ -162,7 +162,7 @@ async def timed_request(
     try:
         response = await send(index)
     except asyncio.CancelledError:
-        finish(False, ChatMetrics(), "timeout", "still running when the run ended (cancelled)")
+        finish(False, ChatMetrics(), CANCELLED, "still running when the run ended (cancelled)")
         raise
     except LLMError as exc:
         return finish(False, exc.metrics or ChatMetrics(), exc.error_class, str(exc))

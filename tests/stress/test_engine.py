@@ -155,7 +155,7 @@ async def test_requests_still_running_at_the_end_are_recorded(tmp_path: Path) ->
         )
     rows = records(tmp_path / "r.jsonl")
     assert stats.cancelled == 3
-    assert [r["error_class"] for r in rows] == ["timeout"] * 3
+    assert [r["error_class"] for r in rows] == ["cancelled"] * 3
     assert all("cancelled" in str(r["error"]) for r in rows)
 
 
