@@ -19,6 +19,9 @@ from pytest_llmserver.plugin.state import (
     DISCOVERY_KEY,
     NO_SERVER,
     RECORDER_KEY,
+    SIGTERM_KEY,
+    interrupt_on_sigterm,
+    recorder,
     settings,
     shard_label,
     worker_id,
@@ -98,26 +101,30 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     s = settings(config)
-    if (
-        s.target.server is not None
-        and config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR
-    ):
-        config.args.append(str(SUITES_DIR))  # built-in suites run when no paths are given
+    given_paths = config.args_source != pytest.Config.ArgsSource.INVOCATION_DIR
+    if s.target.server is not None:
+        if not given_paths:
+            config.args.append(str(SUITES_DIR))  # built-in suites run when no paths are given
+        restore = interrupt_on_sigterm()
+        if restore is not None:
+            config.stash[SIGTERM_KEY] = restore
+    workers = None
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "llmserver-xdist")
+        workers = config.getoption("numprocesses", None)
     shards = s.stress.shards
-    workers = (
-        config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
-    )
-    if (
-        shards > 1
-        and worker_id(config) is None
-        and not (isinstance(workers, int) and workers >= shards)
-    ):
+    enough = isinstance(workers, int) and workers >= shards
+    if shards > 1 and worker_id(config) is None and not enough:
         raise pytest.UsageError(
             f"--llm-shards={shards} needs at least {shards} pytest-xdist "
             f"workers to run the shards together: add -n {shards}"
         )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    restore = config.stash.get(SIGTERM_KEY, None)
+    if restore is not None:
+        restore()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -151,6 +158,15 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return lines
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failure message is redacted like everything else the run writes or prints."""
+    report = yield
+    if isinstance(report.longrepr, str) and settings(item.config).target.server is not None:
+        report.longrepr = recorder(item.config).redactor.text(report.longrepr)
+    return report
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("llm") and settings(item.config).target.server is None:
         pytest.skip(NO_SERVER)
@@ -162,21 +178,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     finalize_all(config)
     stop_started_server(config)
-    recorder = config.stash.get(RECORDER_KEY, None)
-    if recorder is None:
+    run = config.stash.get(RECORDER_KEY, None)
+    if run is None:
         return
     if worker_id(config) is not None:
-        config.workeroutput["llm_results"] = export(recorder)  # type: ignore[attr-defined]
+        config.workeroutput["llm_results"] = export(run)  # type: ignore[attr-defined]
         return
-    recorder.finish()
+    run.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     if exitstatus == pytest.ExitCode.OK:
-        if recorder.gate.regressions:
+        if run.gate.regressions:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        elif recorder.results.errors:
+        elif run.results.errors:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    recorder = terminalreporter.config.stash.get(RECORDER_KEY, None)
-    if recorder is not None and worker_id(terminalreporter.config) is None:
-        display(recorder, terminalreporter)
+    run = terminalreporter.config.stash.get(RECORDER_KEY, None)
+    if run is not None and worker_id(terminalreporter.config) is None:
+        display(run, terminalreporter)

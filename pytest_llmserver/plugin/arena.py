@@ -142,11 +142,11 @@ class ArenaSession:
 
         def save(kind: str, messages: list[dict[str, Any]], outcome: Any) -> None:
             model = self.judge_model if kind == "judge" else str(getattr(outcome, "contestant", ""))
-            history.save(
+            target.save_transcript(
+                history,
                 messages,
                 model or target.model,
-                target.server.to_dict(),
-                tags=(tag, kind, str(getattr(outcome, "question_id", ""))),
+                (tag, kind, str(getattr(outcome, "question_id", ""))),
             )
 
         return save

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pytest_llmserver.client import ModelClient, ServerRecord, Timeouts
 from pytest_llmserver.gate import ModelFingerprint
+from pytest_llmserver.report import ChatHistoryManager
 from pytest_llmserver.run import RunRecorder
 from pytest_llmserver.settings import Settings
 
@@ -22,6 +24,24 @@ class Target:
     settings: Settings
     recorder: RunRecorder
     reports_dir: Callable[[], Path]
+
+    def save_transcript(
+        self,
+        history: ChatHistoryManager,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        tags: Sequence[str],
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Save one conversation, redacted like everything the run writes."""
+        scrub = self.recorder.redactor.scrub
+        history.save(
+            scrub(list(messages)),
+            model,
+            scrub(self.server.to_dict()),
+            tags=tags,
+            extra=scrub(dict(extra or {})),
+        )
 
     def fingerprint(self) -> ModelFingerprint:
         """Record the target with the run; its model fingerprint."""

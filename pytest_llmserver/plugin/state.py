@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -26,6 +30,7 @@ RECORDER_KEY = pytest.StashKey[RunRecorder]()
 TARGET_KEY = pytest.StashKey[ServerRecord]()
 DISCOVERY_KEY = pytest.StashKey[Discovery]()
 SERVER_STACK_KEY = pytest.StashKey[ExitStack]()
+SIGTERM_KEY = pytest.StashKey[Callable[[], None]]()
 
 NO_SERVER = (
     "needs an LLM server: pass --llm-server=auto|URL|HOST:PORT|sim|local "
@@ -44,6 +49,25 @@ def shard_of(nodeid: str) -> int | None:
     """The 1-based shard number a test id ends with, else None."""
     match = _SHARD_ID.search(nodeid)
     return int(match.group(1)) if match else None
+
+
+def interrupt_on_sigterm() -> Callable[[], None] | None:
+    """Make SIGTERM stop the run as Ctrl-C does (in-flight requests recorded as cancelled, the
+    run's files still written); the function that puts the old handler back. None outside the
+    main thread, where signal handlers cannot be set."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _cli_value(value: object) -> str | None:

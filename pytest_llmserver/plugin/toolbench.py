@@ -175,12 +175,12 @@ class ToolbenchSession:
             history = ChatHistoryManager(directory / "transcripts")
             for task_id, result in run.results.items():
                 for trial, (trajectory, score) in enumerate(result.trials):
-                    history.save(
+                    target.save_transcript(
+                        history,
                         trajectory.messages,
                         target.model,
-                        target.server.to_dict(),
-                        tags=("toolbench", task_id, "passed" if score.passed else "failed"),
-                        extra={"trial": trial, "reason": score.reason},
+                        ("toolbench", task_id, "passed" if score.passed else "failed"),
+                        {"trial": trial, "reason": score.reason},
                     )
 
     async def _run_tasks(self, tasks: list[AgentTask]) -> ToolbenchRun:

@@ -24,6 +24,7 @@
     comparison                  null, or {baseline, model_updated, regressions[], lines[]}
     charts[]                    run-level charts {title, path} (throughput against concurrency)
     errors[]                    problems of the run itself (e.g. an unreadable baseline)
+    interrupted                 true when the run was stopped (SIGINT, SIGTERM) before its end
 
 Paths inside (report, records, charts) are relative to the run directory. Times are seconds.
 """
@@ -36,6 +37,7 @@ import platform
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -206,6 +208,7 @@ class RunResults:
     comparison: dict[str, Any] | None = None
     charts: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def empty(self) -> bool:
@@ -245,16 +248,21 @@ class RunResults:
             "comparison": self.comparison,
             "charts": self.charts,
             "errors": self.errors,
+            "interrupted": self.interrupted,
         }
 
 
-def write_results(results: RunResults, run_dir: Path) -> tuple[Path, Path]:
-    """Write ``results.json`` and ``summary.md`` into ``run_dir``; return their paths."""
+def write_results(
+    results: RunResults, run_dir: Path, scrub: Callable[[Any], Any] = lambda value: value
+) -> tuple[Path, Path]:
+    """Write ``results.json`` and ``summary.md`` into ``run_dir`` (both passed through
+    ``scrub``, the run's redaction); return their paths."""
     run_dir.mkdir(parents=True, exist_ok=True)
     results.finished_at = results.finished_at or utc_now()
-    document = results.to_dict()
+    document = scrub(results.to_dict())
     json_path = atomic_write(
         run_dir / RESULTS_FILE, json.dumps(document, indent=1, default=str) + "\n"
     )
-    summary_path = atomic_write(run_dir / SUMMARY_FILE, render_summary(document))
+    files = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    summary_path = atomic_write(run_dir / SUMMARY_FILE, render_summary(document, files))
     return json_path, summary_path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 
@@ -17,9 +18,22 @@ def _metric(summary: dict[str, Any], name: str, stat: str) -> Any:
     return ((summary.get("metrics") or {}).get(name) or {}).get(stat)
 
 
-def render_summary(doc: dict[str, Any]) -> str:
-    """``summary.md``: what ran against what, the key figures, and links to every report."""
+def render_summary(doc: dict[str, Any], files: Collection[str] | None = None) -> str:
+    """``summary.md``: what ran against what, the key figures, and links to every report.
+
+    With ``files`` (paths relative to the run directory that exist) a link is made only to a
+    file in it; any other is named as not written.
+    """
+
+    def link(path: object) -> str:
+        text = str(path)
+        if files is None or text in files:
+            return f"[{text}]({text})"
+        return f"{text} (not written)"
+
     lines = [f"# Run {doc['run_id']}", ""]
+    if doc.get("interrupted"):
+        lines += ["**interrupted: the figures below cover what finished before the stop**", ""]
     comparison = doc.get("comparison") or {}
     if comparison.get("model_updated"):
         lines += [f"**model updated: {comparison['model_updated']}**", ""]
@@ -61,7 +75,8 @@ def render_summary(doc: dict[str, Any]) -> str:
         lines += found or ["- no comparable data"]
         lines.append("")
     for chart in doc.get("charts") or []:
-        lines += [f"![{chart['title']}]({chart['path']})", ""]
+        if files is None or chart["path"] in files:
+            lines += [f"![{chart['title']}]({chart['path']})", ""]
     stress = doc.get("stress") or []
     if stress:
         lines += [
@@ -81,7 +96,7 @@ def render_summary(doc: dict[str, Any]) -> str:
                 f"| {_ms(_metric(summary, 'ttft_s', 'p95'))} "
                 f"| {_ms(_metric(summary, 'e2e_s', 'p95'))} "
                 f"| {_ms(_metric(summary, 'itl_s', 'p50'))} "
-                f"| [{entry.get('report')}]({entry.get('report')}) |"
+                f"| {link(entry.get('report'))} |"
             )
         lines.append("")
     for bench in doc.get("toolbench") or []:
@@ -99,7 +114,7 @@ def render_summary(doc: dict[str, Any]) -> str:
         failed = [t for t in bench.get("tasks") or [] if not t.get("passed_all")]
         report = bench.get("report")
         reports = report if isinstance(report, list) else [report]
-        links = ", ".join(f"[{r}]({r})" for r in reports)
+        links = ", ".join(link(r) for r in reports)
         lines += ["", f"{len(failed)} task(s) failed; details: {links}", ""]
         lines += [f"- {t['task_id']}: {t.get('reason')}" for t in failed[:20]]
         if len(failed) > 20:
@@ -120,6 +135,7 @@ def render_summary(doc: dict[str, Any]) -> str:
                 f"| {row['unparseable']} | {score} ({row['score_n']}) |"
             )
         lines += [""] + [f"- warning: {w}" for w in arena.get("warnings") or []]
-        lines += [f"Details: [{arena['report']}]({arena['report']})", ""]
-    lines += ["Machine-readable: [results.json](results.json); run log: [run.log](run.log).", ""]
+        lines += [f"Details: {link(arena['report'])}", ""]
+    log = "; run log: [run.log](run.log)" if files is None or "run.log" in files else ""
+    lines += [f"Machine-readable: [results.json](results.json){log}.", ""]
     return "\n".join(lines)

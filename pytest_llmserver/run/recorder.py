@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pytest_llmserver._util import slug
+from pytest_llmserver._util import Redactor, slug
 from pytest_llmserver.arena import ArenaResult
 from pytest_llmserver.client import ServerRecord
 from pytest_llmserver.gate import (
@@ -57,6 +57,10 @@ class RunRecorder:
         worker: bool = False,
     ) -> None:
         self.settings = settings
+        server = settings.target.server
+        self.redactor = Redactor(
+            [settings.target.api_key], urls=[server.url if server is not None else None]
+        )
         self.worker = worker
         self.absorbed = False
         self._run_dir = run_dir
@@ -84,9 +88,8 @@ class RunRecorder:
     def logger(self) -> logging.Logger:
         """The run log (``run.log`` in the run directory), secrets redacted."""
         if self._logger is None:
-            key = self.settings.target.api_key
             self._logger = setup_logger(
-                f"pytest_llmserver.run.{id(self)}", self.run_dir, secrets=[key] if key else []
+                f"pytest_llmserver.run.{id(self)}", self.run_dir, secrets=self.redactor.secrets
             )
         return self._logger
 
@@ -242,11 +245,13 @@ class RunRecorder:
 
     # --- the end -----------------------------------------------------------------------------
 
-    def finish(self) -> tuple[Path, Path] | None:
+    def finish(self, *, interrupted: bool = False) -> tuple[Path, Path] | None:
         """Merge shards and workers' entries, save baselines when asked, then write
-        ``results.json`` and ``summary.md``; None when nothing ran (no directory is made)."""
+        ``results.json`` and ``summary.md`` (marked ``interrupted`` when the run was stopped);
+        None when nothing ran (no directory is made)."""
         if self.results.empty:
             return None
+        self.results.interrupted = interrupted
         merge_shards(self)
         if self.absorbed:
             merge_toolbench(self)
@@ -254,7 +259,7 @@ class RunRecorder:
         if self.settings.gate.save_baseline is not None:
             self._save_baselines(self.settings.gate.save_baseline)
         self._sweep_charts()
-        paths = write_results(self.results, self.run_dir)
+        paths = write_results(self.results, self.run_dir, self.redactor.scrub)
         if self._logger is not None:
             close_logger(self._logger)
         return paths
@@ -309,5 +314,7 @@ class RunRecorder:
                 stress,
                 tasks,
             )
-            path = save_baseline(document, baseline_file(location, fingerprint))
+            path = save_baseline(
+                self.redactor.scrub(document), baseline_file(location, fingerprint)
+            )
             self.saved_baselines.append(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from pytest_llmserver.run.recorder import RunRecorder
@@ -19,9 +20,24 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1e3:.1f} ms"
 
 
+class _Redacted:
+    """A terminal that passes every line through the run's redaction first."""
+
+    def __init__(self, terminal: Terminal, redact: Callable[[str], str]) -> None:
+        self._terminal = terminal
+        self._redact = redact
+
+    def section(self, title: str, sep: str = "=", **markup: bool) -> None:
+        self._terminal.section(self._redact(title), sep, **markup)
+
+    def write_line(self, line: str, **markup: bool) -> None:
+        self._terminal.write_line(self._redact(line), **markup)
+
+
 def display(recorder: RunRecorder, terminal: Terminal) -> None:
     """Stress rows, tool-bench pass rates, the comparison with the baseline, errors and where
-    the run summary is."""
+    the run summary is (only when it was written); every line redacted."""
+    terminal = _Redacted(terminal, recorder.redactor.text)
     results = recorder.results
     for model in sorted({e.model for e in results.stress}):
         terminal.section(f"stress: {model}")
@@ -60,5 +76,5 @@ def _comparison(recorder: RunRecorder, terminal: Terminal) -> None:
         terminal.write_line(f"ERROR: {error}", red=True)
     for path in recorder.saved_baselines:
         terminal.write_line(f"baseline saved: {path}")
-    if recorder.results.run_id:
+    if recorder.results.run_id and (recorder.run_dir / "summary.md").is_file():
         terminal.write_line(f"run summary: {recorder.run_dir / 'summary.md'}")
