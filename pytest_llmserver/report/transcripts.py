@@ -1,5 +1,6 @@
 """Saved chat transcripts: one JSON file per conversation in a history directory. A save is
-fsynced, then renamed to a name found free; ``atomic_write`` has neither step."""
+fsynced, then renamed to a name found free; ``atomic_write`` has neither step. Size and nesting
+are bounded: a save refuses what a read skips."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmserver._util import redact_url, slug, without_secrets
+from pytest_llmserver.report.jsonbounds import deeper_than, read_file
 
 __all__ = [
     "FORMAT",
@@ -36,19 +38,15 @@ TEMP_PREFIX = ".tmp-"
 TITLE_MAX = 80
 SLUG_MAX = 40
 _NAME_MAX = 255
+MAX_FILE_BYTES = 16 << 20
+MAX_DEPTH = 100  # of one message, of ``extra`` and of a server record
+_DOC_DEPTH = MAX_DEPTH + 2  # the document holds messages in a list
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_REQUIRED: dict[str, type] = {
-    "saved_at": str,
-    "model": str,
-    "server": str,
-    "title": str,
-    "tags": list,
-    "messages": list,
-}
+_REQUIRED = dict(saved_at=str, model=str, server=str, title=str, tags=list, messages=list)
 
 
 class HistoryError(ValueError):
-    """A transcript name or path that is refused."""
+    """A transcript name, path or size that is refused."""
 
 
 class HistoryWarning(UserWarning):
@@ -109,9 +107,11 @@ class ChatHistoryManager:
         if record is not None:
             doc["server_record"] = record
         doc.update(tags=tag_list, title=_title(plain), messages=plain, extra=extra_doc)
-        data = json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
+        data = (json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode()
+        if len(data) > MAX_FILE_BYTES:
+            raise HistoryError(f"transcript of {len(data)} bytes, over {MAX_FILE_BYTES}")
         self._directory.mkdir(parents=True, exist_ok=True)
-        return self._write_new(data.encode("utf-8"), now, model)
+        return self._write_new(data, now, model)
 
     def load(self, filename: str) -> dict[str, Any]:
         """The whole document of the transcript ``filename``."""
@@ -236,20 +236,11 @@ def _ours(entry: os.DirEntry[str]) -> bool:
 
 
 def _read_doc(path: Path) -> Any:
-    """The parsed JSON of ``path``, never following a symlink where the OS allows."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    flags |= getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise _NotTranscript("not a regular file")
-        raw = handle.read()
+    """The parsed JSON of ``path`` within the size and depth bounds."""
     try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise _NotTranscript(f"not UTF-8 ({exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        raise _NotTranscript(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+        return read_file(path, MAX_FILE_BYTES, _DOC_DEPTH)
+    except ValueError as exc:
+        raise _NotTranscript(str(exc)) from None
 
 
 def _check_doc(doc: Any) -> dict[str, Any]:
@@ -303,7 +294,10 @@ def _newest_first(infos: Iterable[TranscriptInfo]) -> list[TranscriptInfo]:
 
 
 def _json_copy(value: Any, what: str) -> Any:
-    """A plain JSON copy of ``value``; ``TypeError`` naming ``what`` if it has no JSON form."""
+    """A plain JSON copy of ``value``; ``TypeError`` naming ``what`` if it has no JSON form or
+    nests deeper than ``MAX_DEPTH``."""
+    if deeper_than(value, MAX_DEPTH):
+        raise TypeError(f"{what} nests deeper than {MAX_DEPTH} levels (or holds itself)")
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as exc:
@@ -343,6 +337,8 @@ def _server_parts(
         raise TypeError(
             f"server must be a URL, a mapping with 'url' or None, not {type(server).__name__}"
         )
+    if deeper_than(server, MAX_DEPTH):  # before without_secrets walks it
+        raise TypeError(f"server record nests deeper than {MAX_DEPTH} levels (or holds itself)")
     record = _json_copy(without_secrets(server), "server record")
     url = record.get("url")
     url = redact_url(url) if isinstance(url, str) else ""

@@ -1,16 +1,19 @@
-"""Tool-bench tasks: the ``AgentTask`` model and a strict YAML loader (errors name file, line)."""
+"""Tool-bench tasks: the ``AgentTask`` model and a strict YAML loader (errors name file, line;
+the YAML itself is read within bounds by ``yamldoc``)."""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pytest_llmserver.toolbench.tools.base import ToolError, ToolSpec, ToolState
 from pytest_llmserver.toolbench.tools.registry import resolve_catalog
+from pytest_llmserver.toolbench.yamldoc import DocumentError, Node, Reader, load
 
 TIERS = ("quick", "base", "hard", "brutal", "realistic", "extreme")
 TIER_DIFFICULTY = {
@@ -23,8 +26,15 @@ TIER_DIFFICULTY = {
 }
 
 
+MAX_ITERATIONS = 100
+MAX_CALLS = 1000
+MAX_PARAMETERS_BYTES = 64 << 10
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
 class TaskSchemaError(ValueError):
-    """A task file breaks the schema; the message starts with ``file:line:``."""
+    """A task file breaks the schema or a bound; the message is one line starting with
+    ``file:line:``."""
 
 
 @dataclass(frozen=True)
@@ -91,30 +101,7 @@ class AgentTask:
         return resolve_catalog(self.tools, self.declared_tools)
 
 
-# YAML with line numbers --------------------------------------------------------------------
-
-
-class _Node(dict[Any, Any]):
-    """A mapping that remembers the line of itself and of each key (1-based)."""
-
-    line = 0
-    key_lines: dict[Any, int]
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
-    mapping = _Node(loader.construct_mapping(node, deep=True))
-    mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {
-        loader.construct_object(key, deep=True): key.start_mark.line + 1 for key, _ in node.value
-    }
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# Reading the parsed YAML -------------------------------------------------------------------
 
 TASK_KEYS = {
     "id",
@@ -146,75 +133,65 @@ CALL_KEYS = {"name", "args", "substring", "strict_types"}
 TOOL_KEYS = {"name", "description", "parameters", "responses", "default"}
 
 
-class _Reader:
-    """Validates one file's parsed YAML, raising errors that point at file and line."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def fail(self, node: object, key: object, message: str) -> TaskSchemaError:
-        line = 0
-        if isinstance(node, _Node):
-            line = node.key_lines.get(key, node.line) if key is not None else node.line
-        return TaskSchemaError(f"{self.path}:{line}: {message}")
-
-    def mapping(self, node: object, where: str, allowed: set[str]) -> _Node:
-        if not isinstance(node, _Node):
-            raise TaskSchemaError(f"{self.path}: {where} must be a mapping, got {node!r:.60}")
-        for key in node:
-            if key not in allowed:
-                known = ", ".join(sorted(allowed))
-                raise self.fail(node, key, f"{where}: unknown field '{key}' (allowed: {known})")
-        return node
-
-    def get(self, node: _Node, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-        value = node[key]
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise self.fail(node, key, f"{where}: field '{key}' must not be a boolean")
-        if not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise self.fail(
-                node, key, f"{where}: field '{key}' must be {names}, got {type(value).__name__}"
-            )
-        return value
-
-    def opt(
-        self, node: _Node, key: str, kind: type | tuple[type, ...], where: str, default: Any
-    ) -> Any:
-        return self.get(node, key, kind, where) if key in node else default
-
-    def strings(self, node: _Node, key: str, where: str) -> tuple[str, ...]:
-        values = self.opt(node, key, list, where, [])
-        if not all(isinstance(v, str) for v in values):
-            raise self.fail(node, key, f"{where}: field '{key}' must be a list of strings")
-        return tuple(values)
+def _parameters(reader: Reader, tool: Node, where: str) -> dict[str, Any]:
+    """The tool's JSON schema, in the shape argument checking reads, within the size cap."""
+    if "parameters" not in tool:
+        return {"type": "object", "properties": {}, "required": []}
+    node = reader.get(tool, "parameters", dict, where)
+    pw = f"{where}.parameters"
+    if node.get("type", "object") != "object":
+        raise reader.fail(node, "type", f"{pw}: field 'type' must be 'object'")
+    properties = reader.opt(node, "properties", dict, pw, {})
+    for name, prop in properties.items():
+        if not isinstance(prop, Node):
+            raise reader.fail(properties, name, f"{pw}.properties: '{name}' must be a mapping")
+        kind = reader.opt(prop, "type", (str, list), f"{pw}.properties.{name}", "")
+        if not isinstance(kind, str):
+            reader.strings(prop, "type", f"{pw}.properties.{name}")
+        reader.opt(prop, "enum", list, f"{pw}.properties.{name}", [])
+    reader.strings(node, "required", pw)
+    parameters: dict[str, Any] = reader.json(tool, "parameters", where)
+    size = len(json.dumps(parameters, ensure_ascii=False).encode("utf-8"))
+    if size > MAX_PARAMETERS_BYTES:
+        raise reader.fail(
+            tool,
+            "parameters",
+            f"{where}: parameters schema of {size} bytes passes the "
+            f"{MAX_PARAMETERS_BYTES}-byte limit",
+        )
+    return parameters
 
 
-def _declared_tool(reader: _Reader, node: object, index: int) -> ToolSpec:
+def _declared_tool(reader: Reader, node: object, index: int, line: int) -> ToolSpec:
     where = f"tools[{index}]"
-    tool = reader.mapping(node, where, TOOL_KEYS)
+    tool = reader.mapping(node, where, TOOL_KEYS, line)
     for key in ("name", "description"):
         if key not in tool:
             raise reader.fail(tool, None, f"{where}: missing field '{key}'")
     name = reader.get(tool, "name", str, where)
-    parameters = reader.opt(
-        tool, "parameters", dict, where, {"type": "object", "properties": {}, "required": []}
-    )
-    responses = reader.opt(tool, "responses", list, where, [])
-    for i, response in enumerate(responses):
-        entry = reader.mapping(response, f"{where}.responses[{i}]", {"when", "result", "error"})
+    if not _TOOL_NAME.fullmatch(name):
+        raise reader.fail(
+            tool, "name", f"{where}: tool name {name[:80]!r} is not [A-Za-z0-9_.-]{{1,64}}"
+        )
+    parameters = _parameters(reader, tool, where)
+    canned: list[tuple[dict[str, Any], Any, str | None]] = []
+    for i, response, at in reader.items(tool, "responses", where):
+        rw = f"{where}.responses[{i}]"
+        entry = reader.mapping(response, rw, {"when", "result", "error"}, at)
         if ("result" in entry) == ("error" in entry):
-            raise reader.fail(
-                entry, None, f"{where}.responses[{i}]: give one of 'result' or 'error'"
-            )
-    default = tool.get("default")
-    canned = [(dict(r.get("when") or {}), r.get("result"), r.get("error")) for r in responses]
+            raise reader.fail(entry, None, f"{rw}: give one of 'result' or 'error'")
+        when = reader.json(entry, "when", rw) if entry.get("when") is not None else {}
+        if not isinstance(when, dict):
+            raise reader.fail(entry, "when", f"{rw}: field 'when' must be a mapping of arguments")
+        result = reader.json(entry, "result", rw) if "result" in entry else None
+        canned.append((when, result, reader.opt(entry, "error", str, rw, None)))
+    default = reader.json(tool, "default", where) if "default" in tool else None
 
     def run(arguments: dict[str, Any], state: ToolState) -> Any:
         for when, result, error in canned:
             if all(arguments.get(k) == v for k, v in when.items()):
                 if error is not None:
-                    raise ToolError(str(error))
+                    raise ToolError(error)
                 return result
         if default is None:
             raise ToolError(f"{name}: no canned response for {arguments}")
@@ -225,42 +202,67 @@ def _declared_tool(reader: _Reader, node: object, index: int) -> ToolSpec:
     return ToolSpec(
         name=name,
         description=reader.get(tool, "description", str, where),
-        parameters=dict(parameters),
+        parameters=parameters,
         run=run,
     )
 
 
-def _required_call(reader: _Reader, node: object, where: str) -> RequiredCall:
-    call = reader.mapping(node, where, CALL_KEYS)
+def _args(reader: Reader, node: Node, where: str) -> dict[str, Any]:
+    """The optional ``args`` mapping of a call, as plain JSON."""
+    if "args" not in node or node["args"] is None:
+        return {}
+    reader.get(node, "args", dict, where)
+    args: dict[str, Any] = reader.json(node, "args", where)
+    return args
+
+
+def _required_call(reader: Reader, node: object, where: str, line: int) -> RequiredCall:
+    call = reader.mapping(node, where, CALL_KEYS, line)
     if "name" not in call:
         raise reader.fail(call, None, f"{where}: missing field 'name'")
     return RequiredCall(
         name=reader.get(call, "name", str, where),
-        args=dict(reader.opt(call, "args", dict, where, {})),
+        args=_args(reader, call, where),
         substring=frozenset(reader.strings(call, "substring", where)),
         strict_types=reader.opt(call, "strict_types", bool, where, False),
     )
 
 
-def _solution(reader: _Reader, task: _Node, where: str) -> tuple[SolutionStep, ...]:
+def _solution(reader: Reader, task: Node, where: str) -> tuple[SolutionStep, ...]:
     steps = []
-    for i, node in enumerate(reader.opt(task, "solution", list, where, [])):
-        step = reader.mapping(node, f"{where}.solution[{i}]", {"calls", "answer"})
+    for i, node, line in reader.items(task, "solution", where):
+        sw = f"{where}.solution[{i}]"
+        step = reader.mapping(node, sw, {"calls", "answer"}, line)
         calls = []
-        for j, c in enumerate(reader.opt(step, "calls", list, where, [])):
-            call = reader.mapping(c, f"{where}.solution[{i}].calls[{j}]", {"name", "args"})
-            calls.append(PlannedCall(name=str(call["name"]), args=dict(call.get("args") or {})))
-        answer = reader.opt(step, "answer", str, where, None)
+        for j, c, at in reader.items(step, "calls", sw):
+            call = reader.mapping(c, f"{sw}.calls[{j}]", {"name", "args"}, at)
+            if "name" not in call:
+                raise reader.fail(call, None, f"{sw}.calls[{j}]: missing field 'name'")
+            name = reader.get(call, "name", str, f"{sw}.calls[{j}]")
+            calls.append(PlannedCall(name=name, args=_args(reader, call, f"{sw}.calls[{j}]")))
+        answer = reader.opt(step, "answer", str, sw, None)
         if ("calls" in step) == ("answer" in step) or not (calls or answer is not None):
-            raise reader.fail(step, None, f"{where}.solution[{i}]: give either 'calls' or 'answer'")
+            raise reader.fail(step, None, f"{sw}: give either 'calls' or 'answer'")
         steps.append(SolutionStep(calls=tuple(calls), answer=answer))
     return tuple(steps)
 
 
-def _task(reader: _Reader, node: object, index: int, declared: Mapping[str, ToolSpec]) -> AgentTask:
-    raw_id = node.get("id") if isinstance(node, _Node) else None
+def _words(reader: Reader, expect: Node, where: str) -> tuple[tuple[str, ...], ...]:
+    groups: list[tuple[str, ...]] = []
+    for _, group, line in reader.items(expect, "words", where):
+        group = [group] if isinstance(group, str) else group
+        if not isinstance(group, list) or not all(isinstance(w, str) for w in group) or not group:
+            raise reader.error(line, f"{where}: 'words' must be a list of word groups")
+        groups.append(tuple(group))
+    return tuple(groups)
+
+
+def _task(
+    reader: Reader, node: object, index: int, line: int, declared: Mapping[str, ToolSpec]
+) -> AgentTask:
+    raw_id = node.get("id") if isinstance(node, Node) else None
     where = f"task '{raw_id}'" if isinstance(raw_id, str) else f"tasks[{index}]"
-    task = reader.mapping(node, where, TASK_KEYS)
+    task = reader.mapping(node, where, TASK_KEYS, line)
     for key in ("id", "tier", "prompt", "tools"):
         if key not in task:
             raise reader.fail(task, None, f"{where}: missing field '{key}'")
@@ -273,18 +275,14 @@ def _task(reader: _Reader, node: object, index: int, declared: Mapping[str, Tool
         raise reader.fail(
             task, "difficulty", f"{where}: difficulty of tier {tier} is {TIER_DIFFICULTY[tier]}"
         )
-    expect = reader.mapping(task.get("expect", _Node()), f"{where}.expect", EXPECT_KEYS)
     ew = f"{where}.expect"
+    expect = reader.mapping(
+        task.get("expect", Node()), ew, EXPECT_KEYS, reader.line(task, "expect")
+    )
     numbers = reader.opt(expect, "numbers", list, ew, [])
-    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
-        raise reader.fail(expect, "numbers", f"{ew}: 'numbers' must be a list of numbers")
-    words = reader.opt(expect, "words", list, ew, [])
-    groups: list[tuple[str, ...]] = []
-    for group in words:
-        group = [group] if isinstance(group, str) else group
-        if not isinstance(group, list) or not all(isinstance(w, str) for w in group) or not group:
-            raise reader.fail(expect, "words", f"{ew}: 'words' must be a list of word groups")
-        groups.append(tuple(group))
+    for i, n in enumerate(numbers):
+        if not isinstance(n, (int, float)) or isinstance(n, bool) or not math.isfinite(n):
+            raise reader.fail(numbers, i, f"{ew}: 'numbers' must be a list of finite numbers")
     tools = reader.strings(task, "tools", where)
     built = AgentTask(
         task_id=task_id,
@@ -295,24 +293,24 @@ def _task(reader: _Reader, node: object, index: int, declared: Mapping[str, Tool
         capabilities=reader.strings(task, "capabilities", where),
         system_prompt=reader.opt(task, "system", str, where, None),
         expected_numbers=tuple(float(n) for n in numbers),
-        numeric_rel_tol=float(reader.opt(expect, "numeric_rel_tol", (int, float), ew, 0.0)),
-        numeric_abs_tol=float(reader.opt(expect, "numeric_abs_tol", (int, float), ew, 0.0)),
-        expected_words=tuple(groups),
+        numeric_rel_tol=reader.number(expect, "numeric_rel_tol", ew),
+        numeric_abs_tol=reader.number(expect, "numeric_abs_tol", ew),
+        expected_words=_words(reader, expect, ew),
         forbidden_words=reader.strings(expect, "forbidden_words", ew),
         required_calls=tuple(
-            _required_call(reader, c, f"{ew}.calls[{i}]")
-            for i, c in enumerate(reader.opt(expect, "calls", list, ew, []))
+            _required_call(reader, c, f"{ew}.calls[{i}]", at)
+            for i, c, at in reader.items(expect, "calls", ew)
         ),
         forbidden_tools=reader.strings(expect, "forbidden_tools", ew),
         forbidden_calls=tuple(
-            _required_call(reader, c, f"{ew}.forbidden_calls[{i}]")
-            for i, c in enumerate(reader.opt(expect, "forbidden_calls", list, ew, []))
+            _required_call(reader, c, f"{ew}.forbidden_calls[{i}]", at)
+            for i, c, at in reader.items(expect, "forbidden_calls", ew)
         ),
         expect_zero_tools=reader.opt(expect, "zero_tools", bool, ew, False),
         tool_use_required=reader.opt(expect, "tool_use_required", bool, ew, True),
-        min_tool_calls=reader.opt(expect, "min_calls", int, ew, None),
-        max_tool_calls=reader.opt(expect, "max_calls", int, ew, None),
-        max_iterations=reader.opt(task, "max_iterations", int, where, 8),
+        min_tool_calls=reader.count(expect, "min_calls", ew, 0, MAX_CALLS),
+        max_tool_calls=reader.count(expect, "max_calls", ew, 0, MAX_CALLS),
+        max_iterations=reader.count(task, "max_iterations", where, 1, MAX_ITERATIONS) or 8,
         solution=_solution(reader, task, where),
         declared_tools=declared,
         source=f"{reader.path}:{task.line}",
@@ -324,35 +322,37 @@ def _task(reader: _Reader, node: object, index: int, declared: Mapping[str, Tool
     return built
 
 
-def load_tasks(path: str | Path, text: str | None = None) -> list[AgentTask]:
-    """Load every task of one YAML file (``tasks:`` and optional declarative ``tools:``)."""
-    name = str(path)
-    try:
-        data = yaml.load(
-            Path(path).read_text(encoding="utf-8") if text is None else text, Loader=_LineLoader
-        )
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        raise TaskSchemaError(f"{name}:{line}: not valid YAML: {exc}") from None
-    reader = _Reader(name)
-    root = reader.mapping(data, "the file", {"tasks", "tools"})
-    declared = {}
-    for i, node in enumerate(reader.opt(root, "tools", list, "the file", [])):
-        spec = _declared_tool(reader, node, i)
+def _tasks(reader: Reader, data: Any) -> list[AgentTask]:
+    root = reader.mapping(data, "the file", {"tasks", "tools"}, 1)
+    declared: dict[str, ToolSpec] = {}
+    for i, node, line in reader.items(root, "tools", "the file"):
+        spec = _declared_tool(reader, node, i, line)
+        if spec.name in declared:
+            raise reader.error(line, f"tools[{i}]: a second tool named '{spec.name}'")
         declared[spec.name] = spec
     if "tasks" not in root:
         raise reader.fail(root, None, "the file: missing field 'tasks'")
-    tasks = [
-        _task(reader, n, i, declared)
-        for i, n in enumerate(reader.get(root, "tasks", list, "the file"))
-    ]
-    seen: set[str] = set()
-    for task in tasks:
-        if task.task_id in seen:
-            raise TaskSchemaError(f"{task.source}: duplicate task id '{task.task_id}'")
-        seen.add(task.task_id)
+    reader.get(root, "tasks", list, "the file")
+    tasks: list[AgentTask] = []
+    lines: dict[str, int] = {}
+    for i, node, line in reader.items(root, "tasks", "the file"):
+        task = _task(reader, node, i, line, declared)
+        if task.task_id in lines:
+            first = lines[task.task_id]
+            raise reader.error(line, f"duplicate task id '{task.task_id}' (first on line {first})")
+        lines[task.task_id] = line
+        tasks.append(task)
     return tasks
+
+
+def load_tasks(path: str | Path, text: str | None = None) -> list[AgentTask]:
+    """Load every task of one YAML file (``tasks:`` and optional declarative ``tools:``).
+    Any problem, of the YAML, a bound or the schema, is one ``TaskSchemaError``."""
+    reader = Reader(str(path))
+    try:
+        return _tasks(reader, load(path, text))
+    except DocumentError as exc:
+        raise TaskSchemaError(f"{reader.path}:{exc.line}: {exc.problem}") from None
 
 
 def load_task_files(paths: Sequence[Path]) -> list[AgentTask]:

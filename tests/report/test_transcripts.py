@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
+from pytest_llmserver.report import jsonbounds as transcripts_bounds
 from pytest_llmserver.report.transcripts import (
     FORMAT,
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
     ChatHistoryManager,
     HistoryError,
     HistoryWarning,
@@ -466,3 +469,129 @@ def test_failed_write_leaves_no_file(
         history.save([{"role": "user", "content": "lost"}], "m")
     monkeypatch.undo()
     assert [p.name for p in history.directory.iterdir()] == [keep]
+
+
+# Bounds: nesting and size ------------------------------------------------------------------
+
+
+def nested_list(depth: int, leaf: Any = "x") -> Any:
+    """``depth`` lists inside each other around ``leaf``, built without recursion."""
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_deeply_nested_file_is_skipped_with_the_usual_warning(
+    history: ChatHistoryManager,
+) -> None:
+    good = history.save([{"role": "user", "content": "hello"}], "m")
+    deep = "[" * 100_000 + "]" * 100_000  # once a RecursionError out of list_all and search
+    write_doc(history.directory, "deep.json", "2026-01-01T00:00:00Z", title="hello")
+    path = history.directory / "deep.json"
+    path.write_text(path.read_text().replace('"messages": []', f'"messages": [{deep}]'))
+    for call in (history.list_all, lambda: history.search("hello")):
+        with pytest.warns(HistoryWarning) as caught:
+            assert [i.filename for i in call()] == [good]
+        (warning,) = caught
+        assert str(warning.message) == (
+            "skipped 'deep.json': JSON nested 100002 levels deep, more than 102"
+        )
+    with pytest.raises(HistoryError, match=r"'deep\.json' is not a saved transcript: JSON nest"):
+        history.load("deep.json")
+
+
+def test_nesting_up_to_the_cap_round_trips_and_one_more_is_refused(
+    history: ChatHistoryManager,
+) -> None:
+    assert MAX_DEPTH == 100
+    # the message is level 1, its content level 2: 98 more lists reach the cap
+    fits = {"role": "user", "content": nested_list(99, '[not] {a} "[level]" \\[')}
+    name = history.save([fits], "m", extra={"x": nested_list(MAX_DEPTH - 1)})
+    assert history.load(name)["messages"] == [fits]
+    deeper = {"role": "user", "content": nested_list(100)}
+    with pytest.raises(TypeError, match=r"^message 1 nests deeper than 100 levels"):
+        history.save([fits, deeper], "m")
+    with pytest.raises(TypeError, match=r"^extra nests deeper than 100 levels"):
+        history.save([fits], "m", extra={"x": nested_list(MAX_DEPTH)})
+    with pytest.raises(TypeError, match=r"^server record nests deeper than 100 levels"):
+        history.save([fits], "m", {"url": "http://127.0.0.1:1", "x": nested_list(MAX_DEPTH)})
+    assert [i.filename for i in history.list_all()] == [name]
+
+
+def test_endless_nesting_is_a_type_error_not_a_recursion_error(
+    history: ChatHistoryManager,
+) -> None:
+    very_deep = {"role": "tool", "content": nested_list(100_000)}
+    with pytest.raises(TypeError, match="message 0 nests deeper"):
+        history.save([very_deep], "m")
+    looped: dict[str, Any] = {"role": "user"}
+    looped["content"] = [looped]
+    with pytest.raises(TypeError, match=r"message 0 nests deeper than 100 levels \(or holds"):
+        history.save([looped], "m")
+    record: dict[str, Any] = {"url": "http://127.0.0.1:1"}
+    record["self"] = record
+    with pytest.raises(TypeError, match="server record nests deeper"):
+        history.save([], "m", record)
+    assert not history.directory.exists()
+
+
+class ReadRecorder:
+    """A file handle that records how many bytes each ``read`` returned."""
+
+    def __init__(self, handle: Any, sizes: list[int]) -> None:
+        self.handle, self.sizes = handle, sizes
+
+    def __enter__(self) -> ReadRecorder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.handle.close()
+
+    def fileno(self) -> int:
+        return int(self.handle.fileno())
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.handle.read(size)
+        self.sizes.append(len(data))
+        return data
+
+
+@pytest.mark.parametrize("size_known", [True, False])
+def test_a_file_over_the_size_cap_is_skipped_without_reading_it_whole(
+    history: ChatHistoryManager, monkeypatch: pytest.MonkeyPatch, size_known: bool
+) -> None:
+    assert MAX_FILE_BYTES == 16 << 20
+    good = history.save([{"role": "user", "content": "hello"}], "m")
+    with (history.directory / "huge.json").open("wb") as handle:
+        handle.truncate(3 * MAX_FILE_BYTES)  # sparse
+    sizes: list[int] = []
+    real_fdopen, real_fstat = os.fdopen, os.fstat
+    monkeypatch.setattr(
+        transcripts_bounds.os, "fdopen", lambda fd, mode: ReadRecorder(real_fdopen(fd, mode), sizes)
+    )
+    if not size_known:  # a file that grows after it is measured, or reports no size
+
+        def fstat(fd: int) -> os.stat_result:
+            info = real_fstat(fd)
+            return os.stat_result((*info[:6], 0, *info[7:10]))
+
+        monkeypatch.setattr(transcripts_bounds.os, "fstat", fstat)
+    with pytest.warns(HistoryWarning, match=rf"'huge.json': larger than {MAX_FILE_BYTES} bytes"):
+        assert [i.filename for i in history.list_all()] == [good]
+    good_size = (history.directory / good).stat().st_size
+    assert sorted(sizes) == ([good_size] if size_known else [good_size, MAX_FILE_BYTES + 1])
+
+
+def test_size_cap_holds_both_ways(
+    history: ChatHistoryManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = history.save([{"role": "user", "content": "hi"}], "m")
+    size = (history.directory / small).stat().st_size
+    monkeypatch.setattr("pytest_llmserver.report.transcripts.MAX_FILE_BYTES", size)
+    assert history.load(small)["title"] == "hi"
+    with pytest.raises(HistoryError, match=rf"^transcript of {size + 1} bytes, over {size}$"):
+        history.save([{"role": "user", "content": "hi"}], "mx")  # one byte more
+    write_doc(history.directory, "big.json", "2026-01-01T00:00:00Z", title="x" * size)
+    with pytest.warns(HistoryWarning, match=rf"'big.json': larger than {size} bytes"):
+        assert [i.filename for i in history.list_all()] == [small]
