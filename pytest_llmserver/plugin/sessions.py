@@ -33,15 +33,19 @@ class Target:
         tags: Sequence[str],
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        """Save one conversation, redacted like everything the run writes."""
+        """Save one conversation, redacted like everything the run writes; one that cannot be
+        saved (nested too deep, too large) is named in the run log and the run goes on."""
         scrub = self.recorder.redactor.scrub
-        history.save(
-            scrub(list(messages)),
-            model,
-            scrub(self.server.to_dict()),
-            tags=tags,
-            extra=scrub(dict(extra or {})),
-        )
+        try:
+            history.save(
+                scrub(list(messages)),
+                model,
+                scrub(self.server.to_dict()),
+                tags=tags,
+                extra=scrub(dict(extra or {})),
+            )
+        except (TypeError, ValueError) as exc:  # HistoryError is a ValueError
+            self.recorder.logger.warning("transcript %s not saved: %s", "/".join(tags), exc)
 
     def fingerprint(self) -> ModelFingerprint:
         """Record the target with the run; its model fingerprint."""
