@@ -215,6 +215,7 @@ def test_quick_tool_bench_tier_on_the_real_model(pytester: pytest.Pytester) -> N
     assert (logs / "latest" / "toolbench.md").read_text().startswith("# Tool bench: smollm2-135m")
 
 
+@pytest.mark.timing
 async def test_stress_throughput_on_the_real_server(
     real_server: ServerRecord, tmp_path: Path
 ) -> None:

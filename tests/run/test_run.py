@@ -80,6 +80,7 @@ def test_unchanged_server_passes_its_baseline_repeatedly(llm_pytester: pytest.Py
         assert _results(llm_pytester)["comparison"]["regressions"] == []
 
 
+@pytest.mark.timing
 def test_thirty_percent_slower_fails_naming_ttft(llm_pytester: pytest.Pytester) -> None:
     llm_pytester.runpytest(*BURST, "--llm-save-baseline").assert_outcomes(passed=1)
     slow = llm_pytester.runpytest(*BURST, "--llm-baseline=auto", "--llm-sim-slowdown=1.3")

@@ -22,6 +22,7 @@ from pytest_llmserver.sim import (
 from tests.sim.helpers import FAST, USER, chat_body, stream_lines
 
 
+@pytest.mark.timing
 @pytest.mark.asyncio
 async def test_ollama_ndjson_shape_and_durations() -> None:
     timing = TimingModel(ttft_s=0.05, per_token_s=0.005)

@@ -46,6 +46,7 @@ async def test_openai_stream_shape_without_usage(client: httpx.AsyncClient) -> N
     assert all("usage" not in c for c in chunks)
 
 
+@pytest.mark.timing
 @pytest.mark.asyncio
 async def test_openai_stream_usage_with_include_usage(client: httpx.AsyncClient) -> None:
     body = chat_body("sim-reasoner", stream_options={"include_usage": True})
@@ -136,6 +137,7 @@ async def test_tool_call_deltas_split_by_index() -> None:
     assert json.loads(sent[1]["function"]["arguments"]) == {"zone": "Europe/Paris"}
 
 
+@pytest.mark.timing
 @pytest.mark.asyncio
 async def test_openai_non_stream_timing_and_length(client: httpx.AsyncClient) -> None:
     headers = {"x-sim-ttft-ms": "60", "x-sim-token-ms": "10"}

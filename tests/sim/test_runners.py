@@ -24,6 +24,7 @@ from pytest_llmserver.sim import (
 from tests.sim.helpers import FAST, USER, chat_body, stream_lines
 
 
+@pytest.mark.timing
 @pytest.mark.asyncio
 async def test_header_overrides(client: httpx.AsyncClient) -> None:
     headers = {"x-sim-ttft-ms": "120", "x-sim-token-ms": "1", "x-sim-answer-tokens": "5"}

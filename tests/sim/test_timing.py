@@ -95,6 +95,7 @@ def _check_timing(ttfts: list[float], rates: list[float]) -> None:
     assert all(r == pytest.approx(50.0, rel=0.05) for r in rates), rates
 
 
+@pytest.mark.timing
 @pytest.mark.asyncio
 async def test_timing_exact_at_concurrency_1() -> None:
     async with SimServer(TIMED) as server, httpx.AsyncClient(base_url=server.url) as http:
@@ -103,6 +104,7 @@ async def test_timing_exact_at_concurrency_1() -> None:
     _check_timing([ttft for ttft, _ in results], [rate for _, rate in results])
 
 
+@pytest.mark.timing
 @pytest.mark.asyncio
 async def test_timing_exact_at_concurrency_32() -> None:
     go = asyncio.Event()
@@ -120,6 +122,7 @@ async def test_timing_exact_at_concurrency_32() -> None:
     assert predicted_ms == pytest.approx(25 * 20.0, rel=0.02)
 
 
+@pytest.mark.timing
 @pytest.mark.asyncio
 async def test_ttfb_precedes_ttft_and_jitter_moves_tokens() -> None:
     timing = TimingModel(ttft_s=0.05, per_token_s=0.004, jitter_s=0.002, seed=7)
