@@ -4,10 +4,12 @@ answer or verdict and the arena goes on; a transcript that cannot be kept is a w
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from pytest_llmserver.arena import TEST_QUESTIONS, ModelArena, PromptResponse
-from pytest_llmserver.client import ModelClient
+from pytest_llmserver._util import Redactor
+from pytest_llmserver.arena import TEST_QUESTIONS, ModelArena, PromptResponse, write_arena_report
+from pytest_llmserver.client import LLMHTTPStatusError, ModelClient
 from tests.stress.fakes import FaultyClient
 
 VERDICT = json.dumps({"winner": "A", "score_a": 7, "score_b": 3, "reason": "clearer"})
@@ -55,3 +57,24 @@ async def test_failed_answers_and_judgings_are_recorded_and_the_arena_goes_on() 
     assert [w for w in result.warnings if w.startswith("a judge transcript")] == [lost, lost]
     assert sum(kind == "answer" for kind, _ in kept) == 8
     assert all(isinstance(r, PromptResponse) for kind, r in kept if kind == "answer")
+
+
+async def test_the_report_is_redacted(tmp_path: Path) -> None:
+    key = "KEY-8c2b-never-written"
+    echo = LLMHTTPStatusError(401, f"invalid api key {key}", url="http://u:PW-2@127.0.0.1:9")
+    first = FaultyClient(every=0, at={0: lambda: echo}, delay_s=0)
+    second = FaultyClient(every=0, delay_s=0)
+    arena = ModelArena(
+        [("one", fake(first)), ("two", fake(second))],
+        judge=fake(FaultyClient(every=0, delay_s=0)),
+        questions=TEST_QUESTIONS[:1],
+    )
+    result = await arena.run()
+    assert key in (result.responses[0].error or "")
+    redactor = Redactor(secrets=[key], urls=["http://u:PW-2@127.0.0.1:9"])
+    md_path, json_path = write_arena_report(result, tmp_path, "models", redactor=redactor)
+    assert "HTTP 401 from http://u:[redacted]@" in json_path.read_text(encoding="utf-8")
+    for path in (md_path, json_path):
+        text = path.read_text(encoding="utf-8")
+        assert key not in text
+        assert "PW-2" not in text

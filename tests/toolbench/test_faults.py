@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_llmserver.client import CANCELLED, INTERNAL, ModelClient
+from pytest_llmserver._util import Redactor
+from pytest_llmserver.client import CANCELLED, INTERNAL, LLMHTTPStatusError, ModelClient
 from pytest_llmserver.toolbench import (
     AgentTask,
     TaskResult,
@@ -19,6 +21,7 @@ from pytest_llmserver.toolbench import (
     builtin_tasks,
     run_agent_loop,
     run_toolbench,
+    write_report,
 )
 from pytest_llmserver.toolbench.tools import ToolSpec
 from tests.stress.fakes import FAULTS, FaultyClient, error_class_of
@@ -138,3 +141,18 @@ async def test_an_interrupted_bench_keeps_the_trials_that_finished() -> None:
     assert all(t.steps[-1].error_class == CANCELLED for t in in_flight)
     turns = sum(len(t.steps) for _, _, t in ended)
     assert turns == client.calls  # every model turn sent is in a trajectory
+
+
+async def test_the_report_is_redacted(tmp_path: Path) -> None:
+    key = "KEY-5e1d-never-written"
+    echo = LLMHTTPStatusError(401, f"invalid api key {key}", url="http://u:PW-1@127.0.0.1:9")
+    client = FaultyClient(every=0, at={0: lambda: echo})
+    run = await run_toolbench(fake(client), [task()])
+    assert key in (run.results["T1"].trials[0][0].error or "")
+    redactor = Redactor(secrets=[key], urls=["http://u:PW-1@127.0.0.1:9"])
+    paths = write_report(run, tmp_path, [f"extra {key}"], redactor=redactor)
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        assert "[redacted]" in text
+        assert key not in text
+        assert "PW-1" not in text
