@@ -17,9 +17,9 @@ from pytest_llmserver.stress import (
     percentiles,
     summarize_file,
     summarize_records,
+    suspect_note,
     throughput,
 )
-from pytest_llmserver.stress.summary import suspect_note
 from tests.stress.records_helpers import fail, rec
 
 
