@@ -269,10 +269,12 @@ async def run_open_loop(
         for index, offset_s in enumerate(offsets_s):
             if max_requests is not None and index >= max_requests:
                 break
-            if (duration_s is not None and offset_s >= duration_s) or flight.error is not None:
+            if duration_s is not None and offset_s >= duration_s:
                 break
             due_ns = clock.t0_ns + int(offset_s * _NS)
             await sleep_until_ns(due_ns)
+            if flight.error is not None:  # a request ended the run
+                break
             if slots.locked():
                 stats.blocked += 1
             await slots.acquire()
@@ -310,10 +312,10 @@ async def run_sessions(
         for session_id, offset_s in enumerate(offsets_s):
             if offset_s >= duration_s or (max_sessions is not None and session_id >= max_sessions):
                 break
-            if flight.error is not None:
-                break
             due_ns = clock.t0_ns + int(offset_s * _NS)
             await sleep_until_ns(due_ns)
+            if flight.error is not None:  # a session ended the run
+                break
             flight.start(session(session_id, due_ns))
             started += 1
         await flight.drain(drain_timeout_s)

@@ -216,3 +216,33 @@ async def test_open_loop_against_the_sim(tmp_path: Path) -> None:
     prefill_s = [int(r["prompt_eval_duration_ns"]) / 1e9 for r in records(tmp_path / "r.jsonl")]  # type: ignore[call-overload]
     assert float(np.median(prefill_s)) >= 0.02
     assert ttft.p50 == pytest.approx(float(np.median(prefill_s)), abs=0.01)
+
+
+async def test_any_exception_of_a_request_is_its_record_and_a_cancel_ends_the_run(
+    tmp_path: Path,
+) -> None:
+    """The engine's contract in every loop: ``LLMError`` keeps its class, anything else is
+    ``internal`` with its type and message, a ``CancelledError`` is recorded, then ends the run
+    with every request in flight recorded as cancelled."""
+    faults: list[BaseException] = [ValueError("v"), KeyError("k"), RecursionError("r")]
+    calls: list[int] = []
+
+    async def send(index: int) -> ChatResponse:
+        calls.append(index)
+        number = len(calls)
+        await asyncio.sleep(0.01)
+        if number == 12:
+            raise asyncio.CancelledError
+        if number % 3 == 0:
+            raise faults[number // 3 % 3]
+        return ChatResponse("x", "", [], "stop", ChatMetrics(ttft_s=0.001), "openai")
+
+    clock = RunClock()
+    with JsonlSink(tmp_path / "r.jsonl") as sink, pytest.raises(asyncio.CancelledError):
+        await run_open_loop(send, arrival_offsets_s(400.0), clock=clock, sink=sink, duration_s=1)
+    rows = records(tmp_path / "r.jsonl")
+    assert len(rows) == len(calls) > 12  # the ones in flight when request 12 was cancelled too
+    errors = [r["error"] for r in rows if r["error_class"] == "internal"]
+    assert sorted(errors) == ["KeyError: 'k'", "RecursionError: r", "ValueError: v"]
+    assert sum(r["error_class"] == "cancelled" for r in rows) == len(calls) - 11
+    assert sum(bool(r["ok"]) for r in rows) == 8
