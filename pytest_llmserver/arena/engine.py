@@ -20,7 +20,7 @@ from pytest_llmserver.arena.results import (
     compute_stats,
     matchup_outcome,
 )
-from pytest_llmserver.client import ChatResponse, LLMError, ModelClient, strip_thinking
+from pytest_llmserver.client import ChatResponse, ModelClient, strip_thinking
 
 #: ``on_transcript(kind, messages, result)``: kind is "answer" or "judge"; ``messages`` is
 #: the list sent plus the assistant reply (absent when the request failed).
@@ -45,6 +45,9 @@ class ArenaOptions(TypedDict, total=False):
 
 
 _T = TypeVar("_T")
+
+ERROR_TEXT_MAX_CHARS = 500
+"""Longest error text kept on an answer or a verdict."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,13 @@ def _reply_message(response: ChatResponse) -> dict[str, Any]:
     return message
 
 
-def _error_text(exc: LLMError) -> str:
-    return f"{type(exc).__name__}: {exc}"
+def _error_text(exc: Exception) -> str:
+    """``"<Type>: <message>"`` on one line, at most ``ERROR_TEXT_MAX_CHARS`` characters."""
+    try:
+        message = " ".join(str(exc).split())
+    except Exception:  # an exception whose message cannot even be made
+        message = "(message unavailable)"
+    return f"{type(exc).__name__}: {message}"[:ERROR_TEXT_MAX_CHARS]
 
 
 @dataclass(frozen=True)
@@ -206,8 +214,12 @@ class Engine:
     def _transcript(
         self, kind: str, messages: list[dict[str, Any]], result: PromptResponse | JudgeResult
     ) -> None:
-        if self.options.on_transcript is not None:
+        if self.options.on_transcript is None:
+            return
+        try:
             self.options.on_transcript(kind, messages, result)
+        except Exception as exc:  # a transcript that cannot be kept must not stop the arena
+            self.warnings.append(f"a {kind} transcript was not kept: {_error_text(exc)}")
 
     async def _answer(self, contestant: Contestant, question: dict[str, Any]) -> PromptResponse:
         messages: list[dict[str, Any]] = []
@@ -219,17 +231,23 @@ class Engine:
             response = await contestant.client.complete(
                 messages, max_tokens=self.options.max_tokens
             )
-        except LLMError as exc:
-            record.error = _error_text(exc)
+            metrics = response.metrics
+            record.text = strip_thinking(response.content)
+            record.ttft_s = metrics.ttft_s
+            record.decode_tps = metrics.decode_tps
+            record.output_tokens = metrics.output_tokens
+            record.e2e_s = metrics.e2e_s
+            reply = _reply_message(response)
+        except Exception as exc:  # any failure of one answer is that answer's error
+            record = PromptResponse(
+                contestant=contestant.name,
+                question_id=question["id"],
+                text="",
+                error=_error_text(exc),
+            )
             self._transcript("answer", messages, record)
             return record
-        metrics = response.metrics
-        record.text = strip_thinking(response.content)
-        record.ttft_s = metrics.ttft_s
-        record.decode_tps = metrics.decode_tps
-        record.output_tokens = metrics.output_tokens
-        record.e2e_s = metrics.e2e_s
-        self._transcript("answer", [*messages, _reply_message(response)], record)
+        self._transcript("answer", [*messages, reply], record)
         return record
 
     async def _judge(
@@ -241,12 +259,13 @@ class Engine:
         )
         try:
             response = await self.judge.complete(messages, max_tokens=self.options.judge_max_tokens)
-        except LLMError as exc:
-            result.error = _error_text(exc)
+            result.raw = response.content
+            verdict, why = parse_verdict(response.content)
+            reply = _reply_message(response)
+        except Exception as exc:  # any failure of one judging is that verdict's error
+            result.raw, result.error = "", _error_text(exc)
             self._transcript("judge", messages, result)
             return result
-        result.raw = response.content
-        verdict, why = parse_verdict(response.content)
         if verdict is None:
             result.error = f"unparseable: {why}"
         else:
@@ -255,5 +274,5 @@ class Engine:
             result.score_a = verdict["score_a"]
             result.score_b = verdict["score_b"]
             result.reason = verdict["reason"]
-        self._transcript("judge", [*messages, _reply_message(response)], result)
+        self._transcript("judge", [*messages, reply], result)
         return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pytest_llmserver._util import md_cell, md_table
+from pytest_llmserver._util import Redactor, md_cell, md_table
 from pytest_llmserver.arena.prompts import SYSTEM_PROMPTS
 from pytest_llmserver.arena.results import ArenaResult, ArenaStats, JudgeResult
 
@@ -129,12 +129,18 @@ def render_markdown(result: ArenaResult, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_arena_report(result: ArenaResult, directory: Path, name: str) -> tuple[Path, Path]:
-    """Write ``arena-<name>.md`` and ``arena-<name>.json`` into ``directory``; return both."""
+def write_arena_report(
+    result: ArenaResult, directory: Path, name: str, *, redactor: Redactor | None = None
+) -> tuple[Path, Path]:
+    """Write ``arena-<name>.md`` and ``arena-<name>.json`` into ``directory``; return both.
+    With a ``redactor``, both are redacted (e.g. an API key a server echoed into an error)."""
     directory.mkdir(parents=True, exist_ok=True)
     md_path = directory / f"arena-{name}.md"
     json_path = directory / f"arena-{name}.json"
-    md_path.write_text(render_markdown(result, name), encoding="utf-8")
+    text = render_markdown(result, name)
     payload = {"schema": JSON_SCHEMA, "schema_version": JSON_SCHEMA_VERSION, **result.to_dict()}
+    if redactor is not None:
+        text, payload = redactor.text(text), redactor.scrub(payload)
+    md_path.write_text(text, encoding="utf-8")
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return md_path, json_path

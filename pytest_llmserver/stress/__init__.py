@@ -42,6 +42,7 @@ from pytest_llmserver.stress.summary import (
     error_counts,
     summarize_file,
     summarize_records,
+    suspect_note,
     throughput,
 )
 from pytest_llmserver.stress.workload import PROFILES
@@ -79,6 +80,7 @@ __all__ = [
     "summarize",
     "summarize_file",
     "summarize_records",
+    "suspect_note",
     "throughput",
     "to_json",
     "write_stress_report",

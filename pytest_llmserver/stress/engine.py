@@ -19,7 +19,8 @@ from typing import Any, Literal
 import numpy as np
 
 from pytest_llmserver._util import sleep_until_ns
-from pytest_llmserver.client import CANCELLED, ChatMetrics, ChatResponse, LLMError
+from pytest_llmserver.client import CANCELLED, INTERNAL, ChatMetrics, ChatResponse, LLMError
+from pytest_llmserver.stress.flight import InFlight
 from pytest_llmserver.stress.records import JsonlSink, TestResult
 
 ArrivalProcess = Literal["constant", "poisson", "gamma"]
@@ -127,6 +128,25 @@ class RunClock:
         return (t_ns - self.t0_ns) / _NS
 
 
+FAILURE_TEXT_MAX_CHARS = 500
+"""Longest ``error`` text recorded for an unexpected exception."""
+
+CANCELLED_TEXT = "still running when the run ended (cancelled)"
+
+
+def failure_text(exc: BaseException) -> str:
+    """``"<Type>: <message>"`` of an unexpected exception, on one line, at most
+    ``FAILURE_TEXT_MAX_CHARS`` characters."""
+    try:
+        message = " ".join(str(exc).split())
+    except Exception:  # an exception whose message cannot even be made
+        message = "(message unavailable)"
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if len(text) > FAILURE_TEXT_MAX_CHARS:
+        text = text[: FAILURE_TEXT_MAX_CHARS - 1] + "\u2026"
+    return text
+
+
 async def timed_request(
     send: SendFn,
     index: int,
@@ -138,7 +158,12 @@ async def timed_request(
     session_id: int | None = None,
     turn: int | None = None,
 ) -> TestResult:
-    """Send request ``index``, turn the outcome (or the typed error) into a written record."""
+    """Send request ``index`` and write its record, whatever happens.
+
+    Our ``LLMError`` keeps its ``error_class`` and partial metrics; any other exception is
+    ``INTERNAL`` with ``"<Type>: <message>"``; a cancellation (or an interrupt) is written as
+    ``CANCELLED`` and raised again.
+    """
     sink.started += 1
     sent_ns = time.perf_counter_ns()
 
@@ -161,12 +186,18 @@ async def timed_request(
 
     try:
         response = await send(index)
-    except asyncio.CancelledError:
-        finish(False, ChatMetrics(), CANCELLED, "still running when the run ended (cancelled)")
+        metrics = response.metrics
+        if not isinstance(metrics, ChatMetrics):
+            raise TypeError(f"a reply's metrics must be ChatMetrics, not {type(metrics).__name__}")
+    except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+        finish(False, ChatMetrics(), CANCELLED, CANCELLED_TEXT)
         raise
     except LLMError as exc:
-        return finish(False, exc.metrics or ChatMetrics(), exc.error_class, str(exc))
-    return finish(True, response.metrics, None, None)
+        partial = exc.metrics if isinstance(exc.metrics, ChatMetrics) else ChatMetrics()
+        return finish(False, partial, exc.error_class, str(exc))
+    except Exception as exc:
+        return finish(False, ChatMetrics(), INTERNAL, failure_text(exc))
+    return finish(True, metrics, None, None)
 
 
 async def run_warmup(send: SendFn, count: int, *, clock: RunClock, sink: JsonlSink) -> None:
@@ -187,7 +218,14 @@ async def run_closed_loop(
         for index in indexes:
             await timed_request(send, index, clock=clock, sink=sink)
 
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, total))))
+    flight = InFlight()
+    try:
+        for _ in range(min(concurrency, total)):
+            flight.start(worker())
+        await flight.drain(None)
+    finally:
+        await flight.cancel()
+    flight.raise_error()
 
 
 @dataclass
@@ -224,40 +262,30 @@ async def run_open_loop(
         raise ValueError(f"duration must be > 0 seconds, got {duration_s}")
     stats = OpenLoopStats()
     slots = asyncio.Semaphore(max_in_flight)
-    tasks: set[asyncio.Task[TestResult]] = set()
-
-    def finished(task: asyncio.Task[TestResult]) -> None:
-        tasks.discard(task)
-        slots.release()
-
+    flight = InFlight(on_done=slots.release)
     # Only what the scheduler sees is kept in memory: at most one float per request, capped.
     lag_cap = 1_000_000
-
-    for index, offset_s in enumerate(offsets_s):
-        if max_requests is not None and index >= max_requests:
-            break
-        if duration_s is not None and offset_s >= duration_s:
-            break
-        due_ns = clock.t0_ns + int(offset_s * _NS)
-        await sleep_until_ns(due_ns)
-        if slots.locked():
-            stats.blocked += 1
-        await slots.acquire()
-        if len(stats.schedule_lag_s) < lag_cap:
-            stats.schedule_lag_s.append((time.perf_counter_ns() - due_ns) / _NS)
-        task = asyncio.create_task(
-            timed_request(send, index, clock=clock, sink=sink, scheduled_ns=due_ns)
-        )
-        tasks.add(task)
-        task.add_done_callback(finished)
-        stats.scheduled += 1
-
-    if tasks:
-        _, pending = await asyncio.wait(set(tasks), timeout=drain_timeout_s)
-        for task in pending:
-            task.cancel()
-        stats.cancelled = len(pending)
-        await asyncio.gather(*pending, return_exceptions=True)
+    try:
+        for index, offset_s in enumerate(offsets_s):
+            if max_requests is not None and index >= max_requests:
+                break
+            if duration_s is not None and offset_s >= duration_s:
+                break
+            due_ns = clock.t0_ns + int(offset_s * _NS)
+            await sleep_until_ns(due_ns)
+            if flight.error is not None:  # a request ended the run
+                break
+            if slots.locked():
+                stats.blocked += 1
+            await slots.acquire()
+            if len(stats.schedule_lag_s) < lag_cap:
+                stats.schedule_lag_s.append((time.perf_counter_ns() - due_ns) / _NS)
+            flight.start(timed_request(send, index, clock=clock, sink=sink, scheduled_ns=due_ns))
+            stats.scheduled += 1
+        stats.cancelled = await flight.drain(drain_timeout_s)
+    finally:
+        await flight.cancel()
+    flight.raise_error()
     return stats
 
 
@@ -278,20 +306,20 @@ async def run_sessions(
     Returns the number of sessions started."""
     if not duration_s > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration_s}")
-    tasks: set[asyncio.Task[None]] = set()
+    flight = InFlight()
     started = 0
-    for session_id, offset_s in enumerate(offsets_s):
-        if offset_s >= duration_s or (max_sessions is not None and session_id >= max_sessions):
-            break
-        due_ns = clock.t0_ns + int(offset_s * _NS)
-        await sleep_until_ns(due_ns)
-        task = asyncio.create_task(session(session_id, due_ns))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        started += 1
-    if tasks:
-        _, pending = await asyncio.wait(set(tasks), timeout=drain_timeout_s)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+    try:
+        for session_id, offset_s in enumerate(offsets_s):
+            if offset_s >= duration_s or (max_sessions is not None and session_id >= max_sessions):
+                break
+            due_ns = clock.t0_ns + int(offset_s * _NS)
+            await sleep_until_ns(due_ns)
+            if flight.error is not None:  # a session ended the run
+                break
+            flight.start(session(session_id, due_ns))
+            started += 1
+        await flight.drain(drain_timeout_s)
+    finally:
+        await flight.cancel()
+    flight.raise_error()
     return started

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
+from pytest_llmserver._util import Redactor
 from pytest_llmserver.client import ChatMetrics
 
 Record = Mapping[str, Any]
@@ -210,15 +212,23 @@ class TestResult:
 
 class JsonlSink:
     """The one record writer: one JSON object per line as requests finish, so memory does not
-    grow with the run. ``started`` is counted by the engine to report requests in flight."""
+    grow with the run. Each line is flushed as written (a killed run keeps its finished
+    records) and the file is synced to disk on close. With a ``redactor`` every record is
+    redacted before it is written (and before ``on_record`` sees it). ``started`` is counted by
+    the engine to report requests in flight."""
 
     def __init__(
-        self, path: Path, on_record: Callable[[dict[str, Any], int], None] | None = None
+        self,
+        path: Path,
+        on_record: Callable[[dict[str, Any], int], None] | None = None,
+        *,
+        redactor: Redactor | None = None,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: TextIO = path.open("w", encoding="utf-8")
+        self._file: TextIO = path.open("w", encoding="utf-8", buffering=1)
         self._on_record = on_record
+        self._redactor = redactor
         self.count = 0
         self.started = 0
 
@@ -229,14 +239,22 @@ class JsonlSink:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record (and tell ``on_record``, e.g. a progress line, with in-flight)."""
+        if self._redactor is not None:
+            record = self._redactor.scrub(record)
         self._file.write(json.dumps(record, default=str) + "\n")
         self.count += 1
         if self._on_record is not None:
             self._on_record(record, self.in_flight)
 
     def close(self) -> None:
-        """Flush and close the file."""
-        self._file.close()
+        """Flush, sync to disk and close the file (again: nothing)."""
+        if self._file.closed:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()
 
     def __enter__(self) -> JsonlSink:
         return self

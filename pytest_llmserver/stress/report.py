@@ -15,7 +15,7 @@ from pytest_llmserver.stress.percentiles import (
     min_samples,
 )
 from pytest_llmserver.stress.result import TestStats
-from pytest_llmserver.stress.summary import StressSummary
+from pytest_llmserver.stress.summary import StressSummary, suspect_note
 
 SCHEMA_VERSION = 1
 """Version of the JSON report layout."""
@@ -172,6 +172,14 @@ def render_markdown(stats: TestStats) -> str:
         f"wall time {stats.wall_s:.1f} s",
         "",
     ]
+    if stats.interrupted:
+        lines += [
+            "**Interrupted:** the run was stopped early; figures cover its records so far",
+            "",
+        ]
+    suspect = suspect_note(summary)
+    if suspect is not None:
+        lines += [f"**Suspect server figures:** {suspect}.", ""]
     if stats.client_bound:
         lines += [
             f"**Warning:** client event loop lag p99 {_ms(stats.loop_lag_p99_s)}: "

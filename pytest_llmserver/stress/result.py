@@ -114,8 +114,10 @@ def peak_in_flight(starts: list[float], ends: list[float]) -> int:
 @dataclass
 class TestStats:
     """One mode's run: parameters (seed included), summary, loop lag, mode-specific tables;
-    ``t0_unix_s`` is the wall-clock time of the measurement origin (``sent_s`` = 0). The seed's
-    fields are read-only views (see the module docstring for their definitions)."""
+    ``t0_unix_s`` is the wall-clock time of the measurement origin (``sent_s`` = 0).
+    ``interrupted`` marks a run stopped early (cancelled or interrupted): its figures cover the
+    records written until then. The seed's fields are read-only views (see the module
+    docstring for their definitions)."""
 
     __test__ = False  # not a pytest test class
 
@@ -132,6 +134,7 @@ class TestStats:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def client_bound(self) -> bool:
@@ -160,6 +163,7 @@ class TestStats:
             "tables": self.tables,
             "figures": self.figures,
             "notes": self.notes,
+            "interrupted": self.interrupted,
         }
 
     # The seed's fields ------------------------------------------------------------------------

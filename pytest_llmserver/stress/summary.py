@@ -128,6 +128,37 @@ def error_counts(records: Iterable[Record]) -> dict[str, int]:
     return collector.counts
 
 
+# --------------------------------------------------------------------------- suspect figures
+
+
+class SuspectCollector:
+    """Counts the records (warm-up included) whose ``suspect`` names server-reported figures
+    outside physical ranges, in total and by figure."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.counts: dict[str, int] = {}
+
+    def add(self, record: Record) -> None:
+        names = record.get("suspect")
+        if not isinstance(names, list) or not names:
+            return
+        self.records += 1
+        for name in dict.fromkeys(str(n) for n in names):
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+
+def suspect_note(summary: StressSummary) -> str | None:
+    """One line on the records with suspect server figures; ``None`` when there were none."""
+    if not summary.suspect_records:
+        return None
+    by_field = ", ".join(f"{name} {count}" for name, count in sorted(summary.suspect.items()))
+    return (
+        f"{summary.suspect_records} of {summary.total} records had server figures outside "
+        f"physical ranges, dropped from every statistic ({by_field})"
+    )
+
+
 # --------------------------------------------------------------------------- whole runs
 
 
@@ -137,7 +168,8 @@ class StressSummary:
 
     ``total`` counts every record, ``warmup`` the warm-up ones; ``ok`` and ``failed`` count
     the non-warm-up rest (``total == warmup + ok + failed``). ``goodput`` and ``slos`` are set
-    only when SLOs were given.
+    only when SLOs were given. ``suspect_records`` counts the records (warm-up included) with
+    server figures outside physical ranges, ``suspect`` the same by figure name.
     """
 
     metrics: MetricTable
@@ -149,6 +181,8 @@ class StressSummary:
     warmup: int
     goodput: Goodput | None = None
     slos: list[SLOResult] = field(default_factory=list)
+    suspect_records: int = 0
+    suspect: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict."""
@@ -162,6 +196,8 @@ class StressSummary:
             "warmup": self.warmup,
             "goodput": self.goodput.to_dict() if self.goodput is not None else None,
             "slos": [result.to_dict() for result in self.slos],
+            "suspect_records": self.suspect_records,
+            "suspect": dict(self.suspect),
         }
 
 
@@ -173,6 +209,7 @@ class RunCollector:
         self._metrics = MetricCollector()
         self._throughput = ThroughputCollector()
         self._errors = ErrorCollector()
+        self._suspect = SuspectCollector()
         self._goodput = GoodputCollector(self._slos) if self._slos else None
         self._total = self._warmup = self._ok = 0
 
@@ -185,6 +222,7 @@ class RunCollector:
         self._metrics.add(record)
         self._throughput.add(record)
         self._errors.add(record)
+        self._suspect.add(record)
         if self._goodput is not None:
             self._goodput.add(record)
 
@@ -201,6 +239,8 @@ class RunCollector:
             warmup=self._warmup,
             goodput=self._goodput.goodput() if self._goodput is not None else None,
             slos=check_slos(table, self._slos),
+            suspect_records=self._suspect.records,
+            suspect=dict(self._suspect.counts),
         )
 
 

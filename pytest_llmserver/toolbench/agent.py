@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pytest_llmserver.client import LLMError, ModelClient
+from pytest_llmserver.client import (
+    CANCELLED,
+    INTERNAL,
+    ChatMetrics,
+    ChatResponse,
+    LLMError,
+    ModelClient,
+    ToolCall,
+)
 from pytest_llmserver.toolbench.task import AgentTask
 from pytest_llmserver.toolbench.tools.base import ToolSpec, ToolState
 from pytest_llmserver.toolbench.tools.execute import execute
@@ -39,7 +48,8 @@ class ToolCallRecord:
 
 @dataclass
 class StepRecord:
-    """One model turn."""
+    """One model turn; ``error_class`` and ``error`` when it failed (its figures then are what
+    the turn measured before it failed)."""
 
     index: int
     latency_s: float | None
@@ -50,6 +60,23 @@ class StepRecord:
     content: str
     reasoning: str
     tool_calls: int
+    error_class: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def measured(cls, index: int, metrics: ChatMetrics) -> StepRecord:
+        """A turn with ``metrics`` and no reply (yet)."""
+        return cls(
+            index=index,
+            latency_s=metrics.e2e_s,
+            ttft_s=metrics.ttft_s,
+            ttf_tool_call_s=metrics.ttf_tool_call_s,
+            output_tokens=metrics.output_tokens,
+            finish_reason=metrics.finish_reason,
+            content="",
+            reasoning="",
+            tool_calls=0,
+        )
 
 
 @dataclass
@@ -118,91 +145,137 @@ def looks_like_text_tool_call(content: str, known: dict[str, ToolSpec]) -> bool:
     return False
 
 
+FAILURE_TEXT_MAX_CHARS = 500
+"""Longest ``error`` text kept for an unexpected exception."""
+
+
+def failure(exc: BaseException) -> tuple[str, str, ChatMetrics]:
+    """``(error_class, error, partial metrics)`` of the exception that ended a model turn:
+    our ``LLMError`` as it is, a cancellation or interrupt as ``cancelled``, anything else as
+    ``internal`` with ``"<Type>: <message>"`` on one line."""
+    if isinstance(exc, LLMError):
+        partial = exc.metrics if isinstance(exc.metrics, ChatMetrics) else ChatMetrics()
+        return exc.error_class, str(exc), partial
+    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+        return CANCELLED, "still running when the run ended (cancelled)", ChatMetrics()
+    try:
+        message = " ".join(str(exc).split())
+    except Exception:  # an exception whose message cannot even be made
+        message = "(message unavailable)"
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return INTERNAL, text[:FAILURE_TEXT_MAX_CHARS], ChatMetrics()
+
+
 async def run_agent_loop(
     client: ModelClient,
     task: AgentTask,
     *,
     max_tokens: int | None = None,
     enable_thinking: bool | None = None,
+    trajectory: Trajectory | None = None,
 ) -> Trajectory:
-    """Run ``task`` to a final answer, an error, or the end of its iteration budget."""
+    """Run ``task`` to a final answer, an error, or the end of its iteration budget.
+
+    Whatever a model turn raises ends the trajectory: the turn is kept as a failed step (with
+    what it measured before it failed) and ``error_class`` is set (``internal`` for an
+    unexpected exception). A tool's own failure is a tool error the model sees. A cancellation
+    is recorded the same way (``cancelled``) and raised again; pass ``trajectory`` to keep
+    what the loop did until then.
+    """
     started_ns = time.perf_counter_ns()
-    catalog = task.catalog()
-    known = {spec.name: spec for spec in catalog}
-    schemas = [spec.schema() for spec in catalog]
-    state = ToolState()
-    trajectory = Trajectory(task_id=task.task_id, model=client.model)
-    messages = trajectory.messages
-    if task.system_prompt:
-        messages.append({"role": "system", "content": task.system_prompt})
-    messages.append({"role": "user", "content": task.prompt})
-    diagnostics = trajectory.diagnostics
-    for index in range(task.max_iterations):
-        try:
+    if trajectory is None:
+        trajectory = Trajectory(task_id=task.task_id, model=client.model)
+    index = -1
+    try:
+        turns = _Turns(client, task, trajectory)
+        for index in range(task.max_iterations):
             response = await client.chat_with_tools(
-                messages, schemas, max_tokens=max_tokens, enable_thinking=enable_thinking
+                trajectory.messages,
+                turns.schemas,
+                max_tokens=max_tokens,
+                enable_thinking=enable_thinking,
             )
-        except LLMError as exc:
-            trajectory.error = str(exc)
-            trajectory.error_class = exc.error_class
-            break
-        m = response.metrics
-        trajectory.steps.append(
-            StepRecord(
-                index=index,
-                latency_s=m.e2e_s,
-                ttft_s=m.ttft_s,
-                ttf_tool_call_s=m.ttf_tool_call_s,
-                output_tokens=m.output_tokens,
-                finish_reason=response.finish_reason,
-                content=response.content,
-                reasoning=response.reasoning,
-                tool_calls=len(response.tool_calls),
-            )
-        )
+            if turns.take(index, response):
+                break
+    except (Exception, asyncio.CancelledError, KeyboardInterrupt) as exc:
+        kind, error, partial = failure(exc)
+        steps = trajectory.steps
+        if index >= 0 and len(steps) <= index:  # failed while asking: the turn's own step
+            steps.append(StepRecord.measured(index, partial))
+        if index >= 0:
+            steps[-1].error_class, steps[-1].error = kind, error
+        trajectory.error_class, trajectory.error = kind, error
+        if kind == CANCELLED:
+            raise
+    finally:
+        trajectory.wall_s = (time.perf_counter_ns() - started_ns) * 1e-9
+    return trajectory
+
+
+class _Turns:
+    """What one task's loop keeps between turns: its tools, their state, the trajectory."""
+
+    def __init__(self, client: ModelClient, task: AgentTask, trajectory: Trajectory) -> None:
+        self.client = client
+        catalog = task.catalog()
+        self.known = {spec.name: spec for spec in catalog}
+        self.schemas = [spec.schema() for spec in catalog]
+        self.state = ToolState()
+        self.trajectory = trajectory
+        if task.system_prompt:
+            trajectory.messages.append({"role": "system", "content": task.system_prompt})
+        trajectory.messages.append({"role": "user", "content": task.prompt})
+
+    def take(self, index: int, response: ChatResponse) -> bool:
+        """Record turn ``index`` and run its tool calls; True when it was the final answer."""
+        trajectory, known = self.trajectory, self.known
+        step = StepRecord.measured(index, response.metrics)
+        step.finish_reason = response.finish_reason
+        step.content, step.reasoning = response.content, response.reasoning
+        step.tool_calls = len(response.tool_calls)
+        trajectory.steps.append(step)
+        trajectory.messages.append(response.assistant_message())
         if not response.tool_calls:
+            diagnostics = trajectory.diagnostics
             if looks_like_text_tool_call(response.content, known):
                 diagnostics.text_tool_calls += 1
             if not response.content.strip():
                 diagnostics.empty_responses += 1
-            messages.append(response.assistant_message())
             trajectory.final_answer = response.content.strip()
             trajectory.answered = True
-            break
-        messages.append(response.assistant_message())
+            return True
         for call in response.tool_calls:  # parallel calls of one turn, executed in order
-            name = resolve_tool_name(call.name, known)
-            state.calls[name] += 1
-            call_started_ns = time.perf_counter_ns()
-            spec = known.get(name)
-            if call.arguments is None:
-                diagnostics.malformed_args += 1
-                result = json.dumps(
-                    {"error": f"arguments are not a JSON object: {call.arguments_error}"}
-                )
-                is_error = True
-            elif spec is None:
-                diagnostics.unknown_tools += 1
-                result = json.dumps(
-                    {"error": f"unknown tool '{call.name}'; available: {', '.join(known)}"}
-                )
-                is_error = True
-            else:
-                result, is_error = execute(spec, call.arguments, state)
-            trajectory.calls.append(
-                ToolCallRecord(
-                    step=index,
-                    name=name,
-                    raw_name=call.name,
-                    arguments=call.arguments,
-                    arguments_raw=call.arguments_raw,
-                    arguments_error=call.arguments_error,
-                    result=result,
-                    is_error=is_error,
-                    known_tool=spec is not None,
-                    duration_s=(time.perf_counter_ns() - call_started_ns) * 1e-9,
-                )
+            self._call(index, call)
+        return False
+
+    def _call(self, index: int, call: ToolCall) -> None:
+        trajectory, known = self.trajectory, self.known
+        name = resolve_tool_name(call.name, known)
+        self.state.calls[name] += 1
+        started_ns = time.perf_counter_ns()
+        spec = known.get(name)
+        if call.arguments is None:
+            trajectory.diagnostics.malformed_args += 1
+            error = f"arguments are not a JSON object: {call.arguments_error}"
+            result, is_error = json.dumps({"error": error}), True
+        elif spec is None:
+            trajectory.diagnostics.unknown_tools += 1
+            error = f"unknown tool '{call.name}'; available: {', '.join(known)}"
+            result, is_error = json.dumps({"error": error}), True
+        else:
+            result, is_error = execute(spec, call.arguments, self.state)
+        trajectory.calls.append(
+            ToolCallRecord(
+                step=index,
+                name=name,
+                raw_name=call.name,
+                arguments=call.arguments,
+                arguments_raw=call.arguments_raw,
+                arguments_error=call.arguments_error,
+                result=result,
+                is_error=is_error,
+                known_tool=spec is not None,
+                duration_s=(time.perf_counter_ns() - started_ns) * 1e-9,
             )
-            messages.append(client.tool_result_message(call, result))
-    trajectory.wall_s = (time.perf_counter_ns() - started_ns) * 1e-9
-    return trajectory
+        )
+        trajectory.messages.append(self.client.tool_result_message(call, result))

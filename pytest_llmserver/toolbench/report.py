@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pytest_llmserver._util import md_cell, md_table
+from pytest_llmserver._util import Redactor, md_cell, md_table
 from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
 
 JSON_SCHEMA_VERSION = 1
@@ -127,15 +127,24 @@ def to_json(run: ToolbenchRun) -> dict[str, Any]:
 
 
 def write_report(
-    run: ToolbenchRun, directory: Path, extra_lines: Sequence[str] = (), name: str = "toolbench"
+    run: ToolbenchRun,
+    directory: Path,
+    extra_lines: Sequence[str] = (),
+    name: str = "toolbench",
+    *,
+    redactor: Redactor | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``<name>.md`` (with ``extra_lines`` appended) and ``<name>.json``."""
+    """Write ``<name>.md`` (with ``extra_lines`` appended) and ``<name>.json``; with a
+    ``redactor``, both redacted (e.g. an API key a server echoed into an error)."""
     directory.mkdir(parents=True, exist_ok=True)
     md_path = directory / f"{name}.md"
     json_path = directory / f"{name}.json"
     text = render_markdown(run)
     if extra_lines:
         text += "\n" + "\n".join(extra_lines).rstrip("\n") + "\n"
+    data = to_json(run)
+    if redactor is not None:
+        text, data = redactor.text(text), redactor.scrub(data)
     md_path.write_text(text, encoding="utf-8")
-    json_path.write_text(json.dumps(to_json(run), indent=1, default=str), encoding="utf-8")
+    json_path.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
     return md_path, json_path

@@ -117,6 +117,11 @@ class ToolbenchRun:
         return total
 
 
+TrialHook = Callable[[AgentTask, Trajectory, "TaskScore | None"], None]
+"""``on_trial(task, trajectory, score)``: a trial ended; ``score`` is None when it was cancelled
+(its trajectory then holds what it did, the cancelled turn last)."""
+
+
 async def run_toolbench(
     client: ModelClient,
     tasks: Sequence[AgentTask],
@@ -125,26 +130,69 @@ async def run_toolbench(
     concurrency: int = 1,
     max_tokens: int | None = None,
     on_done: Callable[[AgentTask, TaskScore], None] | None = None,
+    into: dict[str, TaskResult] | None = None,
+    on_trial: TrialHook | None = None,
 ) -> ToolbenchRun:
-    """Run ``repeat`` trials of every task, at most ``concurrency`` at a time."""
-    results = {task.task_id: TaskResult(task) for task in tasks}
+    """Run ``repeat`` trials of every task, at most ``concurrency`` at a time.
+
+    One task's failure never stops the others: whatever a trial raises makes it a failed trial.
+    ``into`` gains each task's ``TaskResult`` when its first trial finishes (in the order they
+    finish) and every later trial, so a caller whose run is interrupted keeps what finished.
+    ``on_done(task, score)`` and ``on_trial`` (see ``TrialHook``) are told of each trial.
+    """
+    finished: dict[str, TaskResult] = {} if into is None else into
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def trial(task: AgentTask) -> None:
-        async with gate:
-            trajectory = await run_agent_loop(client, task, max_tokens=max_tokens)
-        score = score_task(task, trajectory)
-        results[task.task_id].trials.append((trajectory, score))
+        trajectory = Trajectory(task_id=task.task_id, model=client.model)
+        try:
+            async with gate:
+                await run_agent_loop(client, task, max_tokens=max_tokens, trajectory=trajectory)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if on_trial is not None:
+                on_trial(task, trajectory, None)
+            raise
+        score = _score(task, trajectory)
+        finished.setdefault(task.task_id, TaskResult(task)).trials.append((trajectory, score))
+        if on_trial is not None:
+            on_trial(task, trajectory, score)
         if on_done is not None:
             on_done(task, score)
 
     started_ns = time.perf_counter_ns()
-    await asyncio.gather(*(trial(task) for task in tasks for _ in range(max(1, repeat))))
+    jobs = [asyncio.ensure_future(trial(task)) for task in tasks for _ in range(max(1, repeat))]
+    try:
+        await asyncio.gather(*jobs)
+    finally:  # one trial cancelled or failing ends the run: the others end (and report) first
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
     return ToolbenchRun(
         model=client.model,
         server_url=client.server.url,
         repeat=repeat,
         concurrency=concurrency,
-        results=results,
+        results={task.task_id: finished[task.task_id] for task in tasks},
         wall_s=(time.perf_counter_ns() - started_ns) * 1e-9,
     )
+
+
+def _score(task: AgentTask, trajectory: Trajectory) -> TaskScore:
+    """``score_task``, or a failed score naming the exception when scoring itself fails."""
+    try:
+        return score_task(task, trajectory)
+    except Exception as exc:  # a task the scorer cannot read fails alone
+        return TaskScore(
+            task_id=task.task_id,
+            tier=task.tier,
+            passed=False,
+            reason=f"scoring failed: {type(exc).__name__}: {exc}",
+            completed=False,
+            tool_use_ok=False,
+            no_forbidden=False,
+            answer_ok=False,
+            calls_ok=False,
+            iterations=trajectory.iterations,
+            tool_calls=len(trajectory.calls),
+            wall_s=trajectory.wall_s,
+        )

@@ -106,21 +106,26 @@ async def test_closed_loop_keeps_concurrency_and_writes_every_record(tmp_path: P
     assert summary.errors["timeout"] == 4
 
 
+@pytest.mark.timing
 async def test_open_loop_delivers_the_rate_on_absolute_deadlines(tmp_path: Path) -> None:
+    """Lateness is compared with the event loop's own (a busy machine delays every timer):
+    the scheduler may add at most its limit on top."""
     server = FakeServer(0.005)
     clock = RunClock()
-    with JsonlSink(tmp_path / "r.jsonl") as sink:
-        stats = await run_open_loop(
-            server, arrival_offsets_s(100.0), clock=clock, sink=sink, duration_s=2.0
-        )
+    async with LoopLagMonitor() as loop:
+        with JsonlSink(tmp_path / "r.jsonl") as sink:
+            stats = await run_open_loop(
+                server, arrival_offsets_s(100.0), clock=clock, sink=sink, duration_s=2.0
+            )
     rows = records(tmp_path / "r.jsonl")
     assert stats.scheduled == len(rows) == 200
     sent = sorted(float(r["sent_s"]) for r in rows)  # type: ignore[arg-type]
     assert (len(sent) - 1) / (sent[-1] - sent[0]) == pytest.approx(100.0, rel=0.01)
-    assert max(float(r["queue_s"]) for r in rows) < 0.02  # type: ignore[arg-type]
-    assert np.percentile(stats.schedule_lag_s, 99) < 0.01
+    assert max(float(r["queue_s"]) for r in rows) < 0.02 + loop.max_s  # type: ignore[arg-type]
+    assert np.percentile(stats.schedule_lag_s, 99) < 0.01 + (loop.percentile_s(99) or 0.0)
 
 
+@pytest.mark.timing
 async def test_back_pressure_shows_up_as_queue_time(tmp_path: Path) -> None:
     server = FakeServer(0.1)  # 10 req/s of capacity with one slot, asked for 50 req/s
     clock = RunClock()
@@ -168,6 +173,7 @@ async def test_open_loop_needs_a_bound() -> None:
         )  # type: ignore[arg-type]
 
 
+@pytest.mark.timing
 async def test_loop_lag_monitor_sees_a_blocked_loop() -> None:
     async with LoopLagMonitor() as monitor:
         await asyncio.sleep(0.1)
@@ -180,6 +186,7 @@ async def test_loop_lag_monitor_sees_a_blocked_loop() -> None:
     assert p50 < 0.01
 
 
+@pytest.mark.timing
 async def test_open_loop_against_the_sim(tmp_path: Path) -> None:
     timing = TimingModel(ttft_s=0.02, per_token_s=0.002)
     with SimThread(SimConfig(timing=timing)) as sim:
@@ -204,4 +211,38 @@ async def test_open_loop_against_the_sim(tmp_path: Path) -> None:
     assert summary.ok > 60
     ttft = summary.metrics.ttft_s
     assert ttft is not None
-    assert ttft.p50 == pytest.approx(0.02, abs=0.01)
+    # The simulator stamps its own prefill (request read -> first token): the client's TTFT
+    # is that plus the way over loopback, whatever the machine's load does to both.
+    prefill_s = [int(r["prompt_eval_duration_ns"]) / 1e9 for r in records(tmp_path / "r.jsonl")]  # type: ignore[call-overload]
+    assert float(np.median(prefill_s)) >= 0.02
+    assert ttft.p50 == pytest.approx(float(np.median(prefill_s)), abs=0.01)
+
+
+async def test_any_exception_of_a_request_is_its_record_and_a_cancel_ends_the_run(
+    tmp_path: Path,
+) -> None:
+    """The engine's contract in every loop: ``LLMError`` keeps its class, anything else is
+    ``internal`` with its type and message, a ``CancelledError`` is recorded, then ends the run
+    with every request in flight recorded as cancelled."""
+    faults: list[BaseException] = [ValueError("v"), KeyError("k"), RecursionError("r")]
+    calls: list[int] = []
+
+    async def send(index: int) -> ChatResponse:
+        calls.append(index)
+        number = len(calls)
+        await asyncio.sleep(0.01)
+        if number == 12:
+            raise asyncio.CancelledError
+        if number % 3 == 0:
+            raise faults[number // 3 % 3]
+        return ChatResponse("x", "", [], "stop", ChatMetrics(ttft_s=0.001), "openai")
+
+    clock = RunClock()
+    with JsonlSink(tmp_path / "r.jsonl") as sink, pytest.raises(asyncio.CancelledError):
+        await run_open_loop(send, arrival_offsets_s(400.0), clock=clock, sink=sink, duration_s=1)
+    rows = records(tmp_path / "r.jsonl")
+    assert len(rows) == len(calls) > 12  # the ones in flight when request 12 was cancelled too
+    errors = [r["error"] for r in rows if r["error_class"] == "internal"]
+    assert sorted(errors) == ["KeyError: 'k'", "RecursionError: r", "ValueError: v"]
+    assert sum(r["error_class"] == "cancelled" for r in rows) == len(calls) - 11
+    assert sum(bool(r["ok"]) for r in rows) == 8

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pytest_llmserver._util import Redactor
 from pytest_llmserver.client import ChatMetrics
 from pytest_llmserver.stress import (
     RECORD_FIELDS,
@@ -133,3 +134,20 @@ def test_seed_names_of_a_result() -> None:
     assert (failed.duration, failed.ttft, failed.decode_tps, failed.prompt_tokens) == (0, 0, 0, 0)
     assert failed.completion_tokens == 0
     assert sample_result(scheduled_s=None).queue_s is None
+
+
+def test_the_sink_flushes_each_record_and_redacts_it(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    seen: list[dict[str, Any]] = []
+    redactor = Redactor(secrets=["KEY-123"], urls=["http://u:PW-9@127.0.0.1:8"])
+    sink = JsonlSink(path, lambda record, _: seen.append(record), redactor=redactor)
+    sink.write({"index": 0, "error": "HTTP 401: bad key KEY-123", "url": "http://u:PW-9@h/v1"})
+    # Readable before close: a process killed now keeps its finished records.
+    text = path.read_text(encoding="utf-8")
+    assert text == '{"index": 0, "error": "HTTP 401: bad key [redacted]", "url": ' + (
+        '"http://u:[redacted]@h/v1"}\n'
+    )
+    assert seen == [json.loads(text)]
+    sink.close()
+    sink.close()  # closing again does nothing
+    assert path.read_text(encoding="utf-8") == text

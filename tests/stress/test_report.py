@@ -120,6 +120,25 @@ def test_client_bound_warning() -> None:
     assert "Client event loop lag: p99 1.0 ms, max 2.0 ms" in calm
 
 
+def test_interrupted_and_suspect_lines_near_the_top() -> None:
+    calm = render_markdown(make_stats())
+    assert "Interrupted" not in calm
+    assert "Suspect" not in calm
+    stats = make_stats()
+    stats.interrupted = True
+    stats.summary = summarize_records(
+        [*records(), {"ok": True, "warmup": False, "suspect": ["eval_duration_ns"]}]
+    )
+    top = render_markdown(stats).split("## Latency")[0]
+    assert "**Interrupted:** the run was stopped early" in top
+    assert (
+        "**Suspect server figures:** 1 of 8 records had server figures outside physical "
+        "ranges, dropped from every statistic (eval_duration_ns 1)." in top
+    )
+    assert to_json(stats)["interrupted"] is True
+    assert to_json(stats)["summary"]["suspect"] == {"eval_duration_ns": 1}
+
+
 def test_write_report_names_and_json(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b"
     md, js = write_stress_report(make_stats(), target)

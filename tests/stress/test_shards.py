@@ -32,6 +32,7 @@ def test_merge_records_shifts_onto_the_earliest_origin(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.timing
 def test_rendezvous_waits_for_all_or_says_it_started_alone(tmp_path: Path) -> None:
     async def both() -> list[str | None]:
         return list(

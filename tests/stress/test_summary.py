@@ -17,6 +17,7 @@ from pytest_llmserver.stress import (
     percentiles,
     summarize_file,
     summarize_records,
+    suspect_note,
     throughput,
 )
 from tests.stress.records_helpers import fail, rec
@@ -141,3 +142,23 @@ def test_drift_odd_and_short() -> None:
     short = drift([4.0])
     assert (short.n, short.mean, short.slope_per_request, short.cv) == (1, 4.0, None, None)
     assert drift([]).mean is None
+
+
+def test_suspect_figures_counted_by_record_and_by_field() -> None:
+    summary = summarize_records(
+        [
+            rec(suspect=["eval_duration_ns", "prompt_tokens"]),
+            rec(warmup=True, suspect=["eval_duration_ns", "eval_duration_ns"]),
+            fail("protocol", suspect=["output_tokens"]),
+            rec(suspect=[]),
+            rec(),
+        ]
+    )
+    assert summary.suspect_records == 3  # warm-up and failed records included
+    assert summary.suspect == {"eval_duration_ns": 2, "prompt_tokens": 1, "output_tokens": 1}
+    assert summary.to_dict()["suspect_records"] == 3
+    assert suspect_note(summary) == (
+        "3 of 5 records had server figures outside physical ranges, dropped from every "
+        "statistic (eval_duration_ns 2, output_tokens 1, prompt_tokens 1)"
+    )
+    assert suspect_note(summarize_records([rec(), rec(suspect=[])])) is None

@@ -3,6 +3,7 @@ summary, report), prompts as chat messages and the default sender."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -10,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_llmserver.client import ChatResponse, ModelClient, ServerRecord, Timeouts
+from pytest_llmserver._util import Redactor
+from pytest_llmserver.client import CANCELLED, ChatResponse, ModelClient, ServerRecord, Timeouts
 from pytest_llmserver.stress.engine import LoopLagMonitor, RunClock, SendFn, run_warmup
 from pytest_llmserver.stress.records import JsonlSink, TestResult, read_results
 from pytest_llmserver.stress.report import write_stress_report
 from pytest_llmserver.stress.result import TestStats
-from pytest_llmserver.stress.summary import summarize_file
+from pytest_llmserver.stress.summary import summarize_file, suspect_note
 from pytest_llmserver.stress.workload import SHORT_PROMPTS
 
 RecordHook = Callable[[dict[str, Any], int], None]
@@ -40,6 +42,7 @@ class TesterBase:
     Records stream to ``out_dir/stress-<mode>[-<run_id>].jsonl``. With ``write_report`` (the
     default) the run's Markdown and JSON report are written beside them under the same stem;
     the pytest plugin turns it off and writes its own, with charts and baseline comparisons.
+    ``redactor`` (the API key and the server URL's password) redacts every record and report.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class TesterBase:
         self.run_id = run_id
         self.before_start = before_start
         self.write_report = write_report
+        self.redactor = Redactor(secrets=[api_key], urls=[self.server.url])
         self._stats: TestStats | None = None
         self._results: list[TestResult] | None = None
 
@@ -110,11 +114,27 @@ class TesterBase:
 
         return send
 
+    def client(self, pool: int) -> ModelClient:
+        """The client a run sends through, with ``pool`` connections (not yet opened)."""
+        return ModelClient(
+            self.server,
+            self.model,
+            api_key=self.api_key,
+            timeouts=Timeouts.from_total(self.timeout_s),
+            concurrency=pool,
+            max_tokens=self.max_tokens,
+        )
+
     async def run_mode(
         self, mode: str, params: dict[str, Any], body: Body, *, pool: int = 4
     ) -> TestStats:
         """Open a client with ``pool`` connections, warm up, run ``body`` from a fresh clock,
-        summarize the records (and write the report when asked)."""
+        summarize the records (and write the report when asked).
+
+        When the run is cancelled or interrupted, every request in flight is written as
+        ``cancelled``; the records so far still become ``stats`` (``interrupted`` set, and
+        the report when asked) before the interrupt is raised again.
+        """
         suffix = f"-{self.run_id}" if self.run_id else ""
         path = self.out_dir / f"stress-{mode}{suffix}.jsonl"
         all_params = {
@@ -127,46 +147,65 @@ class TesterBase:
         if self.run_id:
             all_params["id"] = self.run_id
         started_ns = time.perf_counter_ns()
-        async with (
-            ModelClient(
-                self.server,
-                self.model,
-                api_key=self.api_key,
-                timeouts=Timeouts.from_total(self.timeout_s),
-                concurrency=pool,
-                max_tokens=self.max_tokens,
-            ) as client,
-            LoopLagMonitor() as lag,
-        ):
-            with JsonlSink(path, self.on_record) as sink:
-                clock = RunClock()
-                await run_warmup(self.sender(client), self.warmup, clock=clock, sink=sink)
-                if self.before_start is not None:
-                    await self.before_start()  # e.g. wait for the other shards
-                clock.reset()
-                t0_unix_s = time.time()
-                extra = await body(client, clock, sink)
-        stats = TestStats(
-            mode=mode,
-            params=all_params,
-            server=self.server.to_dict(),
-            model=self.model,
-            summary=summarize_file(path, self.slos or None),
-            records_path=path,
-            wall_s=(time.perf_counter_ns() - started_ns) * 1e-9,
-            loop_lag_p99_s=lag.percentile_s(99),
-            loop_lag_max_s=lag.max_s,
-            t0_unix_s=t0_unix_s,
-            tables=extra.tables,
-            figures=extra.figures,
-            notes=extra.notes,
-        )
-        if stats.client_bound:
-            stats.notes.append(
-                f"client event-loop lag p99 {stats.loop_lag_p99_s or 0:.3f} s: the client is a "
-                "bottleneck and its timings are inflated"
+        lag = LoopLagMonitor()
+        t0_unix_s: float | None = None
+
+        def finish(extra: ModeOutput, interrupted: bool) -> TestStats:
+            scrub = self.redactor.scrub
+            stats = TestStats(
+                mode=mode,
+                params=scrub(all_params),
+                server=scrub(self.server.to_dict()),
+                model=self.model,
+                summary=summarize_file(path, self.slos or None),
+                records_path=path,
+                wall_s=(time.perf_counter_ns() - started_ns) * 1e-9,
+                loop_lag_p99_s=lag.percentile_s(99),
+                loop_lag_max_s=lag.max_s,
+                t0_unix_s=t0_unix_s,
+                tables=scrub(extra.tables),
+                figures=scrub(extra.figures),
+                notes=scrub(extra.notes),
+                interrupted=interrupted,
             )
-        self._stats, self._results = stats, None
-        if self.write_report:
-            write_stress_report(stats, self.out_dir, stem=path.stem)
-        return stats
+            stats.notes += run_notes(stats)
+            self._stats, self._results = stats, None
+            if self.write_report:
+                write_stress_report(stats, self.out_dir, stem=path.stem)
+            return stats
+
+        try:
+            with JsonlSink(path, self.on_record, redactor=self.redactor) as sink:
+                async with self.client(pool) as client, lag:
+                    clock = RunClock()
+                    await run_warmup(self.sender(client), self.warmup, clock=clock, sink=sink)
+                    if self.before_start is not None:
+                        await self.before_start()  # e.g. wait for the other shards
+                    clock.reset()
+                    t0_unix_s = time.time()
+                    extra = await body(client, clock, sink)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            finish(ModeOutput(), interrupted=True)
+            raise
+        return finish(extra, interrupted=False)
+
+
+def run_notes(stats: TestStats) -> list[str]:
+    """Notes every mode's run gets: interrupted, suspect server figures, a client-bound loop."""
+    notes: list[str] = []
+    summary = stats.summary
+    if stats.interrupted:
+        cancelled = summary.errors.get(CANCELLED, 0)
+        notes.append(
+            f"interrupted: the run was stopped after {summary.ok + summary.failed} measured "
+            f"requests ({cancelled} of them cancelled in flight); its figures cover those only"
+        )
+    suspect = suspect_note(summary)
+    if suspect is not None:
+        notes.append(suspect)
+    if stats.client_bound:
+        notes.append(
+            f"client event-loop lag p99 {stats.loop_lag_p99_s or 0:.3f} s: the client is a "
+            "bottleneck and its timings are inflated"
+        )
+    return notes

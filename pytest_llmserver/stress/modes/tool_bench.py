@@ -1,11 +1,14 @@
 """Tool-bench mode: the agentic tool bench at a concurrency, so accuracy is measured under load.
 
-Each model turn of each task becomes a record (``task_id``, ``step``; no send times, the bench
-times its own turns), and each task that ended in an error one more, failed, record.
+Each model turn of each trial becomes a record as the trial ends (``task_id``, ``step``; no send
+times, the bench times its own turns): a failed turn is a failed record with its error class,
+a turn cancelled by an interrupt a ``cancelled`` one. A trial that failed before its first
+turn gets one failed record.
 """
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,7 +20,7 @@ from pytest_llmserver.stress.records import JsonlSink, TestResult
 from pytest_llmserver.stress.result import TestStats
 
 if TYPE_CHECKING:
-    from pytest_llmserver.toolbench import ToolbenchRun
+    from pytest_llmserver.toolbench import AgentTask, TaskScore, ToolbenchRun, Trajectory
 
 ALL_TIERS = ("all", "full")
 """Names for every tier (``full`` is the seed's)."""
@@ -36,8 +39,15 @@ async def run_tool_bench_test(
     tasks = [t for t in builtin_tasks() if tier in ("all", t.tier)]
 
     async def body(client: ModelClient, clock: RunClock, sink: JsonlSink) -> ModeOutput:
-        run = await run_toolbench(client, tasks, concurrency=concurrency)
-        write_records(run, sink)
+        numbers = itertools.count()
+
+        def on_trial(task: AgentTask, trajectory: Trajectory, score: TaskScore | None) -> None:
+            for result in trajectory_records(trajectory):
+                result.index = next(numbers)
+                sink.started += 1  # keeps the in-flight count of progress lines at zero
+                sink.write(result.to_record())
+
+        run = await run_toolbench(client, tasks, concurrency=concurrency, on_trial=on_trial)
         rows = [
             {"tier": r.tier, "tasks": r.tasks, "pass_rate": r.pass_at_1} for r in run.summaries()
         ]
@@ -52,33 +62,29 @@ async def run_tool_bench_test(
     return await tester.run_mode("tool_bench", params, body, pool=concurrency)
 
 
-def write_records(run: ToolbenchRun, sink: JsonlSink) -> None:
-    """One record per model turn, one more per task that ended in an error; numbered from 0."""
-    for index, result in enumerate(_results(run)):
-        result.index = index
-        sink.started += 1  # keeps the in-flight count of progress lines at zero
-        sink.write(result.to_record())
-
-
-def _results(run: ToolbenchRun) -> Iterator[TestResult]:
-    for result in run.results.values():
-        for trajectory, _ in result.trials:
-            for step in trajectory.steps:
-                metrics = ChatMetrics(
-                    ttft_s=step.ttft_s,
-                    ttf_tool_call_s=step.ttf_tool_call_s,
-                    e2e_s=step.latency_s,
-                    output_tokens=step.output_tokens,
-                    finish_reason=step.finish_reason,
-                )
-                yield _record(True, trajectory.task_id, step=step.index, metrics=metrics)
-            if trajectory.error:
-                yield _record(
-                    False,
-                    trajectory.task_id,
-                    error_class=trajectory.error_class,
-                    error=trajectory.error,
-                )
+def trajectory_records(trajectory: Trajectory) -> Iterator[TestResult]:
+    """One record per model turn (failed turns failed), one failed record for a trial that
+    failed before its first turn; indexes are set when written."""
+    for step in trajectory.steps:
+        metrics = ChatMetrics(
+            ttft_s=step.ttft_s,
+            ttf_tool_call_s=step.ttf_tool_call_s,
+            e2e_s=step.latency_s,
+            output_tokens=step.output_tokens,
+            finish_reason=step.finish_reason,
+        )
+        yield _record(
+            step.error_class is None,
+            trajectory.task_id,
+            step=step.index,
+            metrics=metrics,
+            error_class=step.error_class,
+            error=step.error,
+        )
+    if trajectory.error and not trajectory.steps:
+        yield _record(
+            False, trajectory.task_id, error_class=trajectory.error_class, error=trajectory.error
+        )
 
 
 def _record(
