@@ -155,7 +155,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     discovery = config.stash.get(DISCOVERY_KEY, None)
     if discovery is not None:
         lines += choice_lines(discovery)
-    return lines
+    return [recorder(config).redactor.text(line) for line in lines]
 
 
 @pytest.hookimpl(wrapper=True)

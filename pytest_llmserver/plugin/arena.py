@@ -152,7 +152,9 @@ class ArenaSession:
         return save
 
     def _finish(self, result: ArenaResult, name: str) -> ArenaResult:
-        md_path, _ = write_arena_report(result, self.target.reports_dir(), name)
+        md_path, _ = write_arena_report(
+            result, self.target.reports_dir(), name, redactor=self.target.recorder.redactor
+        )
         self.target.recorder.add_arena(result, md_path)
         return result
 

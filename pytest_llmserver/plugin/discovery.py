@@ -17,6 +17,7 @@ from pytest_llmserver.plugin.state import (
     DISCOVERY_KEY,
     SERVER_STACK_KEY,
     TARGET_KEY,
+    recorder,
     settings,
     workerinput,
 )
@@ -90,16 +91,17 @@ def models_for_all(config: pytest.Config) -> list[str]:
 
 
 def list_servers(config: pytest.Config) -> int:
-    """``--llm-list``: print every server found (or the pinned one); the exit code."""
+    """``--llm-list``: print every server found (or the pinned one), redacted; the exit code."""
     s = settings(config)
+    redact = recorder(config).redactor.text
     if s.target.server is not None and s.target.server.mode == "url":
         try:
-            print(describe(probe(s)))
+            print(redact(describe(probe(s))))
         except LLMError as exc:
-            print(f"{s.target.server.url}: {exc}")
+            print(redact(f"{s.target.server.url}: {exc}"))
             return 1
         return 0
     discovery = _discover(config, every_phase=True)
     for line in server_table(discovery):
-        print(line)
+        print(redact(line))
     return 0 if discovery.servers else 1

@@ -99,6 +99,14 @@ class StressSession:
         )
         try:
             stats = asyncio.run(mode_call(tester))
+        except KeyboardInterrupt:
+            # Stopped (Ctrl-C, SIGTERM): report what finished, then let pytest stop.
+            partial = tester.stats
+            if partial is not None and partial.interrupted:
+                target.recorder.report_stress(
+                    partial, fingerprint, target.reports_dir(), compare=False
+                )
+            raise
         finally:
             progress.close()
         if shards > 1:

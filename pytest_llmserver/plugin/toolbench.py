@@ -4,6 +4,7 @@ the selected tasks together and fails each test with its task's reason."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -109,6 +110,7 @@ class ToolbenchSession:
         self.run: ToolbenchRun | None = None
         self.report_paths: tuple[Path, Path] | None = None
         self.failure: str | None = None
+        self.interrupted = False
 
     def check(self, task: AgentTask, node: pytest.Item | None = None) -> None:
         """Fail the calling test with the task's one-line reason unless every trial passed;
@@ -140,12 +142,21 @@ class ToolbenchSession:
         test instead of running again)."""
         done = self.run is not None and task.task_id in self.run.results
         if not done and self.failure is None and (self._per_task or self.run is None):
+            finished: dict[str, TaskResult] = {}
+            started_ns = time.perf_counter_ns()
             try:
-                fresh = asyncio.run(self._run_tasks([task] if self._per_task else self.tasks))
+                fresh = asyncio.run(
+                    self._run_tasks([task] if self._per_task else self.tasks, finished)
+                )
+            except KeyboardInterrupt:
+                # Stopped (Ctrl-C, SIGTERM): keep the tasks that finished for the report.
+                self.interrupted = True
+                self._add(self._partial(finished, started_ns))
+                raise
             except Exception as exc:
                 self.failure = f"tool bench run failed: {type(exc).__name__}: {exc}"
             else:
-                self.run = fresh if self.run is None else _merged(self.run, fresh)
+                self._add(fresh)
         if self.run is None:
             pytest.fail(self.failure or "tool bench did not run", pytrace=False)
         result = self.run.results.get(task.task_id)
@@ -154,6 +165,20 @@ class ToolbenchSession:
                 self.failure or f"{task.task_id}: was not in the selected run", pytrace=False
             )
         return result
+
+    def _add(self, run: ToolbenchRun) -> None:
+        self.run = run if self.run is None else _merged(self.run, run)
+
+    def _partial(self, finished: dict[str, TaskResult], started_ns: int) -> ToolbenchRun:
+        run = self.target.settings.run
+        return ToolbenchRun(
+            model=self.target.model,
+            server_url=self.target.server.url,
+            repeat=run.repeat,
+            concurrency=run.concurrency,
+            results=dict(finished),
+            wall_s=(time.perf_counter_ns() - started_ns) * 1e-9,
+        )
 
     def finalize(self) -> None:
         """Write the report and hand the results to the recorder (once, at session end)."""
@@ -166,10 +191,18 @@ class ToolbenchSession:
         summary = [row.__dict__ for row in run.summaries()]
         charts = toolbench_chart(summary, directory, f"{self._report_name}-pass-rate")
         extra = chart_section(charts, directory)
+        if self.interrupted:
+            extra += [
+                f"**Interrupted:** {len(run.results)} of {len(self.tasks)} tasks finished before "
+                "the run was stopped; the figures above cover those only.",
+                "",
+            ]
         if comparison is not None:
             extra += ["## Compared with the baseline", ""]
             extra += [f"- {line}" for line in comparison_lines(comparison)]
-        self.report_paths = write_report(run, directory, extra, self._report_name)
+        self.report_paths = write_report(
+            run, directory, extra, self._report_name, redactor=target.recorder.redactor
+        )
         target.recorder.add_toolbench(run, fingerprint, self.report_paths[0], charts, comparison)
         if target.settings.run.save_transcripts:
             history = ChatHistoryManager(directory / "transcripts")
@@ -183,7 +216,9 @@ class ToolbenchSession:
                         {"trial": trial, "reason": score.reason},
                     )
 
-    async def _run_tasks(self, tasks: list[AgentTask]) -> ToolbenchRun:
+    async def _run_tasks(
+        self, tasks: list[AgentTask], finished: dict[str, TaskResult]
+    ) -> ToolbenchRun:
         run = self.target.settings.run
         async with self.target.client() as client:
             return await run_toolbench(
@@ -192,6 +227,7 @@ class ToolbenchSession:
                 repeat=run.repeat,
                 concurrency=run.concurrency,
                 max_tokens=run.max_tokens,
+                into=finished,
             )
 
 

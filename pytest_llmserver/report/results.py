@@ -100,6 +100,7 @@ class StressEntry:
     charts: list[str] = field(default_factory=list)
     comparison: list[dict[str, Any]] = field(default_factory=list)
     shard_reports: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def ok(self) -> int:

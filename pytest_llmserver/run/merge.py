@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmserver.gate import ModelFingerprint
 from pytest_llmserver.report import StressEntry, ToolbenchEntry
-from pytest_llmserver.stress import TestStats, merge_records, summarize_file
+from pytest_llmserver.stress import TestStats, merge_records, summarize_file, suspect_note
 from pytest_llmserver.toolbench import tier_summary
 
 if TYPE_CHECKING:
@@ -102,20 +102,30 @@ def merge_shards(recorder: RunRecorder) -> None:
         notes = [
             f"merged from {len(entries)} shards ({reports}); "
             f"their measurement starts spread over {spread_s * 1e3:.1f} ms",
-            *(note for e in entries for note in e.notes if "shard" in note),
+            *(
+                note
+                for e in entries
+                for note in e.notes
+                if "shard" in note or note.startswith("interrupted")
+            ),
         ]
+        summary = summarize_file(records, recorder.settings.stress.slo or None)
+        suspect = suspect_note(summary)
+        if suspect is not None:
+            notes.append(suspect)
         stats = TestStats(
             mode=mode,
             params=params,
             server=first.server,
             model=model,
-            summary=summarize_file(records, recorder.settings.stress.slo or None),
+            summary=summary,
             records_path=records,
             wall_s=max(e.wall_s for e in entries),
             loop_lag_p99_s=max((e.loop_lag_p99_s or 0.0) for e in entries),
             loop_lag_max_s=max((e.loop_lag_max_s or 0.0) for e in entries),
             t0_unix_s=min(t0 for _, t0 in parts),
             notes=notes,
+            interrupted=any(e.interrupted for e in entries),
         )
         fingerprint = ModelFingerprint.from_dict(first.fingerprint)
         recorder.report_stress(stats, fingerprint, records.parent)

@@ -180,6 +180,7 @@ class RunRecorder:
             records=self.relative(stats.records_path),
             charts=[self.relative(c.path) for c in charts],
             comparison=[c.to_dict() for c in comparisons],
+            interrupted=stats.interrupted,
         )
         self.results.stress.append(entry)
         self.samples[(stats.model, stats.mode, run_id)] = samples
