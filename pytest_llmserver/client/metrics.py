@@ -95,6 +95,8 @@ class ServerCounts:
     eval_duration_ns: int | None = None
     prefill_tps: float | None = None
     decode_tps: float | None = None
+    suspect: list[str] = field(default_factory=list)
+    """Names of figures outside their physical range (``limits``); their values were dropped."""
 
 
 class StreamClock:
@@ -205,6 +207,7 @@ class StreamClock:
         metrics.eval_duration_ns = counts.eval_duration_ns
         metrics.server_prefill_tps = counts.prefill_tps
         metrics.server_decode_tps = counts.decode_tps
+        metrics.suspect = list(dict.fromkeys(counts.suspect))
 
         # Servers count the end-of-sequence token, which is generated but never streamed; the
         # finish event arrives right after it, so the decode window ends there when present.
