@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pytest_llmserver.client.limits import MAX_RATE_TPS
+
 TokenSource = Literal["usage", "server", "estimate"]
 
 _NS = 1e-9
@@ -215,8 +217,12 @@ class StreamClock:
         metrics.t_decode_end_ns = decode_end_ns
         span_ns = decode_end_ns - self.first_token_ns
         if metrics.output_tokens > 1 and self.first_token_ns and span_ns > 0:
-            metrics.tpot_s = span_ns * _NS / (metrics.output_tokens - 1)
-            metrics.decode_tps = (metrics.output_tokens - 1) / (span_ns * _NS)
+            decode_tps = (metrics.output_tokens - 1) / (span_ns * _NS)
+            if decode_tps <= MAX_RATE_TPS:
+                metrics.tpot_s = span_ns * _NS / (metrics.output_tokens - 1)
+                metrics.decode_tps = decode_tps
+            else:  # a server count no stream could deliver in that time
+                metrics.suspect.append("decode_tps")
         return metrics
 
 
