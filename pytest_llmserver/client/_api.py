@@ -87,10 +87,11 @@ def error_message(obj: dict[str, Any]) -> str:
         text = str(err)
     else:
         text = str(obj.get("message") or obj.get("detail") or json.dumps(obj))
-    return _clip(text)
+    return clip(text)
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """``text`` on one line, at most ``MAX_MESSAGE_CHARS`` long."""
     text = " ".join(text.split())  # one line
     if len(text) > MAX_MESSAGE_CHARS:
         return text[: MAX_MESSAGE_CHARS - 1] + "\u2026"
@@ -102,8 +103,8 @@ def server_message(body: bytes) -> str:
     try:
         obj = loads(body)
     except ShapeError:
-        return _clip(body.decode("utf-8", "replace")) or "(empty body)"
-    return error_message(obj) if isinstance(obj, dict) else _clip(str(obj))
+        return clip(body.decode("utf-8", "replace")) or "(empty body)"
+    return error_message(obj) if isinstance(obj, dict) else clip(str(obj))
 
 
 def event_object(data: bytes) -> dict[str, Any]:

@@ -50,3 +50,6 @@ MAX_DURATION_S = 86_400.0
 
 MAX_RATE_TPS = 10_000_000.0
 """Rates (prefill, decode tokens per second) lie in 0..MAX_RATE_TPS."""
+
+MAX_ENDPOINT_BYTES = 4 * MIB
+"""A small JSON endpoint's body (model lists, versions, properties) read by ``fetch_json``."""

@@ -253,6 +253,7 @@ class ModelClient:
                 yield piece
         except LLMError as exc:
             exc.metrics = self._finish(builder, metrics, messages)
+            exc.partial = builder.build(metrics, self.api)
             self._redact(exc)
             raise
         self.last_metrics = self._finish(builder, metrics, messages)

@@ -5,12 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmserver.client._api import (
-    ChatRequest,
-    event_object,
-    protocol_error,
-    server_event_error,
-)
+from pytest_llmserver.client._api import event_object, protocol_error, server_event_error
 from pytest_llmserver.client._checks import (
     ShapeError,
     bad,
@@ -23,6 +18,7 @@ from pytest_llmserver.client._checks import (
 from pytest_llmserver.client.errors import LLMProtocolError
 
 if TYPE_CHECKING:
+    from pytest_llmserver.client._api import ChatRequest
     from pytest_llmserver.client.metrics import ServerCounts
     from pytest_llmserver.client.response import ResponseBuilder, ToolCall
     from pytest_llmserver.client.server import ServerRecord

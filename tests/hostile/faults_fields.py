@@ -12,6 +12,7 @@ from typing import Any
 from pytest_llmserver.client import ChatResponse
 from tests.hostile.context import Context, Fault
 from tests.hostile.replies import ANSWER, Api, Event, healthy
+from tests.hostile.wire import send_whole
 
 Mutation = Callable[[list[Event]], list[Event]]
 
@@ -89,13 +90,18 @@ def mutated(
     *,
     tools: bool = False,
     check: Callable[[ChatResponse], Any] | None = None,
+    listing: bytes | None = None,
 ) -> Fault:
-    """A fault that streams the healthy reply of its protocol, changed by a mutation."""
+    """A fault that streams the healthy reply of its protocol, changed by a mutation; on
+    discovery's routes it answers ``listing`` (a 200 JSON body) if given, else healthily."""
     mutations: dict[Api, Mutation] = {"openai": openai[0], "ollama": ollama[0]}
 
     async def play(ctx: Context) -> bool:
         if ctx.api is None:
-            return await ctx.healthy()
+            if listing is None:
+                return await ctx.healthy()
+            await send_whole(ctx.writer, 200, listing)
+            return True
         return await ctx.stream(mutations[ctx.api](healthy(ctx.api, tools)))
 
     return Fault(name, doc, play, openai[1], ollama[1], check)
@@ -204,6 +210,9 @@ FIELD_FAULTS: tuple[Fault, ...] = (
         "choices is an object / message is a string",
         (edit(D, "choices", {"0": {"delta": {"content": "x"}}}), P),
         (_field(L, "message", "Hello"), P),
+        listing=json.dumps(
+            {"object": "list", "data": {"0": 1}, "models": "x", "version": 5}
+        ).encode(),
     ),
     mutated(
         "choice_not_object",
@@ -316,12 +325,16 @@ FIELD_FAULTS: tuple[Fault, ...] = (
         "an event nested 100 deep (cap 64)",
         (_field(D, "x", nested(100)), P),
         (_field(L, "x", nested(100)), P),
+        listing=json.dumps(
+            {"object": "list", "data": nested(100), "version": nested(100)}
+        ).encode(),
     ),
     mutated(
         "very_deep_nesting",
         "an event nested 100,000 deep (past Python's recursion limit)",
         (replace(D, deep_bytes(100_000)), P),
         (replace(L, deep_bytes(100_000)), P),
+        listing=deep_bytes(100_000),
     ),
     mutated(
         "not_json_event",

@@ -113,7 +113,7 @@ async def drip_then_stall(ctx: Context) -> bool:
     if ctx.api is None:
         return await ctx.hang()
     await ctx.send(_start(ctx))
-    event = healthy(ctx.api)[1]
+    event = healthy(ctx.api)[1 if ctx.api == "openai" else 0]  # "Hello"
     for _ in range(4):  # 0.4 s of the matrix's 0.5 s deadline
         await ctx.send(chunk(frame(ctx.api, event)))
         await asyncio.sleep(0.1)
@@ -252,11 +252,12 @@ async def wrong_content_type(ctx: Context) -> bool:
     return await ctx.stream(healthy(ctx.api), kind="text/plain")
 
 
-def key_not_echoed(error: Any) -> None:
+def key_not_echoed(error: Any, says: str = "invalid api key") -> None:
     assert isinstance(error, LLMError)
     assert API_KEY not in str(error)
     assert API_KEY not in getattr(error, "server_message", "")
-    assert "invalid api key" in str(error)
+    assert says in str(error)
+    assert "[redacted]" in str(error)
 
 
 @fault(
@@ -266,6 +267,33 @@ async def key_echo_401(ctx: Context) -> bool:
     auth = ctx.request.headers.get("authorization", "")
     await send_json(ctx.writer, 401, {"error": {"message": f"invalid api key: {auth}"}})
     return True
+
+
+@fault(
+    "key_echo_event",
+    "an error event inside the stream that echoes the API key",
+    "server_error_event",
+    check_error=key_not_echoed,
+)
+async def key_echo_event(ctx: Context) -> bool:
+    if ctx.api is None:
+        return await ctx.healthy()
+    auth = ctx.request.headers.get("authorization", "")
+    error = {"error": {"message": f"invalid api key: {auth}"}}
+    return await ctx.stream([healthy(ctx.api)[0], error])
+
+
+@fault(
+    "key_echo_bad_event",
+    "a malformed event whose excerpt holds the API key",
+    "protocol",
+    check_error=lambda error: key_not_echoed(error, "malformed"),
+)
+async def key_echo_bad_event(ctx: Context) -> bool:
+    if ctx.api is None:
+        return await ctx.healthy()
+    auth = ctx.request.headers.get("authorization", "")
+    return await ctx.stream([f'{{"oops": "{auth}" '.encode()])
 
 
 @fault("http_500_json", "HTTP 500 with a JSON error", "http_status")

@@ -91,6 +91,7 @@ class Served:
     route: str
     api: str | None
     fault: str | None
+    authorization: str = ""
 
 
 @dataclass
@@ -164,7 +165,8 @@ class HostileServer:
                 )
                 name, route = self._choose(request.path.split("?")[0], request.headers, chat)
                 ctx = Context(request, route, reader, writer, self.persona)
-                self.log.append(Served(request.path, route, ctx.api, name))
+                auth = request.headers.get("authorization", "")
+                self.log.append(Served(request.path, route, ctx.api, name, auth))
                 fault: Fault | None = CATALOG.get(name) if name else None
                 if name and fault is None:
                     await send_json(writer, 400, {"error": f"unknown hostile fault {name!r}"})
