@@ -15,7 +15,6 @@ import asyncio
 from collections.abc import Callable
 
 _NS = 1e-9
-_AWAY_POLL_S = 0.01
 
 
 class Deadline:
@@ -26,6 +25,7 @@ class Deadline:
         "_handle",
         "_loop",
         "_task",
+        "disarmed",
         "end_ns",
         "fired",
         "stage",
@@ -41,20 +41,26 @@ class Deadline:
         self._task = asyncio.current_task()
         self.waiting = True
         self.fired = False
+        self.disarmed = False
         self.stage = "the connection"
         self._handle: asyncio.TimerHandle | None = self._loop.call_later(total_s, self._fire)
 
     def _fire(self) -> None:
+        self._handle = None
         left_ns = self.end_ns - self._clock()
         if left_ns > 0:  # the end moved (consumer time), or the loop clock ran early
-            self._handle = self._loop.call_later(left_ns * _NS, self._fire)
-        elif not self.waiting:  # the consumer holds a piece: look again once it hands back
-            self._handle = self._loop.call_later(_AWAY_POLL_S, self._fire)
-        else:
-            self._handle = None
-            if self._task is not None and not self.fired:
-                self.fired = True
-                self._task.cancel()
+            self.rearm()
+        elif not self.waiting:  # the consumer holds a piece: ``rearm`` once it hands back
+            self.disarmed = True
+        elif self._task is not None and not self.fired:
+            self.fired = True
+            self._task.cancel()
+
+    def rearm(self) -> None:
+        """Set the timer for the end as it stands now."""
+        self.disarmed = False
+        left_s = max(0.0, (self.end_ns - self._clock()) * _NS)
+        self._handle = self._loop.call_later(left_s, self._fire)
 
     def resume(self, since_ns: int) -> int:
         """The consumer handed back control (it had it since ``since_ns``): that time is not
@@ -62,6 +68,8 @@ class Deadline:
         now = self._clock()
         self.end_ns += now - since_ns
         self.waiting = True
+        if self.disarmed:
+            self.rearm()
         return now
 
     def expired(self, now_ns: int) -> bool:

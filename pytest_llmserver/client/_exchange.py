@@ -181,6 +181,8 @@ class Exchange:
                         deadline.end_ns += now_ns - mark_ns
                         deadline.waiting = True
                         mark_ns = now_ns
+                        if deadline.disarmed:
+                            deadline.rearm()
         deadline.waiting = False  # nothing more to wait for
         rest = lines.rest()
         piece = (feed(rest, t_ns) if rest else "") + decoder.end(t_ns) + builder.flush_text(t_ns)

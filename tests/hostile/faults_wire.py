@@ -347,6 +347,37 @@ async def huge_line(ctx: Context) -> bool:
     return await flood(ctx, chunk(b"a" * BLOCK), 32 << 20)
 
 
+LONG = 15 * 1024 * 1024
+
+
+def long_answer(response: ChatResponse) -> None:
+    assert len(response.content) == LONG + len(" world")
+    assert response.content.endswith("x world")
+
+
+@fault(
+    "long_event_under_cap",
+    "one 15 MiB event in 64 KiB reads (under the 16 MiB cap)",
+    "ok",
+    check=long_answer,
+)
+async def long_event_under_cap(ctx: Context) -> bool:
+    if ctx.api is None:
+        return await ctx.healthy()
+    events = healthy(ctx.api)
+    first = 1 if ctx.api == "openai" else 0
+    event = events[first]
+    assert isinstance(event, dict)
+    part = event["choices"][0]["delta"] if ctx.api == "openai" else event["message"]
+    part["content"] = "x" * LONG
+    body = b"".join(frame(ctx.api, e) for e in events)
+    await ctx.send(_start(ctx))
+    for at in range(0, len(body), BLOCK):
+        await ctx.send(chunk(body[at : at + BLOCK]))
+    await ctx.send(LAST_CHUNK)
+    return True
+
+
 def gzip_bomb_blocks() -> tuple[bytes, bytes]:
     """A gzip header plus the compressed form of one MiB of zeros (repeatable: one long line)."""
     z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
