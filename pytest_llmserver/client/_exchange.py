@@ -22,6 +22,7 @@ from pytest_llmserver.client._body import (
     too_long,
 )
 from pytest_llmserver.client._deadline import Deadline
+from pytest_llmserver.client._keepalive import ConnectionPolicy
 from pytest_llmserver.client._transport import Clock, Timeouts, map_http_errors, post_traced
 from pytest_llmserver.client.errors import (
     LLMProtocolError,
@@ -45,7 +46,7 @@ class Exchange:
     """The parts of a ``ModelClient`` one request needs. ``url`` is the address requests go
     to (it may hold a password); ``shown_url`` is the one messages name."""
 
-    __slots__ = ("clock", "http", "protocol", "shown_url", "timeouts", "url")
+    __slots__ = ("clock", "http", "policy", "protocol", "shown_url", "timeouts", "url")
 
     def __init__(
         self,
@@ -55,6 +56,7 @@ class Exchange:
         shown_url: str,
         timeouts: Timeouts,
         clock: Clock,
+        policy: ConnectionPolicy,
     ) -> None:
         self.http = http
         self.protocol = protocol
@@ -62,6 +64,7 @@ class Exchange:
         self.shown_url = shown_url
         self.timeouts = timeouts
         self.clock = clock
+        self.policy = policy
 
     async def run(
         self, body: dict[str, Any], builder: ResponseBuilder, metrics: ChatMetrics
@@ -73,7 +76,7 @@ class Exchange:
         try:
             with map_http_errors(shown, self.timeouts):
                 response = await post_traced(
-                    self.http, self.url, content, metrics, self.clock, deadline
+                    self.http, self.url, content, metrics, self.clock, deadline, self.policy
                 )
                 try:
                     metrics.http_status = response.status_code

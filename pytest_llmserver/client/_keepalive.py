@@ -1,11 +1,12 @@
-"""When a request may be sent again: the keep-alive retry rule and the evidence it needs.
+"""Keep-alive without double sends: when a request may be sent again, and which servers get
+a fresh connection for every request.
 
 A request that fails on a reused keep-alive connection before any response byte arrived was
 either never read by the server (it had closed the idle connection while the request was on
-its way: llama.cpp closes after every stream) or read and dropped (a server that fails, or a
-hostile one). Only the first may be sent again. The proof is a *reset*: a server's kernel
-answers bytes that its application never read with RST, while a server that read the whole
-request and then closed sends a plain FIN. So the rule is
+its way) or read and dropped (a server that fails, or a hostile one). Only the first may be
+sent again. The proof is a *reset*: a server's kernel answers bytes that its application never
+read with RST, while a server that read the whole request and then closed sends a plain FIN.
+So the retry rule is
 
     reused connection, no response byte, and the connection was reset
     (ECONNRESET/EPIPE on the read, or a reset queued right behind the server's FIN)
@@ -13,6 +14,14 @@ request and then closed sends a plain FIN. So the rule is
 A clean close after the request went out is never retried. The reset behind a FIN is only
 visible on the socket, so the client's own pool wraps its network streams (``WatchedBackend``)
 to look at the socket when it reads end-of-file.
+
+Some servers close a connection after every streamed reply without saying so (llama.cpp
+announces ``Keep-Alive`` and closes); a request sent on it in the moment before the close is
+taken off the socket and dropped, with a plain FIN: a client cannot tell that from a server
+that read the request on purpose, so it must not resend it. Instead such servers get
+``Connection: close`` on every request (``ConnectionPolicy``): known ones by kind
+(``CLOSES_AFTER_STREAMS``), any other from its first clean close on a reused connection.
+No request of theirs ever meets a closing connection.
 """
 
 from __future__ import annotations
@@ -29,6 +38,20 @@ import httpcore
 import httpx
 
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
+
+CLOSES_AFTER_STREAMS = frozenset({"llamacpp"})
+"""Server kinds known to close a connection after every streamed reply without saying so."""
+
+
+@dataclass
+class ConnectionPolicy:
+    """Whether a client's requests go out with ``Connection: close`` (see the module text)."""
+
+    close_each: bool = False
+
+    @classmethod
+    def for_kind(cls, kind: str) -> ConnectionPolicy:
+        return cls(close_each=kind in CLOSES_AFTER_STREAMS)
 
 
 @dataclass

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_llmserver.client._keepalive import was_reset, watch_attempt, watched_transport
+from pytest_llmserver.client._keepalive import (
+    ConnectionPolicy,
+    was_reset,
+    watch_attempt,
+    watched_transport,
+)
 from pytest_llmserver.client.errors import (
     LLMConnectError,
     LLMError,
@@ -192,6 +197,7 @@ async def post_traced(
     metrics: ChatMetrics,
     clock: Clock,
     deadline: Deadline | None = None,
+    policy: ConnectionPolicy | None = None,
 ) -> httpx.Response:
     """POST JSON ``content``; return the response once its headers are in (body unread).
 
@@ -199,9 +205,12 @@ async def post_traced(
     retry of ``_keepalive``: a request on a reused connection that failed before any
     response byte *and* was reset (so the server never read it) is sent once more, on a new
     connection, and recorded as ``stale_connection_retry``; the timing is that of the request
-    that was answered. A clean close is never retried. httpx errors are raised as they are.
+    that was answered. A clean close is never retried; it turns ``policy`` to a fresh
+    connection per request. httpx errors are raised as they are.
     """
     headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+    if policy is not None and policy.close_each:
+        headers["Connection"] = "close"
     for attempt in range(2):
         trace = SendTrace(clock, deadline)
         request = http.build_request(
@@ -213,7 +222,11 @@ async def post_traced(
             response = await http.send(request, stream=True)
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
             reused = not trace.connect_start_ns and trace.headers_start_ns
-            if attempt or not reused or evidence.received_bytes or not was_reset(exc, evidence):
+            if attempt or not reused or evidence.received_bytes:
+                raise
+            if not was_reset(exc, evidence):
+                if policy is not None:
+                    policy.close_each = True  # it closes after replies: never race it again
                 raise
             metrics.stale_connection_retry = True
             continue

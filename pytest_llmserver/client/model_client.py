@@ -11,6 +11,7 @@ import httpx
 from pytest_llmserver._util import Redactor, redact_url
 from pytest_llmserver.client._api import ChatRequest
 from pytest_llmserver.client._exchange import Exchange
+from pytest_llmserver.client._keepalive import ConnectionPolicy
 from pytest_llmserver.client._transport import Clock, Timeouts, make_http_client
 from pytest_llmserver.client.errors import LLMError, LLMHTTPStatusError
 from pytest_llmserver.client.metrics import ChatMetrics, estimate_tokens
@@ -108,7 +109,10 @@ class ModelClient:
         self.chat_url = redact_url(url)
         """The chat endpoint as messages and metrics name it (any URL password redacted)."""
         self._redactor = Redactor([api_key, _bearer(self._http)], urls=[url])
-        self._exchange = Exchange(self._http, self.protocol, url, self.chat_url, timeouts, clock)
+        policy = ConnectionPolicy.for_kind(self.server.kind)
+        self._exchange = Exchange(
+            self._http, self.protocol, url, self.chat_url, timeouts, clock, policy
+        )
         self.last_metrics: ChatMetrics | None = None
         self.last_response: ChatResponse | None = None
 

@@ -92,6 +92,7 @@ class Served:
     api: str | None
     fault: str | None
     authorization: str = ""
+    connection: str = ""
 
 
 @dataclass
@@ -166,7 +167,8 @@ class HostileServer:
                 name, route = self._choose(request.path.split("?")[0], request.headers, chat)
                 ctx = Context(request, route, reader, writer, self.persona)
                 auth = request.headers.get("authorization", "")
-                self.log.append(Served(request.path, route, ctx.api, name, auth))
+                keep = request.headers.get("connection", "")
+                self.log.append(Served(request.path, route, ctx.api, name, auth, keep))
                 fault: Fault | None = CATALOG.get(name) if name else None
                 if name and fault is None:
                     await send_json(writer, 400, {"error": f"unknown hostile fault {name!r}"})

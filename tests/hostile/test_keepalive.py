@@ -43,12 +43,31 @@ async def test_a_request_the_server_read_is_never_sent_twice(api: Api) -> None:
             await c.complete(MESSAGES)
             with pytest.raises(LLMStreamClosedError, match="broke mid-response") as info:
                 await c.complete(MESSAGES)
+            connections_before = server.connections
+            await c.complete(MESSAGES)
+            await c.complete(MESSAGES)
     finally:
         await server.stop()
-    assert [s.fault for s in server.log] == [None, "close_after_request"]
-    assert server.connections == 1  # the second request went out on the reused connection
+    assert [s.fault for s in server.log] == [None, "close_after_request", None, None]
+    assert connections_before == 1  # the second request went out on the reused connection
     assert info.value.metrics is not None
     assert not info.value.metrics.stale_connection_retry
+    # A server that closes after replies gets a fresh connection for every later request.
+    assert [s.connection for s in server.log] == ["keep-alive", "keep-alive", "close", "close"]
+    assert server.connections == 3
+
+
+async def test_a_server_known_to_close_after_streams_gets_a_fresh_connection_each_time() -> None:
+    server = await HostileServer().start()
+    try:
+        record = {"url": server.url, "type": "openai", "kind": "llamacpp"}
+        async with ModelClient(record, MODELS[0], concurrency=1) as c:
+            for _ in range(3):
+                await c.complete(MESSAGES)
+    finally:
+        await server.stop()
+    assert [s.connection for s in server.log] == ["close"] * 3
+    assert server.connections == 3
 
 
 async def test_the_client_pool_watches_its_connections() -> None:
