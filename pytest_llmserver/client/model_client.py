@@ -64,6 +64,11 @@ class ModelClient:
 
     ``server`` is a ``ServerRecord`` or a dict with ``url`` and ``type`` (``openai``|``ollama``).
     Pass ``http_client`` to share one pool across clients (it is then not closed here).
+
+    Whatever a server sends, a request ends in a response or an ``LLMError`` subclass, within
+    ``timeouts.total_s`` of time spent waiting on the network, having read at most the caps
+    of ``client.limits``; figures outside physical ranges are named in
+    ``ChatMetrics.suspect`` and dropped; no error text holds the API key or a URL password.
     """
 
     def __init__(

@@ -43,7 +43,8 @@ _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"
 
 @dataclass(frozen=True)
 class DiscoveryOptions:
-    """How ``discover`` looks; every bound on count, time and concurrency is here."""
+    """How ``discover`` looks; every bound on count, time and concurrency is here (plus the
+    fixed caps ``MAX_SCAN_PORTS`` and ``MAX_SCAN_ENDPOINTS``, checked before any connection)."""
 
     subnets: tuple[str, ...] = ()
     ports: tuple[int, ...] = COMMON_PORTS
@@ -133,6 +134,12 @@ async def discover(
     phase instead of stopping at the first that finds a server. ``interfaces`` replaces the
     host's interface list (for tests). ``progress_callback`` is of either form that
     ``scan_network`` takes.
+
+    ``options.deadline_s`` covers every phase: the cache check, the connect phase and the
+    fingerprints (a port still unidentified when it runs out is rejected, with that reason).
+    A cache entry is contacted only at its URL's host, resolved and found inside the scope
+    (``reach``). Every answer is read within bounds: a hostile port is "not an LLM API", with
+    a reason in ``Discovery.rejected``, never an exception.
     """
     started_ns = time.perf_counter_ns()
     end_ns = started_ns + int(options.deadline_s * 1e9)

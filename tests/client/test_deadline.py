@@ -15,7 +15,7 @@ from tests.hostile.replies import ANSWER, MODELS, Api
 from tests.hostile.server import HostileServer
 
 APIS: tuple[Api, ...] = ("openai", "ollama")
-TOTAL_S = 0.5
+TOTAL_S = 0.3
 SLACK_S = 0.25
 LIMITS = Timeouts(connect_s=1.0, read_s=30.0, total_s=TOTAL_S)
 MESSAGES = [{"role": "user", "content": "hi"}]

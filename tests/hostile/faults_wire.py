@@ -105,7 +105,7 @@ async def stall_mid_stream(ctx: Context) -> bool:
 
 @fault(
     "drip_then_stall",
-    "an event every 100 ms for most of the deadline, then silence",
+    "an event every 50 ms for most of the deadline, then silence",
     "timeout",
     slow=True,
 )
@@ -114,9 +114,9 @@ async def drip_then_stall(ctx: Context) -> bool:
         return await ctx.hang()
     await ctx.send(_start(ctx))
     event = healthy(ctx.api)[1 if ctx.api == "openai" else 0]  # "Hello"
-    for _ in range(4):  # 0.4 s of the matrix's 0.5 s deadline
+    for _ in range(4):  # 0.2 s of the matrix's 0.3 s deadline
         await ctx.send(chunk(frame(ctx.api, event)))
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
     return await ctx.hang()
 
 

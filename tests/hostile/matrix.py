@@ -30,7 +30,7 @@ from tests.hostile.replies import MODELS, Api
 from tests.hostile.server import HostileServer, HostileThread
 
 APIS: tuple[Api, ...] = ("openai", "ollama")
-TOTAL_S = 0.5
+TOTAL_S = 0.3
 """The total deadline of every matrix request (slow faults end by it)."""
 TIMEOUTS = Timeouts(connect_s=1.0, read_s=5.0, total_s=TOTAL_S)
 TOOL = {"type": "function", "function": {"name": "calculator", "parameters": {"type": "object"}}}

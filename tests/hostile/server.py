@@ -11,7 +11,9 @@ API::
         server.url                                    # healthy base URL
         server.url_for("nan_timings")                 # base URL whose every request gets it
         ModelClient(server.url_for("stall_mid_stream"), "hostile-small")
-        server.log                                    # one Served per request read
+        server.log                                    # one Served per request read (route,
+                                                      # protocol, fault, auth, connection)
+        server.connections                            # connections accepted
 
     with HostileThread(HostileServer(schedule=Schedule.every(3, "error_event"))) as server:
         ...                                           # the same, in a thread of its own
