@@ -22,6 +22,7 @@ from pytest_llmserver.client.errors import (
     TargetError,
     status_error,
 )
+from pytest_llmserver.client.fetch import JsonReply, fetch_json
 from pytest_llmserver.client.metrics import ChatMetrics
 from pytest_llmserver.client.model_client import ModelClient
 from pytest_llmserver.client.ollama import OLLAMA
@@ -42,6 +43,7 @@ __all__ = [
     "ChatMetrics",
     "ChatRequest",
     "ChatResponse",
+    "JsonReply",
     "LLMConnectError",
     "LLMContextOverflowError",
     "LLMError",
@@ -59,6 +61,7 @@ __all__ = [
     "ToolCall",
     "chat_api",
     "error_message",
+    "fetch_json",
     "llm_error",
     "map_http_errors",
     "select_model",

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pytest_llmserver.client._checks import ShapeError, describe, loads
 from pytest_llmserver.client.errors import LLMProtocolError, LLMServerEventError
+from pytest_llmserver.client.limits import MAX_MESSAGE_CHARS
 
 if TYPE_CHECKING:
     from pytest_llmserver.client.response import ResponseBuilder, ToolCall
@@ -76,46 +78,48 @@ class ChatApi(Protocol):
 
 
 def error_message(obj: dict[str, Any]) -> str:
-    """The human message of an ``{"error": ...}`` object (OpenAI, vLLM, llama.cpp, Ollama)."""
+    """The human message of an ``{"error": ...}`` object (OpenAI, vLLM, llama.cpp, Ollama),
+    at most ``MAX_MESSAGE_CHARS`` long."""
     err = obj.get("error")
     if isinstance(err, dict):
-        return str(err.get("message") or err.get("type") or json.dumps(err))
-    if err is not None:
-        return str(err)
-    return str(obj.get("message") or obj.get("detail") or json.dumps(obj)[:300])
+        text = str(err.get("message") or err.get("type") or json.dumps(err))
+    elif err is not None:
+        text = str(err)
+    else:
+        text = str(obj.get("message") or obj.get("detail") or json.dumps(obj))
+    return clip(text)
+
+
+def clip(text: str) -> str:
+    """``text`` on one line, at most ``MAX_MESSAGE_CHARS`` long."""
+    text = " ".join(text.split())  # one line
+    if len(text) > MAX_MESSAGE_CHARS:
+        return text[: MAX_MESSAGE_CHARS - 1] + "\u2026"
+    return text
 
 
 def server_message(body: bytes) -> str:
-    """The message of an error reply's body, JSON or not."""
+    """The message of an error reply's body, JSON or not, on one line."""
     try:
-        obj = json.loads(body)
-    except ValueError:
-        text = body.decode("utf-8", "replace").strip()
-        return text[:300] or "(empty body)"
-    return error_message(obj) if isinstance(obj, dict) else str(obj)[:300]
+        obj = loads(body)
+    except ShapeError:
+        return clip(body.decode("utf-8", "replace")) or "(empty body)"
+    return error_message(obj) if isinstance(obj, dict) else clip(str(obj))
 
 
-def stream_object(
-    data: bytes, t_ns: int, builder: ResponseBuilder, url: str, *, unit: str, error_unit: str
-) -> dict[str, Any]:
-    """One streamed ``unit`` (event, line) as a JSON object, stamped as a response event.
-
-    ``LLMProtocolError`` if it is no JSON object; ``LLMServerEventError`` (naming it
-    ``error_unit``) if the server put an error in it.
-    """
-    try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise LLMProtocolError(
-            f"malformed {unit} in the stream from {url}: {exc}: {data[:120]!r}", url=url
-        ) from exc
-    if not isinstance(obj, dict):
-        raise LLMProtocolError(
-            f"{unit} in the stream from {url} is not a JSON object: {data[:120]!r}", url=url
-        )
-    builder.clock.event(t_ns)
-    if "error" in obj:
-        raise LLMServerEventError(
-            f"{error_unit} in the stream from {url}: {error_message(obj)}", url=url
-        )
+def event_object(data: bytes) -> dict[str, Any]:
+    """One event, line or reply parsed as a JSON object within bounds (else ``ShapeError``)."""
+    obj = loads(data)
+    if type(obj) is not dict:
+        raise ShapeError(f"it is {describe(obj)}, not a JSON object")
     return obj
+
+
+def protocol_error(exc: ShapeError, what: str, url: str, data: bytes) -> LLMProtocolError:
+    """The ``LLMProtocolError`` for ``what`` (an event, a line, a reply) from ``url``."""
+    return LLMProtocolError(f"malformed {what} from {url}: {exc}: {data[:120]!r}", url=url)
+
+
+def server_event_error(obj: dict[str, Any], what: str, url: str) -> LLMServerEventError:
+    """The error a server reported inside an otherwise successful reply."""
+    return LLMServerEventError(f"{what} from {url}: {error_message(obj)}", url=url)

@@ -8,10 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from pytest_llmserver.client._keepalive import (
+    ConnectionPolicy,
+    was_reset,
+    watch_attempt,
+    watched_transport,
+)
 from pytest_llmserver.client.errors import (
     LLMConnectError,
     LLMError,
@@ -20,6 +26,9 @@ from pytest_llmserver.client.errors import (
     LLMTimeoutError,
 )
 from pytest_llmserver.client.metrics import ChatMetrics
+
+if TYPE_CHECKING:
+    from pytest_llmserver.client._deadline import Deadline
 
 Clock = Callable[[], int]
 """A nanosecond clock (``time.perf_counter_ns`` unless a test supplies its own)."""
@@ -52,8 +61,9 @@ def make_http_client(
     if api_key:
         all_headers["Authorization"] = f"Bearer {api_key}"
     size = max(1, concurrency)
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        limits=limits,
         timeout=httpx.Timeout(
             connect=timeouts.connect_s,
             read=timeouts.read_s,
@@ -61,7 +71,7 @@ def make_http_client(
             pool=timeouts.total_s,
         ),
         headers=all_headers,
-        transport=transport,
+        transport=transport if transport is not None else watched_transport(limits),
     )
 
 
@@ -133,12 +143,21 @@ def map_http_errors(url: str, timeouts: Timeouts | None = None) -> Iterator[None
 
 
 class SendTrace:
-    """httpx ``trace`` callback: stamps connect and "request fully written"."""
+    """httpx ``trace`` callback: stamps connect and "request fully written", and tells the
+    request's ``Deadline`` (if any) what the request now waits for."""
 
-    __slots__ = ("_clock", "connect_end_ns", "connect_start_ns", "headers_start_ns", "sent_ns")
+    __slots__ = (
+        "_clock",
+        "_deadline",
+        "connect_end_ns",
+        "connect_start_ns",
+        "headers_start_ns",
+        "sent_ns",
+    )
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, deadline: Deadline | None = None) -> None:
         self._clock = clock
+        self._deadline = deadline
         self.connect_start_ns = 0
         self.connect_end_ns = 0
         self.headers_start_ns = 0
@@ -146,14 +165,19 @@ class SendTrace:
 
     async def __call__(self, name: str, info: Mapping[str, Any]) -> None:
         t_ns = self._clock()
+        stage = ""
         if name == "connection.connect_tcp.started":
             self.connect_start_ns = t_ns
         elif name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
             self.connect_end_ns = t_ns
         elif name.endswith("send_request_headers.started"):
             self.headers_start_ns = self.headers_start_ns or t_ns
+            stage = "the request to be sent"
         elif name.endswith("send_request_body.complete"):
             self.sent_ns = t_ns
+            stage = "the response headers"
+        if stage and self._deadline is not None:
+            self._deadline.stage = stage
 
     def fill(self, metrics: ChatMetrics) -> None:
         """Set send time, pool wait and connect time; fall back to the call time untraced."""
@@ -167,30 +191,42 @@ class SendTrace:
 
 
 async def post_traced(
-    http: httpx.AsyncClient, url: str, content: bytes, metrics: ChatMetrics, clock: Clock
+    http: httpx.AsyncClient,
+    url: str,
+    content: bytes,
+    metrics: ChatMetrics,
+    clock: Clock,
+    deadline: Deadline | None = None,
+    policy: ConnectionPolicy | None = None,
 ) -> httpx.Response:
     """POST JSON ``content``; return the response once its headers are in (body unread).
 
-    Stamps ``metrics`` (call, send, pool wait, connect). A reused keep-alive connection that
-    the server had already closed (llama.cpp closes after every stream) fails before any
-    response byte: the server never read the request. That one case is sent again, once, on a
-    new connection, and recorded as ``stale_connection_retry``; the timing is that of the
-    request that was answered. httpx errors are raised as they are.
+    Stamps ``metrics`` (call, send, pool wait, connect). The one repeat is the keep-alive
+    retry of ``_keepalive``: a request on a reused connection that failed before any
+    response byte *and* was reset (so the server never read it) is sent once more, on a new
+    connection, and recorded as ``stale_connection_retry``; the timing is that of the request
+    that was answered. A clean close is never retried; it turns ``policy`` to a fresh
+    connection per request. httpx errors are raised as they are.
     """
+    headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+    if policy is not None and policy.close_each:
+        headers["Connection"] = "close"
     for attempt in range(2):
-        trace = SendTrace(clock)
+        trace = SendTrace(clock, deadline)
         request = http.build_request(
-            "POST",
-            url,
-            content=content,
-            headers={"Content-Type": "application/json"},
-            extensions={"trace": trace},
+            "POST", url, content=content, headers=headers, extensions={"trace": trace}
         )
         metrics.t_call_ns = clock()
+        evidence = watch_attempt()
         try:
             response = await http.send(request, stream=True)
-        except httpx.RemoteProtocolError:
-            if attempt or trace.connect_start_ns or not trace.sent_ns:
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            reused = not trace.connect_start_ns and trace.headers_start_ns
+            if attempt or not reused or evidence.received_bytes:
+                raise
+            if not was_reset(exc, evidence):
+                if policy is not None:
+                    policy.close_each = True  # it closes after replies: never race it again
                 raise
             metrics.stale_connection_retry = True
             continue

@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pytest_llmserver.client.metrics import ChatMetrics
+    from pytest_llmserver.client.response import ChatResponse
 
 
 class LLMError(Exception):
     """Base class; ``error_class`` is the short name reports count errors by.
 
-    ``metrics`` holds what the failed request measured before it failed (client errors only).
+    ``metrics`` holds what the failed request measured before it failed, and ``partial`` what
+    its reply held by then: text, reasoning, tool calls (``ModelClient`` errors only).
     """
 
     error_class = "error"
@@ -20,6 +22,7 @@ class LLMError(Exception):
         super().__init__(message)
         self.url = url
         self.metrics: ChatMetrics | None = None
+        self.partial: ChatResponse | None = None
 
 
 class LLMConnectError(LLMError):

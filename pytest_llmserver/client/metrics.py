@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pytest_llmserver.client.limits import MAX_RATE_TPS
+
 TokenSource = Literal["usage", "server", "estimate"]
 
 _NS = 1e-9
@@ -95,6 +97,8 @@ class ServerCounts:
     eval_duration_ns: int | None = None
     prefill_tps: float | None = None
     decode_tps: float | None = None
+    suspect: list[str] = field(default_factory=list)
+    """Names of figures outside their physical range (``limits``); their values were dropped."""
 
 
 class StreamClock:
@@ -205,6 +209,7 @@ class StreamClock:
         metrics.eval_duration_ns = counts.eval_duration_ns
         metrics.server_prefill_tps = counts.prefill_tps
         metrics.server_decode_tps = counts.decode_tps
+        metrics.suspect = list(dict.fromkeys(counts.suspect))
 
         # Servers count the end-of-sequence token, which is generated but never streamed; the
         # finish event arrives right after it, so the decode window ends there when present.
@@ -212,8 +217,12 @@ class StreamClock:
         metrics.t_decode_end_ns = decode_end_ns
         span_ns = decode_end_ns - self.first_token_ns
         if metrics.output_tokens > 1 and self.first_token_ns and span_ns > 0:
-            metrics.tpot_s = span_ns * _NS / (metrics.output_tokens - 1)
-            metrics.decode_tps = (metrics.output_tokens - 1) / (span_ns * _NS)
+            decode_tps = (metrics.output_tokens - 1) / (span_ns * _NS)
+            if decode_tps <= MAX_RATE_TPS:
+                metrics.tpot_s = span_ns * _NS / (metrics.output_tokens - 1)
+                metrics.decode_tps = decode_tps
+            else:  # a server count no stream could deliver in that time
+                metrics.suspect.append("decode_tps")
         return metrics
 
 

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import httpx
 
-from pytest_llmserver.client._api import ChatRequest, StreamDecoder, server_message
-from pytest_llmserver.client._transport import (
-    Clock,
-    Timeouts,
-    make_http_client,
-    map_http_errors,
-    post_traced,
-)
-from pytest_llmserver.client.errors import (
-    LLMError,
-    LLMHTTPStatusError,
-    LLMProtocolError,
-    LLMStreamClosedError,
-    LLMTimeoutError,
-    status_error,
-)
+from pytest_llmserver._util import Redactor, redact_url
+from pytest_llmserver.client._api import ChatRequest
+from pytest_llmserver.client._exchange import Exchange
+from pytest_llmserver.client._keepalive import ConnectionPolicy
+from pytest_llmserver.client._transport import Clock, Timeouts, make_http_client
+from pytest_llmserver.client.errors import LLMError, LLMHTTPStatusError
 from pytest_llmserver.client.metrics import ChatMetrics, estimate_tokens
 from pytest_llmserver.client.protocols import chat_api
 from pytest_llmserver.client.response import ChatResponse, ResponseBuilder, ToolCall
@@ -58,6 +47,12 @@ class RequestOptions(TypedDict, total=False):
     """Stream the reply (default) or take it whole."""
 
 
+def _bearer(http: httpx.AsyncClient) -> str | None:
+    """The token of a shared client's ``Authorization: Bearer`` header, to keep it secret."""
+    value = http.headers.get("authorization", "")
+    return value[7:].strip() or None if value[:7].lower() == "bearer " else None
+
+
 def _checked(options: Mapping[str, object], allowed: type, method: str) -> None:
     unknown = sorted(set(options) - set(allowed.__annotations__))
     if unknown:
@@ -69,6 +64,11 @@ class ModelClient:
 
     ``server`` is a ``ServerRecord`` or a dict with ``url`` and ``type`` (``openai``|``ollama``).
     Pass ``http_client`` to share one pool across clients (it is then not closed here).
+
+    Whatever a server sends, a request ends in a response or an ``LLMError`` subclass, within
+    ``timeouts.total_s`` of time spent waiting on the network, having read at most the caps
+    of ``client.limits``; figures outside physical ranges are named in
+    ``ChatMetrics.suspect`` and dropped; no error text holds the API key or a URL password.
     """
 
     def __init__(
@@ -110,7 +110,14 @@ class ModelClient:
             headers=headers,
             transport=transport,
         )
-        self.chat_url = self.protocol.chat_url(self.server)
+        url = self.protocol.chat_url(self.server)
+        self.chat_url = redact_url(url)
+        """The chat endpoint as messages and metrics name it (any URL password redacted)."""
+        self._redactor = Redactor([api_key, _bearer(self._http)], urls=[url])
+        policy = ConnectionPolicy.for_kind(self.server.kind)
+        self._exchange = Exchange(
+            self._http, self.protocol, url, self.chat_url, timeouts, clock, policy
+        )
         self.last_metrics: ChatMetrics | None = None
         self.last_response: ChatResponse | None = None
 
@@ -246,19 +253,28 @@ class ModelClient:
         *,
         usage_fallback: bool = False,
     ) -> AsyncIterator[str]:
-        url = self.chat_url
         builder = ResponseBuilder(parse_think_tags=self.parse_think_tags)
         metrics = ChatMetrics(
-            model=self.model, api=self.api, url=url, usage_fallback=usage_fallback
+            model=self.model, api=self.api, url=self.chat_url, usage_fallback=usage_fallback
         )
         try:
-            async for piece in self._exchange(body, builder, metrics):
+            async for piece in self._exchange.run(body, builder, metrics):
                 yield piece
         except LLMError as exc:
             exc.metrics = self._finish(builder, metrics, messages)
+            exc.partial = builder.build(metrics, self.api)
+            self._redact(exc)
             raise
         self.last_metrics = self._finish(builder, metrics, messages)
         self.last_response = builder.build(metrics, self.api)
+
+    def _redact(self, exc: LLMError) -> None:
+        """Take this client's secrets (API key, URL password) out of ``exc``'s text."""
+        redact = self._redactor.text
+        exc.args = (redact(str(exc)), *exc.args[1:])
+        exc.url = self.chat_url
+        if isinstance(exc, LLMHTTPStatusError):
+            exc.server_message = redact(exc.server_message)
 
     def _finish(
         self, builder: ResponseBuilder, metrics: ChatMetrics, messages: list[dict[str, Any]]
@@ -268,82 +284,3 @@ class ModelClient:
         builder.clock.finish(metrics, builder.counts, prompt_estimate=prompt_estimate)
         metrics.finish_reason = builder.finish_reason
         return metrics
-
-    async def _exchange(
-        self, body: dict[str, Any], builder: ResponseBuilder, metrics: ChatMetrics
-    ) -> AsyncIterator[str]:
-        """One HTTP request; httpx failures become typed errors (``map_http_errors``)."""
-        url = self.chat_url
-        content = json.dumps(body, ensure_ascii=False).encode()
-        with map_http_errors(url, self.timeouts):
-            response = await post_traced(self._http, url, content, metrics, self._clock)
-            try:
-                metrics.http_status = response.status_code
-                if response.status_code >= 400:
-                    message = server_message(await response.aread())
-                    raise status_error(response.status_code, message, url)
-                if body.get("stream"):
-                    deadline_ns = metrics.t_call_ns + int(self.timeouts.total_s * 1e9)
-                    async for piece in self._read_stream(response, builder, deadline_ns):
-                        yield piece
-                else:
-                    piece = self._read_whole(await response.aread(), builder)
-                    if piece:
-                        yield piece
-            finally:
-                await response.aclose()
-
-    def _read_whole(self, raw: bytes, builder: ResponseBuilder) -> str:
-        """Decode a non-streamed reply; return its answer text."""
-        t_ns = self._clock()
-        self.protocol.decode_whole(raw, builder, t_ns, self.chat_url)
-        builder.flush_text(t_ns)
-        return "".join(builder.answer_parts)
-
-    def _decoder(self, response: httpx.Response, builder: ResponseBuilder) -> StreamDecoder:
-        url = self.chat_url
-        content_type = response.headers.get("content-type", "").split(";")[0].strip()
-        if content_type == "text/html":
-            raise LLMProtocolError(
-                f"{url} answered with an HTML page, not a {self.api} stream: is this an LLM API?",
-                url=url,
-            )
-        return self.protocol.decoder(builder, url, content_type)
-
-    async def _read_stream(
-        self, response: httpx.Response, builder: ResponseBuilder, deadline_ns: int
-    ) -> AsyncIterator[str]:
-        """Split the body into lines, stamping each chunk on arrival, before any parsing."""
-        url = self.chat_url
-        decoder = self._decoder(response, builder)
-        clock = self._clock
-        feed = decoder.feed_line
-        tail = b""
-        t_ns = 0
-        # Raw bytes skip httpx's decoder layer unless the server compressed the stream.
-        encoded = "content-encoding" in response.headers
-        async for chunk in response.aiter_bytes() if encoded else response.aiter_raw():
-            t_ns = clock()
-            if t_ns > deadline_ns:
-                raise LLMTimeoutError(
-                    f"{url} did not finish within {self.timeouts.total_s:g} s",
-                    url=url,
-                    phase="total",
-                )
-            if tail:
-                chunk = tail + chunk
-            lines = chunk.split(b"\n")
-            tail = lines.pop()
-            for line in lines:
-                piece = feed(line, t_ns)
-                if piece:
-                    yield piece
-        if tail:
-            piece = feed(tail, t_ns)
-            if piece:
-                yield piece
-        piece = decoder.end(t_ns) + builder.flush_text(t_ns)
-        if piece:
-            yield piece
-        if not decoder.done and not builder.finish_reason:
-            raise LLMStreamClosedError(f"stream from {url} ended before its end marker", url=url)

@@ -5,35 +5,45 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmserver.client._api import ChatRequest, stream_object
+from pytest_llmserver.client._api import event_object, protocol_error, server_event_error
+from pytest_llmserver.client._checks import (
+    ShapeError,
+    bad,
+    derived_rate,
+    duration_ns,
+    need_dict,
+    opt_str,
+    token_count,
+)
 from pytest_llmserver.client.errors import LLMProtocolError
 
 if TYPE_CHECKING:
+    from pytest_llmserver.client._api import ChatRequest
     from pytest_llmserver.client.metrics import ServerCounts
     from pytest_llmserver.client.response import ResponseBuilder, ToolCall
     from pytest_llmserver.client.server import ServerRecord
 
 CHAT_PATH = "/api/chat"
-
-
-def _rate(count: object, duration_ns: object) -> float | None:
-    if isinstance(count, int) and isinstance(duration_ns, int) and duration_ns > 0:
-        return count / (duration_ns * 1e-9)
-    return None
+_TEXT = (str, type(None))
 
 
 def apply_final(counts: ServerCounts, obj: dict[str, Any]) -> None:
     """Take counts and nanosecond durations from the final (``done: true``) object."""
-    if isinstance(obj.get("prompt_eval_count"), int):
-        counts.prompt_tokens, counts.prompt_source = obj["prompt_eval_count"], "server"
-    if isinstance(obj.get("eval_count"), int):
-        counts.output_tokens, counts.output_source = obj["eval_count"], "server"
-    if isinstance(obj.get("prompt_eval_duration"), int):
-        counts.prompt_eval_duration_ns = obj["prompt_eval_duration"]
-    if isinstance(obj.get("eval_duration"), int):
-        counts.eval_duration_ns = obj["eval_duration"]
-    counts.prefill_tps = _rate(obj.get("prompt_eval_count"), obj.get("prompt_eval_duration"))
-    counts.decode_tps = _rate(obj.get("eval_count"), obj.get("eval_duration"))
+    suspect = counts.suspect
+    prompt = token_count(obj, "prompt_eval_count", "", suspect)
+    if prompt is not None:
+        counts.prompt_tokens, counts.prompt_source = prompt, "server"
+    output = token_count(obj, "eval_count", "", suspect)
+    if output is not None:
+        counts.output_tokens, counts.output_source = output, "server"
+    prefill_ns = duration_ns(obj, "prompt_eval_duration", "", suspect)
+    counts.prompt_eval_duration_ns = prefill_ns
+    decode_ns = duration_ns(obj, "eval_duration", "", suspect)
+    counts.eval_duration_ns = decode_ns
+    counts.prefill_tps = derived_rate(
+        prompt, prefill_ns, "prompt_eval_count/prompt_eval_duration", suspect
+    )
+    counts.decode_tps = derived_rate(output, decode_ns, "eval_count/eval_duration", suspect)
 
 
 class NDJSONDecoder:
@@ -48,24 +58,47 @@ class NDJSONDecoder:
 
     def feed_line(self, line: bytes, t_ns: int) -> str:
         """Consume one line; return answer text it completed."""
-        if not line.strip():
+        if not line or line.isspace():
             return ""
+        return self.feed_object(line, t_ns, "line in the stream")
+
+    def feed_object(self, data: bytes, t_ns: int, what: str) -> str:
+        """Consume one JSON object (a line, or a whole reply); return its answer text."""
         builder = self._builder
-        obj = stream_object(line, t_ns, builder, self._url, unit="line", error_unit="error")
-        out = ""
-        message = obj.get("message")
-        if message:
-            content = message.get("content") or ""
-            thinking = message.get("thinking") or ""
-            builder.whole_tool_calls(t_ns, message.get("tool_calls"))
-            if content or thinking:
-                out = builder.text(t_ns, thinking, content)
-        if obj.get("done"):
-            self.done = True
-            builder.clock.finished(t_ns)
-            builder.finish_reason = obj.get("done_reason") or "stop"
-            apply_final(builder.counts, obj)
-        return out
+        try:
+            obj = event_object(data)
+            builder.clock.event(t_ns)
+            if obj.get("error") is not None:
+                raise server_event_error(obj, f"error {what}", self._url)
+            out = ""
+            message = obj.get("message")
+            if message is not None:
+                out = self._message(need_dict(message, "message"), t_ns)
+            done = obj.get("done")
+            if done is not None and type(done) is not bool:
+                raise bad("done", done, "a boolean")
+            if done:
+                self.done = True
+                builder.clock.finished(t_ns)
+                builder.finish_reason = opt_str(obj, "done_reason", "") or "stop"
+                apply_final(builder.counts, obj)
+            return out
+        except ShapeError as exc:
+            raise protocol_error(exc, what, self._url, data) from None
+
+    def _message(self, message: dict[str, Any], t_ns: int) -> str:
+        builder = self._builder
+        content = message.get("content")
+        thinking = message.get("thinking")
+        if type(content) not in _TEXT or type(thinking) not in _TEXT:
+            opt_str(message, "content", "message.")  # names the wrong field
+            opt_str(message, "thinking", "message.")
+        tool_calls = message.get("tool_calls")
+        if tool_calls is not None:
+            builder.whole_tool_calls(t_ns, tool_calls, "message.tool_calls")
+        if content or thinking:
+            return builder.text(t_ns, thinking or "", content or "")
+        return ""
 
     def end(self, t_ns: int) -> str:
         """Nothing is held between lines."""
@@ -110,7 +143,7 @@ class OllamaChat:
     def decode_whole(self, raw: bytes, builder: ResponseBuilder, t_ns: int, url: str) -> None:
         """Fill ``builder`` from the one object of a non-streamed reply."""
         decoder = NDJSONDecoder(builder, url)
-        decoder.feed_line(raw, t_ns)
+        decoder.feed_object(raw, t_ns, "reply")
         if not decoder.done:
             raise LLMProtocolError(f'reply from {url} lacks "done": true', url=url)
 

@@ -6,8 +6,25 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmserver.client._api import ChatRequest, stream_object
+from pytest_llmserver.client._api import (
+    ChatRequest,
+    event_object,
+    protocol_error,
+    server_event_error,
+)
+from pytest_llmserver.client._checks import (
+    ShapeError,
+    bad,
+    duration_ms,
+    need_dict,
+    need_list,
+    opt_dict,
+    opt_str,
+    rate,
+    token_count,
+)
 from pytest_llmserver.client.errors import LLMProtocolError
+from pytest_llmserver.client.limits import MAX_LINE_BYTES
 
 if TYPE_CHECKING:
     from pytest_llmserver.client.metrics import ServerCounts
@@ -15,68 +32,108 @@ if TYPE_CHECKING:
     from pytest_llmserver.client.server import ServerRecord
 
 CHAT_PATH = "/chat/completions"
+_TEXT = (str, type(None))
 
 
 def apply_usage(counts: ServerCounts, usage: dict[str, Any]) -> None:
     """Take token counts from an OpenAI ``usage`` object."""
-    if isinstance(usage.get("prompt_tokens"), int):
-        counts.prompt_tokens, counts.prompt_source = usage["prompt_tokens"], "usage"
-    if isinstance(usage.get("completion_tokens"), int):
-        counts.output_tokens, counts.output_source = usage["completion_tokens"], "usage"
-    details = usage.get("prompt_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
-        counts.cached_tokens = details["cached_tokens"]
-    details = usage.get("completion_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("reasoning_tokens"), int):
-        counts.reasoning_tokens = details["reasoning_tokens"]
+    suspect = counts.suspect
+    prompt = token_count(usage, "prompt_tokens", "usage.", suspect)
+    if prompt is not None:
+        counts.prompt_tokens, counts.prompt_source = prompt, "usage"
+    output = token_count(usage, "completion_tokens", "usage.", suspect)
+    if output is not None:
+        counts.output_tokens, counts.output_source = output, "usage"
+    details = opt_dict(usage, "prompt_tokens_details", "usage.")
+    if details is not None:
+        cached = token_count(details, "cached_tokens", "usage.prompt_tokens_details.", suspect)
+        counts.cached_tokens = cached if cached is not None else counts.cached_tokens
+    details = opt_dict(usage, "completion_tokens_details", "usage.")
+    if details is not None:
+        where = "usage.completion_tokens_details."
+        reasoning = token_count(details, "reasoning_tokens", where, suspect)
+        counts.reasoning_tokens = reasoning if reasoning is not None else counts.reasoning_tokens
 
 
 def apply_timings(counts: ServerCounts, timings: dict[str, Any]) -> None:
     """Take server-side prefill/decode figures from a llama.cpp ``timings`` object."""
-    prompt_ms, predicted_ms = timings.get("prompt_ms"), timings.get("predicted_ms")
-    if isinstance(prompt_ms, (int, float)):
-        counts.prompt_eval_duration_ns = round(prompt_ms * 1e6)
-    if isinstance(predicted_ms, (int, float)):
-        counts.eval_duration_ns = round(predicted_ms * 1e6)
-    if isinstance(timings.get("prompt_per_second"), (int, float)):
-        counts.prefill_tps = float(timings["prompt_per_second"])
-    if isinstance(timings.get("predicted_per_second"), (int, float)):
-        counts.decode_tps = float(timings["predicted_per_second"])
-    cache_n = timings.get("cache_n")
-    if isinstance(cache_n, int) and counts.cached_tokens is None:
+    suspect = counts.suspect
+    prompt_ns = duration_ms(timings, "prompt_ms", "timings.", suspect)
+    if prompt_ns is not None:
+        counts.prompt_eval_duration_ns = prompt_ns
+    decode_ns = duration_ms(timings, "predicted_ms", "timings.", suspect)
+    if decode_ns is not None:
+        counts.eval_duration_ns = decode_ns
+    prefill = rate(timings, "prompt_per_second", "timings.", suspect)
+    if prefill is not None:
+        counts.prefill_tps = prefill
+    decode = rate(timings, "predicted_per_second", "timings.", suspect)
+    if decode is not None:
+        counts.decode_tps = decode
+    cache_n = token_count(timings, "cache_n", "timings.", suspect)
+    if cache_n is not None and counts.cached_tokens is None:
         counts.cached_tokens = cache_n
     # Counts from timings only where usage gave none (usage is applied later and wins).
-    if counts.output_tokens is None and isinstance(timings.get("predicted_n"), int):
-        counts.output_tokens, counts.output_source = timings["predicted_n"], "server"
-    prompt_n = timings.get("prompt_n")
-    if counts.prompt_tokens is None and isinstance(prompt_n, int):
-        counts.prompt_tokens = prompt_n + (cache_n if isinstance(cache_n, int) else 0)
+    predicted_n = token_count(timings, "predicted_n", "timings.", suspect)
+    if counts.output_tokens is None and predicted_n is not None:
+        counts.output_tokens, counts.output_source = predicted_n, "server"
+    prompt_n = token_count(timings, "prompt_n", "timings.", suspect)
+    if counts.prompt_tokens is None and prompt_n is not None:
+        counts.prompt_tokens = prompt_n + (cache_n or 0)
         counts.prompt_source = "server"
 
 
 def apply_counts(counts: ServerCounts, obj: dict[str, Any]) -> None:
     """Take a chunk's or reply's ``timings``, then its ``usage`` (whose counts win)."""
-    if obj.get("timings"):
-        apply_timings(counts, obj["timings"])
-    if obj.get("usage"):
-        apply_usage(counts, obj["usage"])
+    timings = obj.get("timings")
+    if timings is not None:
+        apply_timings(counts, need_dict(timings, "timings"))
+    usage = obj.get("usage")
+    if usage is not None:
+        apply_usage(counts, need_dict(usage, "usage"))
 
 
-def _choice_fields(choice: dict[str, Any], key: str) -> tuple[str, str, Any]:
-    part = choice.get(key) or {}
-    reasoning = part.get("reasoning_content") or part.get("reasoning") or ""
-    return part.get("content") or "", reasoning, part.get("tool_calls")
+def texts(part: dict[str, Any], where: str) -> tuple[str, str]:
+    """(content, reasoning) of a delta or message; ``reasoning_content`` or ``reasoning``."""
+    content = part.get("content")
+    if content is not None and type(content) is not str:
+        raise bad(f"{where}content", content, "a string")
+    reasoning = part.get("reasoning_content")
+    if reasoning is not None and type(reasoning) is not str:
+        raise bad(f"{where}reasoning_content", reasoning, "a string")
+    if not reasoning:
+        reasoning = part.get("reasoning")
+        if reasoning is not None and type(reasoning) is not str:
+            raise bad(f"{where}reasoning", reasoning, "a string")
+    return content or "", reasoning or ""
+
+
+def first_choice(choices: object) -> dict[str, Any] | None:
+    """``choices[0]`` (every choice an object), ``None`` when there is none."""
+    if choices is None:
+        return None
+    if type(choices) is not list:
+        raise bad("choices", choices, "an array")
+    for i, choice in enumerate(choices):
+        if type(choice) is not dict:
+            raise bad(f"choices[{i}]", choice, "an object")
+    return choices[0] if choices else None
 
 
 class SSEDecoder:
-    """Decodes one ``text/event-stream`` reply line by line into a ``ResponseBuilder``."""
+    """Decodes one ``text/event-stream`` reply line by line into a ``ResponseBuilder``.
 
-    __slots__ = ("_builder", "_data", "_data_t_ns", "_url", "done")
+    Lines come without their terminator (CR, LF or CRLF, all three accepted). One event's
+    data is at most ``MAX_LINE_BYTES``.
+    """
+
+    __slots__ = ("_builder", "_data", "_data_len", "_data_t_ns", "_url", "done")
 
     def __init__(self, builder: ResponseBuilder, url: str) -> None:
         self._builder = builder
         self._url = url
         self._data: list[bytes] = []
+        self._data_len = 0
         self._data_t_ns = 0
         self.done = False
 
@@ -85,6 +142,13 @@ class SSEDecoder:
         if line.startswith(b"data:"):
             if not self._data:
                 self._data_t_ns = t_ns
+                self._data_len = 0
+            self._data_len += len(line)
+            if self._data_len > MAX_LINE_BYTES:
+                raise LLMProtocolError(
+                    f"event in the stream from {self._url} is longer than {MAX_LINE_BYTES} bytes",
+                    url=self._url,
+                )
             self._data.append(line[5:].strip())
             return ""
         if line.strip(b"\r") or not self._data:
@@ -107,45 +171,93 @@ class SSEDecoder:
             builder.clock.event(t_ns)
             self.done = True
             return ""
-        obj = stream_object(
-            payload, t_ns, builder, self._url, unit="event", error_unit="error event"
-        )
+        try:
+            obj = event_object(payload)
+            builder.clock.event(t_ns)
+            if obj.get("error") is not None:
+                raise server_event_error(obj, "error event in the stream", self._url)
+            out = ""
+            choices = obj.get("choices")
+            if type(choices) is list and len(choices) == 1 and type(choices[0]) is dict:
+                out = self._choice(choices[0], t_ns)
+            elif choices is not None:
+                choice = first_choice(choices)
+                if choice is not None:
+                    out = self._choice(choice, t_ns)
+            if "timings" in obj or "usage" in obj:
+                apply_counts(builder.counts, obj)
+            return out
+        except ShapeError as exc:
+            raise protocol_error(exc, "event in the stream", self._url, payload) from None
+
+    def _choice(self, choice: dict[str, Any], t_ns: int) -> str:
+        builder = self._builder
         out = ""
-        choices = obj.get("choices")
-        if choices:
-            choice = choices[0]
-            content, reasoning, tool_calls = _choice_fields(choice, "delta")
-            if tool_calls:
-                for call in tool_calls:
-                    function = call.get("function") or {}
-                    piece = function.get("arguments") or ""
-                    builder.tool_delta(
-                        t_ns,
-                        call.get("index", 0),
-                        call.get("id") or "",
-                        function.get("name") or "",
-                        piece if isinstance(piece, str) else json.dumps(piece),
-                    )
+        delta = choice.get("delta")
+        if delta is not None:
+            if type(delta) is not dict:
+                raise bad("choices[0].delta", delta, "an object")
+            content = delta.get("content")
+            reasoning = delta.get("reasoning_content")
+            if type(content) not in _TEXT or type(reasoning) not in _TEXT:
+                texts(delta, "choices[0].delta.")  # names the wrong field
+            reasoning = reasoning or delta.get("reasoning")
+            if type(reasoning) not in _TEXT:
+                texts(delta, "choices[0].delta.")
+            tool_calls = delta.get("tool_calls")
+            if tool_calls is not None:
+                self._tool_deltas(tool_calls, t_ns)
             if content or reasoning:
-                out = builder.text(t_ns, reasoning, content)
-            if choice.get("finish_reason"):
-                builder.finish_reason = choice["finish_reason"]
+                out = builder.text(t_ns, reasoning or "", content or "")
+        finish = choice.get("finish_reason")
+        if finish is not None:
+            if type(finish) is not str:
+                raise bad("choices[0].finish_reason", finish, "a string")
+            if finish:
+                builder.finish_reason = finish
                 builder.clock.finished(t_ns)
-        apply_counts(builder.counts, obj)
         return out
 
+    def _tool_deltas(self, tool_calls: object, t_ns: int) -> None:
+        where = "choices[0].delta.tool_calls"
+        for i, raw in enumerate(need_list(tool_calls, where)):
+            at = f"{where}[{i}]."
+            call = need_dict(raw, at[:-1])
+            index = call.get("index")
+            if index is None:
+                index = 0
+            elif type(index) is not int or index < 0:
+                raise bad(f"{at}index", index, "a non-negative integer")
+            function = opt_dict(call, "function", at) or {}
+            piece = function.get("arguments")
+            if piece is None:
+                piece = ""
+            elif type(piece) is dict:
+                piece = json.dumps(piece, ensure_ascii=False)
+            elif type(piece) is not str:
+                raise bad(f"{at}function.arguments", piece, "a string or an object")
+            name = opt_str(function, "name", f"{at}function.") or ""
+            self._builder.tool_delta(t_ns, index, opt_str(call, "id", at) or "", name, piece)
 
-def decode_completion(obj: object, builder: ResponseBuilder, t_ns: int, url: str) -> None:
-    """Fill ``builder`` from a non-streamed ``chat.completion`` object."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list) or not obj["choices"]:
-        raise LLMProtocolError(f"reply from {url} is not a chat completion: {obj!r:.200}", url=url)
-    builder.clock.event(t_ns)
-    choice = obj["choices"][0]
-    content, reasoning, tool_calls = _choice_fields(choice, "message")
-    builder.text(t_ns, reasoning, content)
-    builder.whole_tool_calls(t_ns, tool_calls)
-    builder.finish_reason = choice.get("finish_reason")
-    apply_counts(builder.counts, obj)
+
+def decode_completion(raw: bytes, builder: ResponseBuilder, t_ns: int, url: str) -> None:
+    """Fill ``builder`` from a non-streamed ``chat.completion`` reply."""
+    try:
+        obj = event_object(raw)
+        if obj.get("error") is not None:
+            raise server_event_error(obj, "error reply", url)
+        choice = first_choice(need_list(obj.get("choices"), "choices"))
+        if choice is None:
+            raise ShapeError("choices is empty")
+        builder.clock.event(t_ns)
+        message = opt_dict(choice, "message", "choices[0].") or {}
+        content, reasoning = texts(message, "choices[0].message.")
+        builder.text(t_ns, reasoning, content)
+        builder.whole_tool_calls(t_ns, message.get("tool_calls"), "choices[0].message.tool_calls")
+        builder.finish_reason = opt_str(choice, "finish_reason", "choices[0].")
+        apply_counts(builder.counts, obj)
+    except ShapeError as exc:
+        raise protocol_error(exc, "reply", url, raw) from None
 
 
 class OpenAIChat:
@@ -191,11 +303,7 @@ class OpenAIChat:
 
     def decode_whole(self, raw: bytes, builder: ResponseBuilder, t_ns: int, url: str) -> None:
         """Fill ``builder`` from a ``chat.completion`` reply."""
-        try:
-            obj = json.loads(raw)
-        except ValueError as exc:
-            raise LLMProtocolError(f"reply from {url} is not JSON: {raw[:120]!r}", url=url) from exc
-        decode_completion(obj, builder, t_ns, url)
+        decode_completion(raw, builder, t_ns, url)
 
     def tool_result_message(self, call: ToolCall, content: str) -> dict[str, Any]:
         """A tool result that answers the call by its id (``tool_call_id``)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_llmserver.client._checks import ShapeError, bad, need_dict, need_list, opt_dict, opt_str
+from pytest_llmserver.client.limits import MAX_TOOL_CALL_CHARS, MAX_TOOL_CALLS
 from pytest_llmserver.client.metrics import ChatMetrics, ServerCounts, StreamClock
 from pytest_llmserver.client.protocols import chat_api
 from pytest_llmserver.client.thinking import ThinkTagParser
@@ -69,13 +70,20 @@ class _PendingCall:
     name: str = ""
     pieces: list[str] = field(default_factory=list)
     whole: object = None
+    size: int = 0
 
 
 class ResponseBuilder:
-    """Collects one response: stamps events, splits reasoning, assembles tool calls."""
+    """Collects one response: stamps events, splits reasoning, assembles tool calls.
+
+    Streamed OpenAI tool-call deltas are joined by ``index``. A delta whose non-empty ``id``
+    differs from the id already at its index starts a new call there (some servers send
+    parallel calls all at index 0): two calls are never merged into one name.
+    """
 
     __slots__ = (
         "_calls",
+        "_open",
         "_reasoning",
         "_think",
         "answer_parts",
@@ -91,7 +99,8 @@ class ResponseBuilder:
         self._think = ThinkTagParser() if parse_think_tags else None
         self.answer_parts: list[str] = []
         self._reasoning: list[str] = []
-        self._calls: dict[int, _PendingCall] = {}
+        self._calls: list[_PendingCall] = []
+        self._open: dict[int, _PendingCall] = {}
 
     def text(self, t_ns: int, reasoning: str, content: str) -> str:
         """Record generated text; return the answer part of it (think tags removed)."""
@@ -111,32 +120,58 @@ class ResponseBuilder:
             self.answer_parts.append(content)
         return content
 
+    def _new_call(self, call_id: str = "", whole: object = None) -> _PendingCall:
+        if len(self._calls) >= MAX_TOOL_CALLS:
+            raise ShapeError(f"more than {MAX_TOOL_CALLS} tool calls in one reply")
+        call = _PendingCall(id=call_id, whole=whole)
+        self._calls.append(call)
+        return call
+
+    @staticmethod
+    def _grow(call: _PendingCall, size: int) -> None:
+        call.size += size
+        if call.size > MAX_TOOL_CALL_CHARS:
+            name = call.name[:40]
+            raise ShapeError(f"tool call {name!r} is longer than {MAX_TOOL_CALL_CHARS} characters")
+
     def tool_delta(self, t_ns: int, index: int, call_id: str, name: str, piece: str) -> None:
         """One streamed OpenAI tool-call delta, assembled by ``index``."""
-        call = self._calls.get(index)
-        if call is None:
-            call = self._calls[index] = _PendingCall()
-        if call_id:
+        call = self._open.get(index)
+        if call is None or (call_id and call.id and call_id != call.id):
+            call = self._open[index] = self._new_call(call_id)
+        elif call_id:
             call.id = call_id
-        if name:
+        if name or piece:
+            self._grow(call, len(name) + len(piece))
             call.name += name
-        if piece:
-            call.pieces.append(piece)
+            if piece:
+                call.pieces.append(piece)
         self.clock.tool_call(t_ns)
 
     def tool_whole(self, t_ns: int, name: str, arguments: object, call_id: str = "") -> None:
         """A complete tool call (Ollama, or a non-streamed reply)."""
-        index = len(self._calls)
-        self._calls[index] = _PendingCall(id=call_id, name=name, whole=arguments)
+        call = self._new_call(call_id, arguments)
+        call.name = name
+        size = len(arguments) if isinstance(arguments, str) else 0
+        if isinstance(arguments, dict):
+            size = len(json.dumps(arguments, ensure_ascii=False))
+        self._grow(call, len(name) + size)
         self.clock.tool_call(t_ns)
 
-    def whole_tool_calls(self, t_ns: int, calls: Iterable[dict[str, Any]] | None) -> None:
-        """Complete calls shaped ``{"id": ..., "function": {"name": ..., "arguments": ...}}``."""
-        for call in calls or ():
-            function = call.get("function") or {}
-            self.tool_whole(
-                t_ns, function.get("name") or "", function.get("arguments"), call.get("id") or ""
-            )
+    def whole_tool_calls(self, t_ns: int, calls: object, where: str) -> None:
+        """Complete calls shaped ``{"id": ..., "function": {"name": ..., "arguments": ...}}``
+        (``where`` names the field in errors)."""
+        if calls is None:
+            return
+        for i, raw in enumerate(need_list(calls, where)):
+            at = f"{where}[{i}]."
+            call = need_dict(raw, at[:-1])
+            function = opt_dict(call, "function", at) or {}
+            arguments = function.get("arguments")
+            if arguments is not None and type(arguments) not in (str, dict):
+                raise bad(f"{at}function.arguments", arguments, "a string or an object")
+            name = opt_str(function, "name", f"{at}function.") or ""
+            self.tool_whole(t_ns, name, arguments, opt_str(call, "id", at) or "")
 
     def flush_text(self, t_ns: int) -> str:
         """Release text the think parser held back; return its answer part."""
@@ -152,8 +187,7 @@ class ResponseBuilder:
     def build(self, metrics: ChatMetrics, api: str) -> ChatResponse:
         """The finished response; ``metrics`` must already be completed by the caller."""
         calls = []
-        for index in sorted(self._calls):
-            pending = self._calls[index]
+        for index, pending in enumerate(self._calls):
             raw: object = pending.whole if pending.whole is not None else "".join(pending.pieces)
             arguments, raw_text, error = parse_arguments(raw)
             calls.append(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from typing import Any, Literal
 
 import httpx
 
+from pytest_llmserver._util import redact_url
 from pytest_llmserver.client import (
     LLMConnectError,
     LLMError,
@@ -17,11 +19,14 @@ from pytest_llmserver.client import (
     ModelInfo,
     ServerRecord,
     error_message,
-    map_http_errors,
+    fetch_json,
     status_error,
 )
 
 ApiChoice = Literal["auto", "openai", "ollama"]
+
+IDENTIFY_REQUESTS = 4
+"""Fingerprinting one server may take this many request time limits in all."""
 
 # ``owned_by`` values of ``/v1/models`` entries that name the product outright.
 _OWNER_KINDS = {
@@ -43,32 +48,28 @@ async def check_endpoint(client: httpx.AsyncClient, url: str, endpoint: str) -> 
     """``GET url + endpoint``: the parsed JSON of a 200 answer, else ``None``.
 
     Never raises for network, HTTP or JSON problems: a missing or odd endpoint is just
-    "not this product".
+    "not this product". The answer is read within bounds (``fetch_json``).
     """
     try:
-        response = await client.get(url.rstrip("/") + endpoint)
-        if response.status_code != 200:
-            return None
-        return response.json()
-    except (httpx.HTTPError, ValueError):
+        reply = await fetch_json(client, url.rstrip("/") + endpoint)
+    except LLMError:
         return None
+    return reply.value if reply.status == 200 and reply.problem is None else None
 
 
 async def get_json(http: httpx.AsyncClient, url: str) -> tuple[int, object]:
     """``GET url``: (status, parsed JSON); a precise ``LLMError`` for anything else."""
-    with map_http_errors(url):
-        response = await http.get(url)
-    content_type = response.headers.get("content-type", "")
-    try:
-        return response.status_code, response.json()
-    except ValueError:
-        if response.status_code >= 400:
-            raise status_error(response.status_code, response.text[:200].strip(), url) from None
-        kind = content_type.split(";")[0] or "no content type"
-        raise LLMProtocolError(
-            f"{url} answered with {kind}, not JSON: is this an OpenAI-compatible or Ollama API?",
-            url=url,
-        ) from None
+    reply = await fetch_json(http, url)
+    if reply.problem is None:
+        return reply.status, reply.value
+    shown = redact_url(url)
+    if reply.status >= 400:
+        raise status_error(reply.status, reply.text or "(empty body)", shown)
+    kind = reply.content_type or "no content type"
+    what = f"{kind}, not JSON" if reply.problem.startswith("not JSON") else reply.problem
+    raise LLMProtocolError(
+        f"{shown} answered with {what}: is this an OpenAI-compatible or Ollama API?", url=shown
+    )
 
 
 async def fingerprint(
@@ -107,9 +108,24 @@ async def probe_url(
     api_key: str | None = None,
     timeout_s: float = 10.0,
 ) -> ServerRecord:
-    """Fingerprint the server at ``url`` with a client of its own (for a pinned URL)."""
+    """Fingerprint the server at ``url`` with a client of its own (for a pinned URL), within
+    ``IDENTIFY_REQUESTS * timeout_s`` in all."""
     async with json_client(api_key, timeout_s) as http:
-        return await fingerprint(http, url, api=api)
+        return await identify_within(fingerprint(http, url, api=api), url, timeout_s)
+
+
+async def identify_within(
+    work: Coroutine[Any, Any, ServerRecord], url: str, timeout_s: float
+) -> ServerRecord:
+    """``work`` (a fingerprint of ``url``) bounded by ``IDENTIFY_REQUESTS * timeout_s``."""
+    limit_s = IDENTIFY_REQUESTS * timeout_s
+    try:
+        return await asyncio.wait_for(work, limit_s)
+    except asyncio.TimeoutError:
+        shown = redact_url(url)
+        raise LLMTimeoutError(
+            f"{shown} did not identify itself within {limit_s:g} s", url=shown, phase="total"
+        ) from None
 
 
 def endpoint_url(ip: str, port: int) -> str:
@@ -126,14 +142,17 @@ async def identify(
     A server that wants an API key we lack is recorded with status ``auth_required``.
     """
     url = endpoint_url(ip, port)
+    timeout_s = client.timeout.read or 10.0
     try:
-        return await fingerprint(client, url, api=api)
+        return await identify_within(fingerprint(client, url, api=api), url, timeout_s)
     except LLMHTTPStatusError as exc:
         if exc.status_code in (401, 403):
             return ServerRecord(url=url, status="auth_required")
         return str(exc)
     except LLMError as exc:
         return str(exc)
+    except Exception as exc:  # an answer no check foresaw: still just "not an LLM API"
+        return f"{url} answered in a way discovery cannot read ({type(exc).__name__}: {exc})"
 
 
 async def probe_server(
@@ -153,20 +172,25 @@ async def context_length(
     async with json_client(api_key, timeout_s) as http:
         try:
             if server.type == "ollama":
-                reply = await http.post(server.root + "/api/show", json={"model": model})
-                info = reply.json().get("model_info") or {}
-                values = [v for k, v in info.items() if k.endswith(".context_length")]
+                reply = await fetch_json(
+                    http, server.root + "/api/show", method="POST", payload={"model": model}
+                )
+                shown = reply.value if isinstance(reply.value, dict) else {}
+                info = shown.get("model_info")
+                values = [
+                    v
+                    for k, v in (info.items() if isinstance(info, dict) else ())
+                    if str(k).endswith(".context_length")
+                ]
                 if values and _int_or_none(values[0]) is not None:
                     return int(values[0])
             else:
                 found = await check_endpoint(http, server.root, "/props")
                 props = found if isinstance(found, dict) else {}
-                settings = (
-                    props.get("default_generation_settings") if isinstance(props, dict) else None
-                )
+                settings = props.get("default_generation_settings")
                 if isinstance(settings, dict) and _int_or_none(settings.get("n_ctx")):
                     return int(settings["n_ctx"])
-        except (httpx.HTTPError, ValueError, AttributeError):
+        except LLMError:
             pass
     info = server.info(model)
     return None if info is None else info.context_length

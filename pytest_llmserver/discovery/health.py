@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from pytest_llmserver.client import LLMError, ServerRecord
-from pytest_llmserver.discovery.fingerprint import fingerprint, json_client
+from pytest_llmserver.discovery.fingerprint import fingerprint, identify_within, json_client
 from pytest_llmserver.discovery.progress import AnyProgressCallback, ScanProgress, reporter
 
 
@@ -27,10 +27,10 @@ async def check_server_health(
         async with json_client(api_key, timeout_s) as own:
             return await check_server_health(record, client=own, timeout_s=timeout_s)
     try:
-        return await asyncio.wait_for(
-            fingerprint(client, record.url, api=record.type), timeout_s * 4
+        return await identify_within(
+            fingerprint(client, record.url, api=record.type), record.url, timeout_s
         )
-    except (LLMError, asyncio.TimeoutError):
+    except LLMError:
         return None
 
 

@@ -17,6 +17,10 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # 4000 LiteLLM, 3000 TGI.
 COMMON_PORTS: tuple[int, ...] = (11434, 1234, 8000, 8080, 5000, 30000, 4000, 3000)
 DEFAULT_MAX_HOSTS = 1024
+MAX_SCAN_PORTS = 1024
+"""Ports one scan may probe on each host."""
+MAX_SCAN_ENDPOINTS = 65_536
+"""Host:port pairs one scan phase may probe."""
 
 
 class ScanInputError(ValueError):
@@ -94,9 +98,32 @@ def parse_ports(text: str) -> tuple[int, ...]:
             )
         for port in range(first, last + 1):
             ports.setdefault(port)
+            if len(ports) > MAX_SCAN_PORTS:
+                raise ScanInputError(
+                    f"--llm-scan-ports: more than the cap of {MAX_SCAN_PORTS} ports; scan fewer"
+                )
     if not ports:
         raise ScanInputError("--llm-scan-ports: no port given (e.g. 11434,8000)")
     return tuple(ports)
+
+
+def check_ports(ports: Sequence[int]) -> None:
+    """A one-line ``ScanInputError`` when there are more than ``MAX_SCAN_PORTS`` ports."""
+    if len(ports) > MAX_SCAN_PORTS:
+        raise ScanInputError(
+            f"--llm-scan-ports: {len(ports)} ports, more than the cap of {MAX_SCAN_PORTS}; "
+            "scan fewer"
+        )
+
+
+def check_endpoints(hosts: int, ports: int) -> None:
+    """A one-line ``ScanInputError`` when ``hosts`` x ``ports`` exceeds ``MAX_SCAN_ENDPOINTS``."""
+    if hosts * ports > MAX_SCAN_ENDPOINTS:
+        raise ScanInputError(
+            f"--llm-scan-subnet/--llm-scan-ports: {hosts} hosts x {ports} ports is "
+            f"{hosts * ports} endpoints, more than the cap of {MAX_SCAN_ENDPOINTS}; narrow "
+            "the subnets or the ports"
+        )
 
 
 def host_count(network: Network) -> int:

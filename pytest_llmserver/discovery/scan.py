@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,9 @@ from pytest_llmserver.discovery.netscan import (
     Network,
     ScanInputError,
     ScanScope,
+    check_endpoints,
+    check_ports,
+    host_count,
     interface_addresses,
     local_scope,
     open_endpoints,
@@ -32,6 +35,7 @@ from pytest_llmserver.discovery.progress import (
     ScanProgress,
     reporter,
 )
+from pytest_llmserver.discovery.reach import reachable
 
 LOCALHOST = "127.0.0.1"
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -39,7 +43,8 @@ _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"
 
 @dataclass(frozen=True)
 class DiscoveryOptions:
-    """How ``discover`` looks; every bound on count, time and concurrency is here."""
+    """How ``discover`` looks; every bound on count, time and concurrency is here (plus the
+    fixed caps ``MAX_SCAN_PORTS`` and ``MAX_SCAN_ENDPOINTS``, checked before any connection)."""
 
     subnets: tuple[str, ...] = ()
     ports: tuple[int, ...] = COMMON_PORTS
@@ -129,43 +134,45 @@ async def discover(
     phase instead of stopping at the first that finds a server. ``interfaces`` replaces the
     host's interface list (for tests). ``progress_callback`` is of either form that
     ``scan_network`` takes.
+
+    ``options.deadline_s`` covers every phase: the cache check, the connect phase and the
+    fingerprints (a port still unidentified when it runs out is rejected, with that reason).
+    A cache entry is contacted only at its URL's host, resolved and found inside the scope
+    (``reach``). Every answer is read within bounds: a hostile port is "not an LLM API", with
+    a reason in ``Discovery.rejected``, never an exception.
     """
     started_ns = time.perf_counter_ns()
+    end_ns = started_ns + int(options.deadline_s * 1e9)
+
+    def remaining_s() -> float:
+        return (end_ns - time.perf_counter_ns()) / 1e9
+
     report = reporter(progress_callback)
     scope, local_hosts, own = _plan(options, interfaces)
-    result = Discovery(servers=[], phase="none", notes=list(scope.notes))
-    stored = load_cache(options.cache_path) if options.use_cache else []
-    cached = [s for s in stored if _in_scope(s.ip, scope, local_hosts)]
-    if cached:
-        result.scanned.append(f"{len(cached)} cached server(s)")
-        live = await quick_validate_cache(
-            cached, report, api_key=options.api_key, timeout_s=options.http_timeout_s
-        )
-        dropped = {s.url for s in cached} - {s.url for s in live}
-        result.notes += [f"cached {url} did not answer; dropped" for url in sorted(dropped)]
-        _add(result, live, "cache")
     phases: list[tuple[str, list[str], str]] = []
     if local_hosts:
         phases.append(("localhost", local_hosts, f"{LOCALHOST} ports {_ports(options.ports)}"))
     if scope.networks:
         described = ", ".join(str(n) for n in scope.networks)
         phases.append(("subnet", scope.hosts(), f"{described} ports {_ports(options.ports)}"))
-    remaining_s = options.deadline_s
+    for _, hosts, _ in phases:
+        check_endpoints(len(hosts), len(options.ports))  # before any connection is made
+    result = Discovery(servers=[], phase="none", notes=list(scope.notes))
+    stored = load_cache(options.cache_path) if options.use_cache else []
+    cached = await _check_cache(stored, scope, local_hosts, options, result, report, remaining_s)
     for phase, hosts, description in phases:
         if result.chosen is not None and not options.every_phase:
             break
-        if remaining_s <= 0:
+        if remaining_s() <= 0:
             result.notes.append(
                 f"{phase} scan skipped: the {options.deadline_s:.0f} s limit ran out"
             )
             continue
-        phase_started_ns = time.perf_counter_ns()
         result.scanned.append(description)
         found = await _scan_hosts(phase, hosts, options, result, report, remaining_s)
         if phase == "subnet":
             found = _without_own_duplicates(found, result.servers, own)
         _add(result, found, phase)
-        remaining_s -= (time.perf_counter_ns() - phase_started_ns) / 1e9
     result.servers.sort(key=server_order)
     if options.use_cache:
         kept = [s for s in stored if s not in cached]
@@ -174,12 +181,57 @@ async def discover(
     return result
 
 
+async def _check_cache(
+    stored: list[ServerRecord],
+    scope: ScanScope,
+    local_hosts: list[str],
+    options: DiscoveryOptions,
+    result: Discovery,
+    report: ProgressReporter,
+    remaining_s: Callable[[], float],
+) -> list[ServerRecord]:
+    """Health-check the cache entries in scope, at the addresses checked; the entries used."""
+    used: list[ServerRecord] = []
+    contact: list[ServerRecord] = []
+    for record in stored:
+        target = await reachable(record, scope, local_hosts, max(0.0, remaining_s()))
+        if isinstance(target, ServerRecord):
+            used.append(record)
+            contact.append(target)
+        elif "outside the scan scope" not in target:
+            result.notes.append(target)
+    if not contact:
+        return used
+    result.scanned.append(f"{len(contact)} cached server(s)")
+    try:
+        live = await asyncio.wait_for(
+            quick_validate_cache(
+                contact, report, api_key=options.api_key, timeout_s=options.http_timeout_s
+            ),
+            max(0.0, remaining_s()),
+        )
+    except asyncio.TimeoutError:
+        live = []
+        result.notes.append(f"cache check stopped: the {options.deadline_s:g} s limit ran out")
+    dropped = {s.url for s in contact} - {s.url for s in live}
+    result.notes += [f"cached {url} did not answer; dropped" for url in sorted(dropped)]
+    _add(result, live, "cache")
+    return used
+
+
 def _plan(
     options: DiscoveryOptions, interfaces: Sequence[InterfaceAddress] | None
 ) -> tuple[ScanScope, list[str], set[str]]:
     """The subnets to scan, the localhost hosts to probe, and the host's own addresses."""
+    check_ports(options.ports)
     if options.subnets:
         networks = tuple(parse_subnet(s, options.max_hosts) for s in options.subnets)
+        total = sum(host_count(n) for n in networks)
+        if total > options.max_hosts:
+            raise ScanInputError(
+                f"--llm-scan-subnet: the subnets hold {total} hosts together, more than the "
+                f"cap of {options.max_hosts}; narrow them or raise --llm-scan-max-hosts"
+            )
         if options.loopback_only:
             outside = [str(n) for n in networks if not _is_loopback(n)]
             if outside:
@@ -204,10 +256,6 @@ def _is_loopback(network: Network) -> bool:
     )
 
 
-def _in_scope(ip: str, scope: ScanScope, local_hosts: list[str]) -> bool:
-    return ip in local_hosts or scope.contains(ip)
-
-
 def _ports(ports: Sequence[int]) -> str:
     return ",".join(str(p) for p in ports)
 
@@ -218,9 +266,10 @@ async def _scan_hosts(
     options: DiscoveryOptions,
     result: Discovery,
     report: ProgressReporter,
-    deadline_s: float,
+    remaining_s: Callable[[], float],
 ) -> list[ServerRecord]:
-    """Connect phase, then fingerprint phase, each with its own concurrency bound."""
+    """Connect phase, then fingerprint phase, each with its own concurrency bound, both within
+    the time that is left."""
 
     async def connect_progress(p: ConnectProgress) -> None:
         await report(ScanProgress(phase, "connect", p.done, p.total, p.open))
@@ -230,7 +279,7 @@ async def _scan_hosts(
         options.ports,
         concurrency=options.connect_concurrency,
         timeout_s=options.connect_timeout_s,
-        deadline_s=deadline_s,
+        deadline_s=remaining_s() - options.connect_timeout_s,
         progress=connect_progress,
     )
     semaphore = asyncio.Semaphore(options.http_concurrency)
@@ -240,12 +289,7 @@ async def _scan_hosts(
     async def one(ip: str, port: int) -> None:
         nonlocal done
         async with semaphore:
-            try:
-                outcome = await asyncio.wait_for(
-                    identify(ip, port, http, api=options.api), options.http_timeout_s * 4
-                )
-            except asyncio.TimeoutError:
-                outcome = f"no complete answer within {options.http_timeout_s * 4:.0f} s"
+            outcome = await identify(ip, port, http, api=options.api)
         if isinstance(outcome, ServerRecord):
             found.append(outcome)
         else:
@@ -256,7 +300,15 @@ async def _scan_hosts(
         )
 
     async with json_client(options.api_key, options.http_timeout_s) as http:
-        await asyncio.gather(*(one(ip, port) for ip, port in endpoints))
+        tasks = {asyncio.create_task(one(ip, port)): (ip, port) for ip, port in endpoints}
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=max(0.0, remaining_s()))
+            for task in late:
+                task.cancel()
+                result.rejected[endpoint_url(*tasks[task])] = (
+                    f"not identified within the {options.deadline_s:g} s discovery limit"
+                )
+            await asyncio.gather(*tasks, return_exceptions=True)
     return found
 
 

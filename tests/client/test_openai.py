@@ -225,3 +225,29 @@ async def test_openai_non_streamed_with_tool_calls(
     assert response.reasoning == "need a tool"
     assert response.metrics.ttfb_s == approx(0.300)
     assert response.metrics.output_tokens == 9
+
+
+@respx.mock
+async def test_tool_calls_at_one_index_are_told_apart_by_id(
+    openai_client: ModelClient, clock: FakeClock
+) -> None:
+    """A new id at an index that holds another id starts a new call (never one merged name
+    such as ``calculatorget_weather``); an id repeated on every delta stays one call."""
+
+    def call(**fields: object) -> bytes:
+        return sse(delta(tool_calls=[{"index": 0, **fields}]))
+
+    chunks = [
+        (10, call(id="a", function={"name": "calculator", "arguments": '{"x": '})),
+        (20, call(id="a", function={"arguments": "1}"})),
+        (30, call(id="b", function={"name": "get_weather", "arguments": ""})),
+        (40, call(function={"arguments": '{"city": "Oslo"}'})),
+        (50, sse(delta(finish="tool_calls")) + sse(b"[DONE]")),
+    ]
+    respx.post(OPENAI_URL).mock(return_value=clocked_response(clock, chunks))
+    response = await openai_client.chat_with_tools([{"role": "user", "content": "x"}], [{}])
+    assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == [
+        ("a", "calculator", {"x": 1}),
+        ("b", "get_weather", {"city": "Oslo"}),
+    ]
+    assert [c.index for c in response.tool_calls] == [0, 1]

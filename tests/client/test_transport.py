@@ -70,8 +70,15 @@ async def test_client_setup_and_connect_are_not_in_ttft(clock: FakeClock) -> Non
     assert m.ttft_s == approx(0.200)
 
 
+def _reset() -> httpx.ReadError:
+    """What httpx raises when the server's kernel reset a request its application never read."""
+    error = httpx.ReadError("[Errno 104] Connection reset by peer")
+    error.__cause__ = ConnectionResetError(104, "Connection reset by peer")
+    return error
+
+
 async def test_stale_keepalive_connection_is_retried_once_and_recorded(clock: FakeClock) -> None:
-    dropped = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    dropped = _reset()
     transport = TracingTransport(clock, [(REUSED, dropped), (CONNECT, _answer(clock))])
     async with ModelClient({"url": BASE}, "m", clock=clock, transport=transport) as client:
         assert await client.chat("q") == "x"
@@ -89,6 +96,26 @@ async def test_drop_on_a_fresh_connection_is_not_retried(clock: FakeClock) -> No
         with pytest.raises(LLMStreamClosedError, match="broke mid-response"):
             await client.chat("q")
     assert transport.calls == 1
+
+
+async def test_a_reset_on_a_fresh_connection_is_not_retried(clock: FakeClock) -> None:
+    transport = TracingTransport(clock, [(CONNECT, _reset()), (CONNECT, _answer(clock))])
+    async with ModelClient({"url": BASE}, "m", clock=clock, transport=transport) as client:
+        with pytest.raises(LLMStreamClosedError, match="reset by peer"):
+            await client.chat("q")
+    assert transport.calls == 1
+
+
+async def test_a_clean_close_on_a_reused_connection_is_not_retried(clock: FakeClock) -> None:
+    """The server may have read the request before it closed: sending it again is unsound."""
+    dropped = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    transport = TracingTransport(clock, [(REUSED, dropped), (CONNECT, _answer(clock))])
+    async with ModelClient({"url": BASE}, "m", clock=clock, transport=transport) as client:
+        with pytest.raises(LLMStreamClosedError, match="broke mid-response") as info:
+            await client.chat("q")
+    assert transport.calls == 1
+    assert info.value.metrics is not None
+    assert not info.value.metrics.stale_connection_retry
 
 
 async def test_pool_is_sized_to_concurrency() -> None:
