@@ -27,7 +27,9 @@ def main() -> None:
     parser.add_argument("--subnet", default="127.0.0.0/24")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    if not ipaddress.ip_network(args.subnet).subnet_of(ipaddress.ip_network("127.0.0.0/8")):
+    subnet = ipaddress.ip_network(args.subnet)
+    loopback = ipaddress.IPv4Network("127.0.0.0/8")
+    if not (isinstance(subnet, ipaddress.IPv4Network) and subnet.subnet_of(loopback)):
         parser.error("this benchmark scans loopback only (127.0.0.0/8)")
     hosts = ipaddress.ip_network(args.subnet).num_addresses - 2
     print(f"subnet {args.subnet}: {hosts} hosts x {len(COMMON_PORTS)} ports, cache off")

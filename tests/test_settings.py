@@ -133,14 +133,17 @@ def test_each_option_is_one_field_of_its_group() -> None:
 
 
 def test_units_are_in_field_names() -> None:
-    spec = OptionSpec("timeout", "target", "", str, unit="s")
+    spec = OptionSpec("timeout", "target", "", lambda raw, _: raw, unit="s")
     assert (spec.flag, spec.ini, spec.env, spec.field) == (
         "--llm-timeout",
         "llm_timeout",
         "LLM_TIMEOUT",
         "timeout_s",
     )
-    assert OptionSpec("noise_floor_ms", "gate", "", str, unit="ms").field == "noise_floor_ms"
+    assert (
+        OptionSpec("noise_floor_ms", "gate", "", lambda raw, _: raw, unit="ms").field
+        == "noise_floor_ms"
+    )
     defaults = Settings.defaults()
     assert defaults.target.timeout_s == 300.0
     assert defaults.stress.duration_s == 10.0

@@ -46,7 +46,7 @@ def packages() -> set[str]:
 def imports(module: str) -> list[tuple[int, str, tuple[str, ...]]]:
     """(line, module, names) of every import in ``module`` (function-level ones too)."""
     tree = ast.parse(modules()[module].read_text(encoding="utf-8"))
-    found = []
+    found: list[tuple[int, str, tuple[str, ...]]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name, ()) for alias in node.names]
@@ -59,8 +59,9 @@ def face(package: str) -> set[str]:
     """The names in ``pytest_llmserver.<package>.__all__`` (read from the source)."""
     tree = ast.parse((PACKAGE / package / "__init__.py").read_text(encoding="utf-8"))
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+        if not isinstance(node, ast.Assign):
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
             value = ast.literal_eval(node.value)
             return set(value)
     return set()

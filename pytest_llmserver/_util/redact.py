@@ -3,11 +3,12 @@ secret-named fields never reach a file or the terminal."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
 
@@ -74,9 +75,24 @@ def without_secrets(value: Any) -> Any:
     return value
 
 
+def _user_info_forms(url: str | None) -> list[str]:
+    """Every form in which a URL's password may be seen again: as written, percent-decoded,
+    and inside the ``Basic`` credentials (base64 of ``user:password``) sent for it."""
+    try:
+        parts = urlsplit(url) if url else None
+    except ValueError:
+        return []
+    if parts is None or not parts.password:
+        return []
+    user, password = unquote(parts.username or ""), unquote(parts.password)
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return [parts.password, password, basic]
+
+
 class Redactor:
     """The one policy with a run's own secrets: the API key and every password in a server
-    URL's user part, plus the secret-looking tokens ``redact`` knows.
+    URL's user part (also percent-decoded and as the ``Basic`` credentials sent for it), plus
+    the secret-looking tokens ``redact`` knows.
 
     ``text(s)`` redacts a string; ``scrub(value)`` redacts every string inside JSON-ready
     data (dicts, lists, tuples), keys included.
@@ -87,12 +103,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str | None] = (), urls: Iterable[str | None] = ()):
         found = [s for s in secrets if s]
         for url in urls:
-            try:
-                password = urlsplit(url).password if url else None
-            except ValueError:
-                password = None
-            if password:
-                found.append(password)
+            found += _user_info_forms(url)
         # Longest first, so a secret that contains another is replaced whole.
         self.secrets: tuple[str, ...] = tuple(sorted(set(found), key=len, reverse=True))
 

@@ -20,7 +20,7 @@ from pytest_llmserver.arena.results import (
     compute_stats,
     matchup_outcome,
 )
-from pytest_llmserver.client import ChatResponse, ModelClient, strip_thinking
+from pytest_llmserver.client import ChatResponse, ModelClient, describe_failure, strip_thinking
 
 #: ``on_transcript(kind, messages, result)``: kind is "answer" or "judge"; ``messages`` is
 #: the list sent plus the assistant reply (absent when the request failed).
@@ -45,9 +45,6 @@ class ArenaOptions(TypedDict, total=False):
 
 
 _T = TypeVar("_T")
-
-ERROR_TEXT_MAX_CHARS = 500
-"""Longest error text kept on an answer or a verdict."""
 
 
 @dataclass(frozen=True)
@@ -84,15 +81,6 @@ def _reply_message(response: ChatResponse) -> dict[str, Any]:
     if response.reasoning:
         message["reasoning"] = response.reasoning
     return message
-
-
-def _error_text(exc: Exception) -> str:
-    """``"<Type>: <message>"`` on one line, at most ``ERROR_TEXT_MAX_CHARS`` characters."""
-    try:
-        message = " ".join(str(exc).split())
-    except Exception:  # an exception whose message cannot even be made
-        message = "(message unavailable)"
-    return f"{type(exc).__name__}: {message}"[:ERROR_TEXT_MAX_CHARS]
 
 
 @dataclass(frozen=True)
@@ -219,7 +207,7 @@ class Engine:
         try:
             self.options.on_transcript(kind, messages, result)
         except Exception as exc:  # a transcript that cannot be kept must not stop the arena
-            self.warnings.append(f"a {kind} transcript was not kept: {_error_text(exc)}")
+            self.warnings.append(f"a {kind} transcript was not kept: {describe_failure(exc)}")
 
     async def _answer(self, contestant: Contestant, question: dict[str, Any]) -> PromptResponse:
         messages: list[dict[str, Any]] = []
@@ -243,7 +231,7 @@ class Engine:
                 contestant=contestant.name,
                 question_id=question["id"],
                 text="",
-                error=_error_text(exc),
+                error=describe_failure(exc),
             )
             self._transcript("answer", messages, record)
             return record
@@ -263,7 +251,7 @@ class Engine:
             verdict, why = parse_verdict(response.content)
             reply = _reply_message(response)
         except Exception as exc:  # any failure of one judging is that verdict's error
-            result.raw, result.error = "", _error_text(exc)
+            result.raw, result.error = "", describe_failure(exc)
             self._transcript("judge", messages, result)
             return result
         if verdict is None:

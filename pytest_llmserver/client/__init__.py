@@ -3,6 +3,7 @@
 from pytest_llmserver.client._api import ChatRequest, error_message
 from pytest_llmserver.client._transport import (
     HTTPX_ERRORS,
+    BearerAuth,
     Timeouts,
     llm_error,
     map_http_errors,
@@ -20,6 +21,7 @@ from pytest_llmserver.client.errors import (
     LLMStreamClosedError,
     LLMTimeoutError,
     TargetError,
+    describe_failure,
     status_error,
 )
 from pytest_llmserver.client.fetch import JsonReply, fetch_json
@@ -40,6 +42,7 @@ __all__ = [
     "INTERNAL",
     "OLLAMA",
     "OPENAI",
+    "BearerAuth",
     "ChatMetrics",
     "ChatRequest",
     "ChatResponse",
@@ -60,6 +63,7 @@ __all__ = [
     "Timeouts",
     "ToolCall",
     "chat_api",
+    "describe_failure",
     "error_message",
     "fetch_json",
     "llm_error",

@@ -5,7 +5,7 @@ Nothing here knows a chat protocol; ``ModelClient`` and discovery build on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,7 +56,10 @@ def make_http_client(
     headers: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """One shared client with a pool sized to ``concurrency`` (httpx's default caps it)."""
+    """One shared client with a pool sized to ``concurrency`` (httpx's default caps it).
+
+    An ``api_key`` goes out as ``Authorization: Bearer`` on every request, also when the URL
+    holds a ``user:password`` (without a key, httpx sends those as ``Basic`` credentials)."""
     all_headers = dict(headers or {})
     if api_key:
         all_headers["Authorization"] = f"Bearer {api_key}"
@@ -71,8 +74,20 @@ def make_http_client(
             pool=timeouts.total_s,
         ),
         headers=all_headers,
+        auth=BearerAuth(api_key) if api_key else None,
         transport=transport if transport is not None else watched_transport(limits),
     )
+
+
+class BearerAuth(httpx.Auth):
+    """The API key as a bearer token; as the client's auth it outranks a URL's user-info."""
+
+    def __init__(self, key: str) -> None:
+        self._value = f"Bearer {key}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._value
+        yield request
 
 
 # httpx exceptions -> our errors -------------------------------------------------------------

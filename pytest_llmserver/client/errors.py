@@ -105,6 +105,22 @@ ERROR_CLASSES: tuple[str, ...] = (
 )
 """Every ``error_class`` a failed request can carry: the one error vocabulary of reports."""
 
+FAILURE_TEXT_MAX_CHARS = 500
+"""Longest text :func:`describe_failure` gives."""
+
+
+def describe_failure(exc: BaseException) -> str:
+    """``"<Type>: <message>"`` of an unexpected exception, on one line, at most
+    ``FAILURE_TEXT_MAX_CHARS`` characters (an ellipsis marks a cut)."""
+    try:
+        message = " ".join(str(exc).split())
+    except Exception:  # an exception whose message cannot even be made
+        message = "(message unavailable)"
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if len(text) > FAILURE_TEXT_MAX_CHARS:
+        text = text[: FAILURE_TEXT_MAX_CHARS - 1] + "\u2026"
+    return text
+
 
 _CONTEXT_OVERFLOW_HINTS = (
     "context length",

@@ -11,6 +11,7 @@ import httpx
 
 from pytest_llmserver._util import redact_url
 from pytest_llmserver.client import (
+    BearerAuth,
     LLMConnectError,
     LLMError,
     LLMHTTPStatusError,
@@ -40,8 +41,7 @@ _OWNER_KINDS = {
 
 def json_client(api_key: str | None = None, timeout_s: float = 10.0) -> httpx.AsyncClient:
     """An HTTP client for discovery's small JSON requests (with the API key, if any)."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    return httpx.AsyncClient(timeout=timeout_s, headers=headers)
+    return httpx.AsyncClient(timeout=timeout_s, auth=BearerAuth(api_key) if api_key else None)
 
 
 async def check_endpoint(client: httpx.AsyncClient, url: str, endpoint: str) -> Any | None:

@@ -118,7 +118,7 @@ def log_request_error(logger: logging.Logger, *args: Any, **kwargs: Any) -> None
 
 
 def _log_record_error(logger: logging.Logger, record: Mapping[str, Any], run_id: str = "") -> None:
-    context = " ".join(f"{k}={record[k]}" for k in _CONTEXT_KEYS if record.get(k) is not None)
+    context = " ".join(f"{k}={record[k]}" for k in _CONTEXT_KEYS if record.get(k) not in (None, ""))
     where = f"[{run_id}] " if run_id else ""
     logger.error(
         "%s",

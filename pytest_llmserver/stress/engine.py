@@ -19,7 +19,14 @@ from typing import Any, Literal
 import numpy as np
 
 from pytest_llmserver._util import sleep_until_ns
-from pytest_llmserver.client import CANCELLED, INTERNAL, ChatMetrics, ChatResponse, LLMError
+from pytest_llmserver.client import (
+    CANCELLED,
+    INTERNAL,
+    ChatMetrics,
+    ChatResponse,
+    LLMError,
+    describe_failure,
+)
 from pytest_llmserver.stress.flight import InFlight
 from pytest_llmserver.stress.records import JsonlSink, TestResult
 
@@ -128,23 +135,7 @@ class RunClock:
         return (t_ns - self.t0_ns) / _NS
 
 
-FAILURE_TEXT_MAX_CHARS = 500
-"""Longest ``error`` text recorded for an unexpected exception."""
-
 CANCELLED_TEXT = "still running when the run ended (cancelled)"
-
-
-def failure_text(exc: BaseException) -> str:
-    """``"<Type>: <message>"`` of an unexpected exception, on one line, at most
-    ``FAILURE_TEXT_MAX_CHARS`` characters."""
-    try:
-        message = " ".join(str(exc).split())
-    except Exception:  # an exception whose message cannot even be made
-        message = "(message unavailable)"
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    if len(text) > FAILURE_TEXT_MAX_CHARS:
-        text = text[: FAILURE_TEXT_MAX_CHARS - 1] + "\u2026"
-    return text
 
 
 async def timed_request(
@@ -196,7 +187,7 @@ async def timed_request(
         partial = exc.metrics if isinstance(exc.metrics, ChatMetrics) else ChatMetrics()
         return finish(False, partial, exc.error_class, str(exc))
     except Exception as exc:
-        return finish(False, ChatMetrics(), INTERNAL, failure_text(exc))
+        return finish(False, ChatMetrics(), INTERNAL, describe_failure(exc))
     return finish(True, metrics, None, None)
 
 

@@ -17,6 +17,7 @@ from pytest_llmserver.client import (
     LLMError,
     ModelClient,
     ToolCall,
+    describe_failure,
 )
 from pytest_llmserver.toolbench.task import AgentTask
 from pytest_llmserver.toolbench.tools.base import ToolSpec, ToolState
@@ -49,7 +50,8 @@ class ToolCallRecord:
 @dataclass
 class StepRecord:
     """One model turn; ``error_class`` and ``error`` when it failed (its figures then are what
-    the turn measured before it failed)."""
+    the turn measured before it failed); ``suspect`` names server figures outside physical
+    ranges (dropped)."""
 
     index: int
     latency_s: float | None
@@ -62,6 +64,7 @@ class StepRecord:
     tool_calls: int
     error_class: str | None = None
     error: str | None = None
+    suspect: list[str] = field(default_factory=list)
 
     @classmethod
     def measured(cls, index: int, metrics: ChatMetrics) -> StepRecord:
@@ -76,6 +79,7 @@ class StepRecord:
             content="",
             reasoning="",
             tool_calls=0,
+            suspect=list(metrics.suspect),
         )
 
 
@@ -145,10 +149,6 @@ def looks_like_text_tool_call(content: str, known: dict[str, ToolSpec]) -> bool:
     return False
 
 
-FAILURE_TEXT_MAX_CHARS = 500
-"""Longest ``error`` text kept for an unexpected exception."""
-
-
 def failure(exc: BaseException) -> tuple[str, str, ChatMetrics]:
     """``(error_class, error, partial metrics)`` of the exception that ended a model turn:
     our ``LLMError`` as it is, a cancellation or interrupt as ``cancelled``, anything else as
@@ -158,12 +158,7 @@ def failure(exc: BaseException) -> tuple[str, str, ChatMetrics]:
         return exc.error_class, str(exc), partial
     if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
         return CANCELLED, "still running when the run ended (cancelled)", ChatMetrics()
-    try:
-        message = " ".join(str(exc).split())
-    except Exception:  # an exception whose message cannot even be made
-        message = "(message unavailable)"
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return INTERNAL, text[:FAILURE_TEXT_MAX_CHARS], ChatMetrics()
+    return INTERNAL, describe_failure(exc), ChatMetrics()
 
 
 async def run_agent_loop(

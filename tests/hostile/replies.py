@@ -24,6 +24,27 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     return {**_HEAD, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
 
+def _openai_usage() -> dict[str, Any]:
+    """The closing chunk: usage with llama.cpp timings, no choices."""
+    return {
+        **_HEAD,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": PROMPT_TOKENS,
+            "completion_tokens": COMPLETION_TOKENS,
+            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+        },
+        "timings": {
+            "prompt_n": PROMPT_TOKENS,
+            "prompt_ms": 4.0,
+            "prompt_per_second": 1250.0,
+            "predicted_n": COMPLETION_TOKENS,
+            "predicted_ms": 2.0,
+            "predicted_per_second": 1000.0,
+        },
+    }
+
+
 def openai_text() -> list[Event]:
     """Role chunk, two content chunks, the finish chunk, then usage with llama.cpp timings."""
     return [
@@ -31,29 +52,13 @@ def openai_text() -> list[Event]:
         _chunk({"content": "Hello"}),
         _chunk({"content": " world"}),
         _chunk({}, "stop"),
-        {
-            **_HEAD,
-            "choices": [],
-            "usage": {
-                "prompt_tokens": PROMPT_TOKENS,
-                "completion_tokens": COMPLETION_TOKENS,
-                "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
-            },
-            "timings": {
-                "prompt_n": PROMPT_TOKENS,
-                "prompt_ms": 4.0,
-                "prompt_per_second": 1250.0,
-                "predicted_n": COMPLETION_TOKENS,
-                "predicted_ms": 2.0,
-                "predicted_per_second": 1000.0,
-            },
-        },
+        _openai_usage(),
         b"[DONE]",
     ]
 
 
 def openai_tools() -> list[Event]:
-    """Two streamed tool calls (calculator at index 0, get_weather at index 1)."""
+    """Two streamed tool calls (calculator at index 0, get_weather at index 1), then usage."""
 
     def call(index: int, **fields: Any) -> dict[str, Any]:
         return _chunk({"tool_calls": [{"index": index, **fields}]})
@@ -65,6 +70,7 @@ def openai_tools() -> list[Event]:
         call(1, id="call_b", type="function", function={"name": "get_weather", "arguments": ""}),
         call(1, function={"arguments": '{"city": "Oslo"}'}),
         _chunk({}, "tool_calls"),
+        _openai_usage(),
         b"[DONE]",
     ]
 
@@ -139,7 +145,9 @@ def whole(api: Api, tools: bool = False) -> dict[str, Any]:
         reply = ollama_final()
         reply["message"] = {"role": "assistant", "content": "" if tools else ANSWER}
         if tools:
-            reply["message"]["tool_calls"] = ollama_tools()[0]["message"]["tool_calls"]  # type: ignore[index]
+            first = ollama_tools()[0]
+            assert isinstance(first, dict)
+            reply["message"]["tool_calls"] = first["message"]["tool_calls"]
         return reply
     message: dict[str, Any] = {"role": "assistant", "content": ANSWER}
     return {

@@ -169,8 +169,8 @@ class HostileServer:
                 name, route = self._choose(request.path.split("?")[0], request.headers, chat)
                 ctx = Context(request, route, reader, writer, self.persona)
                 auth = request.headers.get("authorization", "")
-                keep = request.headers.get("connection", "")
-                self.log.append(Served(request.path, route, ctx.api, name, auth, keep))
+                connection = request.headers.get("connection", "")
+                self.log.append(Served(request.path, route, ctx.api, name, auth, connection))
                 fault: Fault | None = CATALOG.get(name) if name else None
                 if name and fault is None:
                     await send_json(writer, 400, {"error": f"unknown hostile fault {name!r}"})

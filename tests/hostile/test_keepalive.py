@@ -72,4 +72,4 @@ async def test_a_server_known_to_close_after_streams_gets_a_fresh_connection_eac
 
 async def test_the_client_pool_watches_its_connections() -> None:
     async with ModelClient({"url": "http://127.0.0.1:9"}, "m") as client:
-        assert is_watched(client._http._transport)  # type: ignore[attr-defined]
+        assert is_watched(client._http._transport)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from pytest_llmserver.report import jsonbounds as transcripts_bounds
 from pytest_llmserver.report.transcripts import (
     FORMAT,
     MAX_DEPTH,
@@ -568,7 +567,8 @@ def test_a_file_over_the_size_cap_is_skipped_without_reading_it_whole(
     sizes: list[int] = []
     real_fdopen, real_fstat = os.fdopen, os.fstat
     monkeypatch.setattr(
-        transcripts_bounds.os, "fdopen", lambda fd, mode: ReadRecorder(real_fdopen(fd, mode), sizes)
+        "pytest_llmserver.report.jsonbounds.os.fdopen",
+        lambda fd, mode: ReadRecorder(real_fdopen(fd, mode), sizes),
     )
     if not size_known:  # a file that grows after it is measured, or reports no size
 
@@ -576,7 +576,7 @@ def test_a_file_over_the_size_cap_is_skipped_without_reading_it_whole(
             info = real_fstat(fd)
             return os.stat_result((*info[:6], 0, *info[7:10]))
 
-        monkeypatch.setattr(transcripts_bounds.os, "fstat", fstat)
+        monkeypatch.setattr("pytest_llmserver.report.jsonbounds.os.fstat", fstat)
     with pytest.warns(HistoryWarning, match=rf"'huge.json': larger than {MAX_FILE_BYTES} bytes"):
         assert [i.filename for i in history.list_all()] == [good]
     good_size = (history.directory / good).stat().st_size

@@ -45,7 +45,13 @@ FAULTS: tuple[Callable[[], BaseException], ...] = (
 )
 """One of each kind of fault a request may end with (our errors keep partial metrics)."""
 
-INTERNAL_TYPES = ("ValueError", "AttributeError", "TypeError", "RecursionError", "KeyError")
+INTERNAL_TYPES: tuple[str, ...] = (
+    "ValueError",
+    "AttributeError",
+    "TypeError",
+    "RecursionError",
+    "KeyError",
+)
 INTERNAL_TYPES += ("ZeroDivisionError",)
 
 

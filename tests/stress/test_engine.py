@@ -7,6 +7,7 @@ import itertools
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,7 +82,7 @@ class FakeServer:
         return ChatResponse("x", "", [], "stop", metrics, "openai")
 
 
-def records(path: Path) -> list[dict[str, object]]:
+def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -119,9 +120,9 @@ async def test_open_loop_delivers_the_rate_on_absolute_deadlines(tmp_path: Path)
             )
     rows = records(tmp_path / "r.jsonl")
     assert stats.scheduled == len(rows) == 200
-    sent = sorted(float(r["sent_s"]) for r in rows)  # type: ignore[arg-type]
+    sent = sorted(float(r["sent_s"]) for r in rows)
     assert (len(sent) - 1) / (sent[-1] - sent[0]) == pytest.approx(100.0, rel=0.01)
-    assert max(float(r["queue_s"]) for r in rows) < 0.02 + loop.max_s  # type: ignore[arg-type]
+    assert max(float(r["queue_s"]) for r in rows) < 0.02 + loop.max_s
     assert np.percentile(stats.schedule_lag_s, 99) < 0.01 + (loop.percentile_s(99) or 0.0)
 
 
@@ -138,9 +139,9 @@ async def test_back_pressure_shows_up_as_queue_time(tmp_path: Path) -> None:
             max_requests=20,
             max_in_flight=1,
         )
-    rows = sorted(records(tmp_path / "r.jsonl"), key=lambda r: int(r["index"]))  # type: ignore[arg-type]
+    rows = sorted(records(tmp_path / "r.jsonl"), key=lambda r: int(r["index"]))
     assert stats.blocked >= 15
-    queue = [float(r["queue_s"]) for r in rows]  # type: ignore[arg-type]
+    queue = [float(r["queue_s"]) for r in rows]
     # Request i is due at i * 20 ms but can only start at i * 100 ms: it waits about i * 80 ms.
     assert queue[-1] == pytest.approx(19 * 0.08, abs=0.05)
     assert queue == sorted(queue)
@@ -169,8 +170,12 @@ async def test_open_loop_needs_a_bound() -> None:
         await run_open_loop(FakeServer(0), arrival_offsets_s(1.0), clock=RunClock(), sink=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="duration must be > 0"):
         await run_open_loop(
-            FakeServer(0), arrival_offsets_s(1.0), clock=RunClock(), sink=None, duration_s=0
-        )  # type: ignore[arg-type]
+            FakeServer(0),
+            arrival_offsets_s(1.0),
+            clock=RunClock(),
+            sink=None,  # type: ignore[arg-type]
+            duration_s=0,
+        )
 
 
 @pytest.mark.timing
@@ -213,7 +218,7 @@ async def test_open_loop_against_the_sim(tmp_path: Path) -> None:
     assert ttft is not None
     # The simulator stamps its own prefill (request read -> first token): the client's TTFT
     # is that plus the way over loopback, whatever the machine's load does to both.
-    prefill_s = [int(r["prompt_eval_duration_ns"]) / 1e9 for r in records(tmp_path / "r.jsonl")]  # type: ignore[call-overload]
+    prefill_s = [int(r["prompt_eval_duration_ns"]) / 1e9 for r in records(tmp_path / "r.jsonl")]
     assert float(np.median(prefill_s)) >= 0.02
     assert ttft.p50 == pytest.approx(float(np.median(prefill_s)), abs=0.01)
 

@@ -60,8 +60,8 @@ async def test_token_stress_calibrates_to_the_server_count(sim_url: str, tmp_pat
     sizes = stats.tables["sizes"]
     for row in sizes:
         assert row["count_source"] in ("usage", "server")  # the server's own count
-        assert abs(int(row["prompt_tokens"]) - int(row["target_tokens"])) <= 0.02 * int(  # type: ignore[call-overload]
-            row["target_tokens"]  # type: ignore[call-overload]
+        assert abs(int(row["prompt_tokens"]) - int(row["target_tokens"])) <= 0.02 * int(
+            row["target_tokens"]
         )
     prompts = [r for r in rows(stats.records_path) if r["warmup"] and r["prompt_tokens"]]
     assert prompts  # calibration probes are recorded as warm-up, not counted

@@ -345,7 +345,7 @@ def test_any_value_of_any_type_anywhere_loads_or_is_one_schema_error() -> None:
     one schema error line names the file and a line."""
     doc = yaml.safe_load(EXAMPLE.read_text())
     outcomes = {"loaded": 0, "refused": 0}
-    kinds = (7, None, "s", True, [], {"k": 1})
+    kinds: tuple[Any, ...] = (7, None, "s", True, [], {"k": 1})
     for index, path in enumerate(paths(doc)):
         for value in kinds[index % 2 :: 2]:
             text = yaml.safe_dump(replaced(doc, path, value), sort_keys=False)

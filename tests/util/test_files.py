@@ -58,7 +58,7 @@ def test_no_temporary_file_is_left_on_any_exception(
         assert len(temps(tmp_path)) == 1, "the data went to a temporary file first"
         raise error
 
-    monkeypatch.setattr(files.os, "replace", fail)
+    monkeypatch.setattr("pytest_llmserver._util.files.os.replace", fail)
     with pytest.raises(type(error)):
         atomic_write(target, "new")
     assert temps(tmp_path) == []

@@ -10,7 +10,10 @@ def test_redactor_hides_the_key_and_url_passwords_everywhere() -> None:
     redactor = Redactor(
         ["sk-live-1234567890", None], urls=["http://bob:pw-42@127.0.0.1:8/v1", None]
     )
-    assert redactor.secrets == ("sk-live-1234567890", "pw-42")
+    basic = "Ym9iOnB3LTQy"  # base64 of "bob:pw-42", the Basic credentials sent for the URL
+    assert redactor.secrets == ("sk-live-1234567890", basic, "pw-42")
+    assert redactor.text(f"401: Basic {basic}") == "401: Basic [redacted]"
+    assert redactor.text(f"echoed {basic}!") == "echoed [redacted]!"
     value = {
         "error": "HTTP 401 from http://127.0.0.1:8: bad key sk-live-1234567890",
         "url": "http://bob:pw-42@127.0.0.1:8/v1",
@@ -22,6 +25,11 @@ def test_redactor_hides_the_key_and_url_passwords_everywhere() -> None:
         "nested": [["[redacted]", 3], {"[redacted]": None}],
     }
     assert Redactor().text("nothing secret here") == "nothing secret here"
+
+
+def test_a_percent_encoded_url_password_is_hidden_in_both_forms() -> None:
+    redactor = Redactor(urls=["http://bob:p%40ss%3Aw0rd@127.0.0.1:8"])
+    assert redactor.text("sent p@ss:w0rd and p%40ss%3Aw0rd") == "sent [redacted] and [redacted]"
 
 
 def test_redaction_is_idempotent_and_stops_at_closing_brackets() -> None:

@@ -72,6 +72,7 @@ def trajectory_records(trajectory: Trajectory) -> Iterator[TestResult]:
             e2e_s=step.latency_s,
             output_tokens=step.output_tokens,
             finish_reason=step.finish_reason,
+            suspect=list(step.suspect),
         )
         yield _record(
             step.error_class is None,
