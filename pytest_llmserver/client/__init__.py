@@ -10,6 +10,7 @@ from pytest_llmserver.client._transport import (
 )
 from pytest_llmserver.client.errors import (
     CANCELLED,
+    CANCELLED_TEXT,
     ERROR_CLASSES,
     INTERNAL,
     LLMConnectError,
@@ -36,6 +37,7 @@ from pytest_llmserver.client.thinking import ThinkTagParser, split_thinking, str
 
 __all__ = [
     "CANCELLED",
+    "CANCELLED_TEXT",
     "CHAT_APIS",
     "ERROR_CLASSES",
     "HTTPX_ERRORS",

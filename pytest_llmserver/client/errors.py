@@ -84,6 +84,9 @@ CANCELLED = "cancelled"
 """``error_class`` of a request still in flight when its run was stopped (end of a run's
 drain time, or an interrupt): recorded, never silently dropped."""
 
+CANCELLED_TEXT = "still running when the run ended (cancelled)"
+"""The ``error`` text of a ``cancelled`` record."""
+
 INTERNAL = "internal"
 """``error_class`` of an exception that is none of the above (a fault of ours, or of a reply
 that got past every check): its type and message are recorded."""

@@ -21,6 +21,7 @@ import numpy as np
 from pytest_llmserver._util import sleep_until_ns
 from pytest_llmserver.client import (
     CANCELLED,
+    CANCELLED_TEXT,
     INTERNAL,
     ChatMetrics,
     ChatResponse,
@@ -133,9 +134,6 @@ class RunClock:
     def seconds(self, t_ns: int) -> float:
         """Seconds from the origin."""
         return (t_ns - self.t0_ns) / _NS
-
-
-CANCELLED_TEXT = "still running when the run ended (cancelled)"
 
 
 async def timed_request(

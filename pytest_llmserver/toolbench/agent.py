@@ -11,6 +11,7 @@ from typing import Any
 
 from pytest_llmserver.client import (
     CANCELLED,
+    CANCELLED_TEXT,
     INTERNAL,
     ChatMetrics,
     ChatResponse,
@@ -157,7 +158,7 @@ def failure(exc: BaseException) -> tuple[str, str, ChatMetrics]:
         partial = exc.metrics if isinstance(exc.metrics, ChatMetrics) else ChatMetrics()
         return exc.error_class, str(exc), partial
     if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
-        return CANCELLED, "still running when the run ended (cancelled)", ChatMetrics()
+        return CANCELLED, CANCELLED_TEXT, ChatMetrics()
     return INTERNAL, describe_failure(exc), ChatMetrics()
 
 
