@@ -123,10 +123,10 @@ async def test_a_cached_host_name_is_checked_on_every_address_it_resolves_to(
         monkeypatch.setattr(reach_module, "addresses_of", fake)
         return await reachable(record, scope, [])
 
-    split = await resolves(["127.0.0.5", "10.1.2.3"])
+    split = await resolves(["127.0.0.5", "127.0.1.3"])
     assert (
         split
-        == "cached http://llm.example:8080/v1: 10.1.2.3 is outside the scan scope; not contacted"
+        == "cached http://llm.example:8080/v1: 127.0.1.3 is outside the scan scope; not contacted"
     )
     assert await resolves([]) == (
         "cached http://llm.example:8080/v1: llm.example does not resolve; not contacted"
