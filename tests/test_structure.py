@@ -1,11 +1,13 @@
 """The rules the tree keeps: engines know nothing of pytest, ``import pytest_llmserver`` loads no
-simulator, every module imports on its own, modules stay small, and each package's ``__all__`` is
-its contract (other packages import only through it, and it holds nothing unused)."""
+simulator, a run of the plugin without a server loads no heavy module, every module imports on
+its own, modules stay small, and each package's ``__all__`` is its contract (other packages
+import only through it, and it holds nothing unused)."""
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +20,7 @@ MAX_LINES = 400
 PYTEST_SIDE = {"plugin", "suites"}
 NOT_APIS = {"suites"}  # test modules the plugin collects, not a package others import
 PYTEST_MODULES = ("pytest", "_pytest", "pytest_asyncio", "xdist", "pluggy")
+HEAVY = ("numpy", "matplotlib", "httpx", "httpcore", "yaml", "pytest_llmserver.sim")
 
 
 def module_name(path: Path) -> str:
@@ -97,6 +100,47 @@ def test_import_pytest_llmserver_loads_no_simulator() -> None:
     bare, used = json.loads(_fresh(code))
     assert bare == [], "import pytest_llmserver loads the simulator"
     assert used == [], "a public name of pytest_llmserver loads the simulator"
+
+
+TRIVIAL_TEST = """import pytest
+
+
+@pytest.mark.llm
+def test_one(llm_settings):
+    pass
+"""
+
+RECORD_LOADED = """import json, sys
+
+
+def pytest_unconfigure(config):
+    loaded = {h for h in HEAVY for m in sys.modules if m == h or m.startswith(h + ".")}
+    with open("loaded.json", "w") as out:
+        json.dump(sorted(loaded), out)
+"""
+
+
+def test_a_run_without_a_server_loads_no_heavy_module(tmp_path: Path) -> None:
+    """Registering the plugin (options, fixtures, settings), collecting and running a test that
+    uses its marker and fixture imports no numpy, matplotlib, httpx, yaml or simulator: the
+    engines load when a server, a chart or a task file needs them."""
+    (tmp_path / "conftest.py").write_text(f"HEAVY = {HEAVY!r}\n{RECORD_LOADED}", encoding="utf-8")
+    (tmp_path / "test_trivial.py").write_text(TRIVIAL_TEST, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_")}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # other plugins (respx) import httpx
+    plugins = ["-p", "pytest_llmserver.plugin", "-p", "pytest_asyncio.plugin"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *plugins, "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 skipped" in done.stdout
+    loaded = json.loads((tmp_path / "loaded.json").read_text(encoding="utf-8"))
+    assert loaded == [], f"a run without a server loads {loaded}"
 
 
 def test_every_module_imports_on_its_own() -> None:

@@ -1,43 +1,37 @@
 """The pytest plugin (entry point ``pytest11: pytest_llmserver``): hooks only. The fixtures
-come from ``plugin.fixtures``; the xdist hooks are registered only when xdist is present."""
+come from ``plugin.fixtures``; the xdist hooks are registered only when xdist is present.
+
+Registering the plugin loads only the options, the settings and the plugin's state: every hook
+imports the engines it needs when there is work for them (a server, a YAML task file, xdist)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmserver.plugin.arena import ArenaSession, check_arena
-from pytest_llmserver.plugin.discovery import (
-    list_servers,
-    models_for_all,
-    resolve_target,
-    stop_started_server,
-)
+from pytest_llmserver._lazy import lazy_face
 from pytest_llmserver.plugin.state import (
     DISCOVERY_KEY,
     NO_SERVER,
     RECORDER_KEY,
+    SERVER_STACK_KEY,
+    SESSIONS_KEY,
     SIGTERM_KEY,
+    YAML_SUFFIX,
     interrupt_on_sigterm,
     recorder,
     settings,
     shard_label,
     worker_id,
 )
-from pytest_llmserver.plugin.stress import ModeCall, StressSession
-from pytest_llmserver.plugin.toolbench import (
-    YAML_SUFFIX,
-    ToolbenchSession,
-    YamlTaskFile,
-    finalize_all,
-    task_param,
-)
-from pytest_llmserver.plugin.xdist import XdistHooks
-from pytest_llmserver.report import choice_lines
-from pytest_llmserver.run import display, export
 from pytest_llmserver.settings import OPTIONS
+
+if TYPE_CHECKING:
+    from pytest_llmserver.plugin.arena import ArenaSession, check_arena
+    from pytest_llmserver.plugin.stress import ModeCall, StressSession
+    from pytest_llmserver.plugin.toolbench import ToolbenchSession, task_param
 
 __all__ = [
     "ArenaSession",
@@ -49,6 +43,17 @@ __all__ = [
     "shard_label",
     "task_param",
 ]
+
+if not TYPE_CHECKING:
+    # No __dir__: pytest reads every name dir() lists when it registers the plugin.
+    __getattr__, _ = lazy_face(
+        __name__,
+        {
+            "arena": "ArenaSession check_arena",
+            "stress": "ModeCall StressSession",
+            "toolbench": "ToolbenchSession task_param",
+        },
+    )
 
 pytest_plugins = ("pytest_llmserver.plugin.fixtures",)
 
@@ -94,6 +99,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if not settings(config).discovery.list:
         return None
+    from pytest_llmserver.plugin.discovery import list_servers
+
     return list_servers(config)
 
 
@@ -110,6 +117,8 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[SIGTERM_KEY] = restore
     workers = None
     if config.pluginmanager.hasplugin("xdist"):
+        from pytest_llmserver.plugin.xdist import XdistHooks
+
         config.pluginmanager.register(XdistHooks(), "llmserver-xdist")
         workers = config.getoption("numprocesses", None)
     shards = s.stress.shards
@@ -129,12 +138,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    resolve_target(session.config)
+    if settings(session.config).target.server is not None:
+        from pytest_llmserver.plugin.discovery import resolve_target
+
+        resolve_target(session.config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if settings(metafunc.config).target.model != "all" or "llm_model" not in metafunc.fixturenames:
         return
+    from pytest_llmserver.plugin.discovery import models_for_all
+
     models = models_for_all(metafunc.config)
     if models:
         metafunc.parametrize("llm_model", models, indirect=True, scope="session", ids=models)
@@ -142,6 +156,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.name.endswith(YAML_SUFFIX):
+        from pytest_llmserver.plugin.toolbench import YamlTaskFile
+
         return YamlTaskFile.from_parent(parent, path=file_path)
     return None
 
@@ -154,6 +170,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     lines = [f"llm-server: {server} (api {target.api}), model: {target.model or 'first'}"]
     discovery = config.stash.get(DISCOVERY_KEY, None)
     if discovery is not None:
+        from pytest_llmserver.report import choice_lines
+
         lines += choice_lines(discovery)
     return [recorder(config).redactor.text(line) for line in lines]
 
@@ -176,12 +194,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write the run's files (a worker hands its part to the controller instead); a regression
     or an unusable baseline makes the exit status non-zero even when every test passed."""
     config = session.config
-    finalize_all(config)
-    stop_started_server(config)
+    if SESSIONS_KEY in config.stash:
+        from pytest_llmserver.plugin.toolbench import finalize_all
+
+        finalize_all(config)
+    if SERVER_STACK_KEY in config.stash:
+        from pytest_llmserver.plugin.discovery import stop_started_server
+
+        stop_started_server(config)
     run = config.stash.get(RECORDER_KEY, None)
     if run is None:
         return
     if worker_id(config) is not None:
+        from pytest_llmserver.run import export
+
         config.workeroutput["llm_results"] = export(run)  # type: ignore[attr-defined]
         return
     run.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
@@ -195,4 +221,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     run = terminalreporter.config.stash.get(RECORDER_KEY, None)
     if run is not None and worker_id(terminalreporter.config) is None:
+        from pytest_llmserver.run import display
+
         display(run, terminalreporter)

@@ -4,26 +4,29 @@ sessions ``llm_toolbench``, ``llm_stress``, ``llm_arena`` over ``llm_target``.""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
 
-from pytest_llmserver.client import LLMError, ModelClient, ServerRecord, select_model
-from pytest_llmserver.plugin.arena import ArenaSession
-from pytest_llmserver.plugin.sessions import Target
 from pytest_llmserver.plugin.state import (
     DISCOVERY_KEY,
     NO_SERVER,
+    SESSIONS_KEY,
     TARGET_KEY,
     model_dir,
     recorder,
     settings,
     worker_id,
 )
-from pytest_llmserver.plugin.stress import StressSession
-from pytest_llmserver.plugin.toolbench import SESSIONS_KEY, ToolbenchSession, task_of
-from pytest_llmserver.servers import serve
 from pytest_llmserver.settings import Settings
+
+if TYPE_CHECKING:
+    from pytest_llmserver.client import ModelClient, ServerRecord
+    from pytest_llmserver.plugin.arena import ArenaSession
+    from pytest_llmserver.plugin.sessions import Target
+    from pytest_llmserver.plugin.stress import StressSession
+    from pytest_llmserver.plugin.toolbench import ToolbenchSession
 
 __all__ = [
     "llm_arena",
@@ -48,6 +51,9 @@ def llm_server(pytestconfig: pytest.Config, llm_settings: Settings) -> Iterator[
     """The server under test: discovered, probed, or started for the session (sim, local)."""
     if llm_settings.target.server is None:
         pytest.skip(NO_SERVER)
+    from pytest_llmserver.client import LLMError  # the engines load only when a test needs them
+    from pytest_llmserver.servers import serve
+
     discovery = pytestconfig.stash.get(DISCOVERY_KEY, None)
     if discovery is not None and discovery.chosen is None:
         notes = "".join(f"; {note}" for note in discovery.notes)
@@ -65,6 +71,8 @@ def llm_model(
     request: pytest.FixtureRequest, llm_server: ServerRecord, llm_settings: Settings
 ) -> str:
     """The model under test: ``--llm-model`` (each in turn for ``all``), else the first listed."""
+    from pytest_llmserver.client import LLMError, select_model
+
     requested = getattr(request, "param", llm_settings.target.model)
     if requested == "all":
         pytest.fail(f"--llm-model=all: {llm_server.url} lists no models", pytrace=False)
@@ -86,6 +94,8 @@ def llm_target(
     request: pytest.FixtureRequest, llm_server: ServerRecord, llm_model: str, llm_settings: Settings
 ) -> Target:
     """The server and model under test with the run's settings and recorder."""
+    from pytest_llmserver.plugin.sessions import Target
+
     config = request.config
     return Target(
         llm_server, llm_model, llm_settings, recorder(config), lambda: model_dir(config, llm_model)
@@ -95,6 +105,8 @@ def llm_target(
 @pytest.fixture(scope="session")
 def llm_toolbench(request: pytest.FixtureRequest, llm_target: Target) -> ToolbenchSession:
     """Runs the session's selected tool-bench tasks together; tests check their own result."""
+    from pytest_llmserver.plugin.toolbench import ToolbenchSession, task_of
+
     tasks = [t for t in (task_of(item) for item in request.session.items) if t is not None]
     unique = list({task.task_id: task for task in tasks}.values())
     worker = worker_id(request.config)
@@ -111,10 +123,14 @@ def llm_toolbench(request: pytest.FixtureRequest, llm_target: Target) -> Toolben
 @pytest.fixture(scope="session")
 def llm_stress(request: pytest.FixtureRequest, llm_target: Target) -> StressSession:
     """Runs stress modes against the target; each writes ``stress-<mode>-<id>.md/.json``."""
+    from pytest_llmserver.plugin.stress import StressSession
+
     return StressSession(llm_target, quiet=request.config.get_verbosity() < 0)
 
 
 @pytest.fixture(scope="session")
 def llm_arena(llm_target: Target) -> ArenaSession:
     """Runs the prompt and model arenas; each writes ``arena-<kind>.md/.json``."""
+    from pytest_llmserver.plugin.arena import ArenaSession
+
     return ArenaSession(llm_target)

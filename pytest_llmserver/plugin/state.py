@@ -11,26 +11,34 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_llmserver._util import slug
 from pytest_llmserver._version import __version__
-from pytest_llmserver.client import ServerRecord
-from pytest_llmserver.discovery import Discovery, ScanInputError
+from pytest_llmserver.discovery import ScanInputError
 from pytest_llmserver.report import make_run_dir
-from pytest_llmserver.run import RunRecorder
-from pytest_llmserver.servers import discovery_options
 from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
 
-SETTINGS_KEY = pytest.StashKey[Settings]()
-RUN_DIR_KEY = pytest.StashKey[Path]()
-RECORDER_KEY = pytest.StashKey[RunRecorder]()
-TARGET_KEY = pytest.StashKey[ServerRecord]()
-DISCOVERY_KEY = pytest.StashKey[Discovery]()
-SERVER_STACK_KEY = pytest.StashKey[ExitStack]()
-SIGTERM_KEY = pytest.StashKey[Callable[[], None]]()
+if TYPE_CHECKING:
+    from pytest_llmserver.client import ServerRecord
+    from pytest_llmserver.discovery import Discovery
+    from pytest_llmserver.plugin.toolbench import ToolbenchSession
+    from pytest_llmserver.run import RunRecorder
+
+# Annotated rather than subscripted, so the engines behind these types load only when used.
+SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()
+RUN_DIR_KEY: pytest.StashKey[Path] = pytest.StashKey()
+RECORDER_KEY: pytest.StashKey[RunRecorder] = pytest.StashKey()
+TARGET_KEY: pytest.StashKey[ServerRecord] = pytest.StashKey()
+DISCOVERY_KEY: pytest.StashKey[Discovery] = pytest.StashKey()
+SERVER_STACK_KEY: pytest.StashKey[ExitStack] = pytest.StashKey()
+SIGTERM_KEY: pytest.StashKey[Callable[[], None]] = pytest.StashKey()
+SESSIONS_KEY: pytest.StashKey[dict[str, ToolbenchSession]] = pytest.StashKey()
+
+YAML_SUFFIX = ".llm.yaml"
+"""The ending of a YAML task file the plugin collects."""
 
 NO_SERVER = (
     "needs an LLM server: pass --llm-server=auto|URL|HOST:PORT|sim|local "
@@ -90,7 +98,10 @@ def settings(config: pytest.Config) -> Settings:
                 env=os.environ,
                 ini={s.name: str(config.getini(s.ini) or "") or None for s in OPTIONS},
             )
-            discovery_options(resolved)  # a subnet over the host cap is a usage error too
+            if resolved.discovery.scan_subnet:  # a subnet over the host cap is a usage error too
+                from pytest_llmserver.servers import discovery_options
+
+                discovery_options(resolved)
         except (SettingsError, ScanInputError) as exc:
             raise pytest.UsageError(str(exc)) from None
         config.stash[SETTINGS_KEY] = resolved
@@ -122,6 +133,8 @@ def run_dir(config: pytest.Config) -> Path:
 def recorder(config: pytest.Config) -> RunRecorder:
     """The session's ``RunRecorder`` (made on first use; its run directory only when needed)."""
     if RECORDER_KEY not in config.stash:
+        from pytest_llmserver.run import RunRecorder
+
         config.stash[RECORDER_KEY] = RunRecorder(
             settings(config),
             lambda: run_dir(config),

@@ -14,6 +14,7 @@ import pytest
 
 from pytest_llmserver.gate import comparison_lines
 from pytest_llmserver.plugin.sessions import Target
+from pytest_llmserver.plugin.state import SESSIONS_KEY
 from pytest_llmserver.report import ChatHistoryManager, chart_section, toolbench_chart
 from pytest_llmserver.toolbench import (
     AgentTask,
@@ -26,8 +27,6 @@ from pytest_llmserver.toolbench import (
 )
 
 TASK_KEY = pytest.StashKey[AgentTask]()
-SESSIONS_KEY = pytest.StashKey[dict[str, "ToolbenchSession"]]()
-YAML_SUFFIX = ".llm.yaml"
 
 
 def _marks(task: AgentTask) -> list[pytest.MarkDecorator]:

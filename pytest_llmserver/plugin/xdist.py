@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.plugin.state import TARGET_KEY, recorder, run_dir, settings, shard_of
-from pytest_llmserver.run import absorb
 
 
 def shard_scope(nodeid: str) -> str:
@@ -57,4 +56,6 @@ class XdistHooks:
         """Controller: take in what the worker recorded."""
         exported = getattr(node, "workeroutput", {}).get("llm_results")
         if exported:
+            from pytest_llmserver.run import absorb  # the run's merge loads the engines
+
             absorb(recorder(node.config), exported)

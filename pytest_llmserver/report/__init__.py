@@ -1,42 +1,49 @@
 """Reports under ``logs/``: one directory per run, its charts, run log and saved transcripts."""
 
-from pytest_llmserver.report.charts import (
-    Chart,
-    chart_markdown,
-    chart_section,
-    charts_available,
-    stress_charts,
-    sweep_chart,
-    toolbench_chart,
-)
-from pytest_llmserver.report.discovery import (
-    choice_lines,
-    describe,
-    scan_progress_text,
-    server_table,
-)
-from pytest_llmserver.report.results import (
-    ArenaEntry,
-    RunResults,
-    StressEntry,
-    ToolbenchEntry,
-    write_results,
-)
-from pytest_llmserver.report.rundir import make_run_dir
-from pytest_llmserver.report.runlog import (
-    close_logger,
-    log_request_error,
-    log_test_summary,
-    log_vllm_error,
-    setup_logger,
-)
-from pytest_llmserver.report.transcripts import (
-    FORMAT,
-    ChatHistoryManager,
-    HistoryError,
-    HistoryWarning,
-    TranscriptInfo,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_llmserver._lazy import lazy_face
+
+if TYPE_CHECKING:
+    from pytest_llmserver.report.charts import (
+        Chart,
+        chart_markdown,
+        chart_section,
+        charts_available,
+        stress_charts,
+        sweep_chart,
+        toolbench_chart,
+    )
+    from pytest_llmserver.report.discovery import (
+        choice_lines,
+        describe,
+        scan_progress_text,
+        server_table,
+    )
+    from pytest_llmserver.report.results import (
+        ArenaEntry,
+        RunResults,
+        StressEntry,
+        ToolbenchEntry,
+        write_results,
+    )
+    from pytest_llmserver.report.rundir import make_run_dir
+    from pytest_llmserver.report.runlog import (
+        close_logger,
+        log_request_error,
+        log_test_summary,
+        log_vllm_error,
+        setup_logger,
+    )
+    from pytest_llmserver.report.transcripts import (
+        FORMAT,
+        ChatHistoryManager,
+        HistoryError,
+        HistoryWarning,
+        TranscriptInfo,
+    )
 
 __all__ = [
     "FORMAT",
@@ -67,3 +74,19 @@ __all__ = [
     "toolbench_chart",
     "write_results",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        {
+            "charts": (
+                "Chart chart_markdown chart_section charts_available stress_charts sweep_chart "
+                "toolbench_chart"
+            ),
+            "discovery": "choice_lines describe scan_progress_text server_table",
+            "results": "ArenaEntry RunResults StressEntry ToolbenchEntry write_results",
+            "rundir": "make_run_dir",
+            "runlog": "close_logger log_request_error log_test_summary log_vllm_error setup_logger",
+            "transcripts": "FORMAT ChatHistoryManager HistoryError HistoryWarning TranscriptInfo",
+        },
+    )

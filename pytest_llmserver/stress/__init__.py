@@ -5,47 +5,52 @@ The names in ``__all__`` are this package's contract; other packages import only
 
 from __future__ import annotations
 
-from pytest_llmserver.stress.engine import (
-    ArrivalProcess,
-    LoopLagMonitor,
-    RunClock,
-    arrival_offsets_s,
-    run_closed_loop,
-    run_open_loop,
-    run_warmup,
-)
-from pytest_llmserver.stress.modes.tester import StressTester
-from pytest_llmserver.stress.percentiles import (
-    metric_table,
-    min_samples,
-    summarize,
-)
-from pytest_llmserver.stress.progress import RollingMedian, progress_text
-from pytest_llmserver.stress.records import (
-    RECORD_FIELDS,
-    JsonlSink,
-    TestResult,
-    iter_records,
-    read_records,
-    read_results,
-)
-from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
-from pytest_llmserver.stress.result import TestStats
-from pytest_llmserver.stress.shards import merge_records, rendezvous, share
-from pytest_llmserver.stress.slo import (
-    check_slos,
-    goodput,
-    parse_slos,
-)
-from pytest_llmserver.stress.summary import (
-    drift,
-    error_counts,
-    summarize_file,
-    summarize_records,
-    suspect_note,
-    throughput,
-)
-from pytest_llmserver.stress.workload import PROFILES
+from typing import TYPE_CHECKING
+
+from pytest_llmserver._lazy import lazy_face
+
+if TYPE_CHECKING:
+    from pytest_llmserver.stress.engine import (
+        ArrivalProcess,
+        LoopLagMonitor,
+        RunClock,
+        arrival_offsets_s,
+        run_closed_loop,
+        run_open_loop,
+        run_warmup,
+    )
+    from pytest_llmserver.stress.modes.tester import StressTester
+    from pytest_llmserver.stress.percentiles import (
+        metric_table,
+        min_samples,
+        summarize,
+    )
+    from pytest_llmserver.stress.progress import RollingMedian, progress_text
+    from pytest_llmserver.stress.records import (
+        RECORD_FIELDS,
+        JsonlSink,
+        TestResult,
+        iter_records,
+        read_records,
+        read_results,
+    )
+    from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
+    from pytest_llmserver.stress.result import TestStats
+    from pytest_llmserver.stress.shards import merge_records, rendezvous, share
+    from pytest_llmserver.stress.slo import (
+        check_slos,
+        goodput,
+        parse_slos,
+    )
+    from pytest_llmserver.stress.summary import (
+        drift,
+        error_counts,
+        summarize_file,
+        summarize_records,
+        suspect_note,
+        throughput,
+    )
+    from pytest_llmserver.stress.workload import PROFILES
 
 __all__ = [
     "PROFILES",
@@ -85,3 +90,26 @@ __all__ = [
     "to_json",
     "write_stress_report",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_face(
+        __name__,
+        {
+            "engine": (
+                "ArrivalProcess LoopLagMonitor RunClock arrival_offsets_s run_closed_loop "
+                "run_open_loop run_warmup"
+            ),
+            "modes.tester": "StressTester",
+            "percentiles": "metric_table min_samples summarize",
+            "progress": "RollingMedian progress_text",
+            "records": "RECORD_FIELDS JsonlSink TestResult iter_records read_records read_results",
+            "report": "free_stem to_json write_stress_report",
+            "result": "TestStats",
+            "shards": "merge_records rendezvous share",
+            "slo": "check_slos goodput parse_slos",
+            "summary": (
+                "drift error_counts summarize_file summarize_records suspect_note throughput"
+            ),
+            "workload": "PROFILES",
+        },
+    )

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-import numpy as np
-
 from pytest_llmserver._util import sleep_until_ns
 from pytest_llmserver.client import (
     CANCELLED,
@@ -61,6 +59,8 @@ def arrival_offsets_s(
             index += 1
     if process not in ("poisson", "gamma"):
         raise ValueError(f"unknown arrival process {process!r} (constant, poisson, gamma)")
+    import numpy as np  # numpy only where it is used: the options import this module
+
     rng = np.random.default_rng(seed)
     shape = 1.0 if process == "poisson" else 1.0 / burstiness**2
     offset = 0.0
@@ -80,6 +80,8 @@ class LoopLagMonitor:
     BINS = 20_000  # 0.1 ms bins up to 2 s; later lags land in the last bin (max kept apart)
 
     def __init__(self, interval_s: float = 0.01) -> None:
+        import numpy as np
+
         self.interval_s = interval_s
         self._counts = np.zeros(self.BINS, dtype=np.int64)
         self.max_s = 0.0
@@ -117,6 +119,8 @@ class LoopLagMonitor:
         if not total:
             return None
         rank = math.ceil(total * percent / 100.0)
+        import numpy as np
+
         index = int(np.searchsorted(np.cumsum(self._counts), rank))
         return min((index + 1) * self.BIN_S, self.max_s)
 

@@ -5,49 +5,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_llmserver.toolbench.agent import (
-    ToolCallRecord,
-    Trajectory,
-    run_agent_loop,
-)
-from pytest_llmserver.toolbench.builtin import SUBSETS, TASKS_DIR, builtin_tasks, tier_ids
-from pytest_llmserver.toolbench.report import write_report
-from pytest_llmserver.toolbench.runner import (
-    TaskResult,
-    TierSummary,
-    ToolbenchRun,
-    run_toolbench,
-    tier_summary,
-)
-from pytest_llmserver.toolbench.scoring import (
-    TaskScore,
-    call_matches,
-    extract_numbers,
-    numeric_match,
-    score_task,
-    word_present,
-)
-from pytest_llmserver.toolbench.task import (
-    TIERS,
-    AgentTask,
-    RequiredCall,
-    SolutionStep,
-    TaskSchemaError,
-    load_tasks,
-)
-from pytest_llmserver.toolbench.tools.calculator import safe_calc
-from pytest_llmserver.toolbench.tools.registry import TOOL_GROUPS
+from pytest_llmserver._lazy import lazy_face
 
-
-def __getattr__(name: str) -> Any:
-    if name == "TASKS":
-        return builtin_tasks()
-    if name in SUBSETS:
-        return tier_ids(SUBSETS[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+if TYPE_CHECKING:
+    from pytest_llmserver.toolbench.agent import (
+        ToolCallRecord,
+        Trajectory,
+        run_agent_loop,
+    )
+    from pytest_llmserver.toolbench.builtin import TASKS_DIR, builtin_tasks
+    from pytest_llmserver.toolbench.report import write_report
+    from pytest_llmserver.toolbench.runner import (
+        TaskResult,
+        TierSummary,
+        ToolbenchRun,
+        run_toolbench,
+        tier_summary,
+    )
+    from pytest_llmserver.toolbench.scoring import (
+        TaskScore,
+        call_matches,
+        extract_numbers,
+        numeric_match,
+        score_task,
+        word_present,
+    )
+    from pytest_llmserver.toolbench.task import (
+        TIERS,
+        AgentTask,
+        RequiredCall,
+        SolutionStep,
+        TaskSchemaError,
+        load_tasks,
+    )
+    from pytest_llmserver.toolbench.tools.calculator import safe_calc
+    from pytest_llmserver.toolbench.tools.registry import TOOL_GROUPS
 
 __all__ = [
     "BRUTAL_SUBSET",
@@ -82,3 +76,28 @@ __all__ = [
     "word_present",
     "write_report",
 ]
+
+_face_getattr, __dir__ = lazy_face(
+    __name__,
+    {
+        "agent": "ToolCallRecord Trajectory run_agent_loop",
+        "builtin": "TASKS_DIR builtin_tasks",
+        "report": "write_report",
+        "runner": "TaskResult TierSummary ToolbenchRun run_toolbench tier_summary",
+        "scoring": "TaskScore call_matches extract_numbers numeric_match score_task word_present",
+        "task": "TIERS AgentTask RequiredCall SolutionStep TaskSchemaError load_tasks",
+        "tools.calculator": "safe_calc",
+        "tools.registry": "TOOL_GROUPS",
+    },
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TASKS" or name.endswith("_SUBSET"):
+        from pytest_llmserver.toolbench.builtin import SUBSETS, builtin_tasks, tier_ids
+
+        if name == "TASKS":
+            return builtin_tasks()
+        if name in SUBSETS:
+            return tier_ids(SUBSETS[name])
+    return _face_getattr(name)
