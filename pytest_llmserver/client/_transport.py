@@ -5,6 +5,7 @@ Nothing here knows a chat protocol; ``ModelClient`` and discovery build on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,12 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_llmserver.client._keepalive import (
-    ConnectionPolicy,
-    was_reset,
-    watch_attempt,
-    watched_transport,
-)
+from pytest_llmserver.client._keepalive import ConnectionPolicy, was_reset, watch_attempt
+from pytest_llmserver.client._wire import WireTransport
 from pytest_llmserver.client.errors import (
     LLMConnectError,
     LLMError,
@@ -55,8 +52,10 @@ def make_http_client(
     api_key: str | None = None,
     headers: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = time.perf_counter_ns,
 ) -> httpx.AsyncClient:
-    """One shared client with a pool sized to ``concurrency`` (httpx's default caps it).
+    """One shared client on the client's own transport (``WireTransport``), its pool sized
+    to ``concurrency``, stamping arrivals with ``clock``; or on ``transport`` when given.
 
     An ``api_key`` goes out as ``Authorization: Bearer`` on every request, also when the URL
     holds a ``user:password`` (without a key, httpx sends those as ``Basic`` credentials)."""
@@ -75,7 +74,7 @@ def make_http_client(
         ),
         headers=all_headers,
         auth=BearerAuth(api_key) if api_key else None,
-        transport=transport if transport is not None else watched_transport(limits),
+        transport=transport if transport is not None else WireTransport(limits, clock=clock),
     )
 
 

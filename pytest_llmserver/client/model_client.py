@@ -109,6 +109,7 @@ class ModelClient:
             api_key=api_key,
             headers=headers,
             transport=transport,
+            clock=clock,
         )
         url = self.protocol.chat_url(self.server)
         self.chat_url = redact_url(url)
@@ -197,8 +198,9 @@ class ModelClient:
         **options: Unpack[RequestOptions],
     ) -> ChatResponse:
         """Run one request to the end and return the whole response."""
-        async for _ in self.stream(messages, tools=tools, **options):
-            pass
+        _checked(options, RequestOptions, "stream")
+        async for _ in self._request(messages, tools, options, deliver=False):
+            pass  # nothing is yielded
         assert self.last_response is not None
         return self.last_response
 
@@ -218,6 +220,19 @@ class ModelClient:
         ``post_traced``'s stale-connection retry.
         """
         _checked(options, RequestOptions, "stream")
+        async for piece in self._request(messages, tools, options, deliver=True):
+            yield piece
+
+    # The request ------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        options: RequestOptions,
+        *,
+        deliver: bool,
+    ) -> AsyncIterator[str]:
         limit = options.get("max_tokens")
         request = ChatRequest(
             model=self.model,
@@ -233,7 +248,7 @@ class ModelClient:
         )
         body = self.protocol.body(request)
         try:
-            async for piece in self._send(body, messages):
+            async for piece in self._send(body, messages, deliver=deliver):
                 yield piece
         except LLMHTTPStatusError as exc:
             refused = exc.status_code in (400, 422) and "stream_options" in exc.server_message
@@ -241,16 +256,15 @@ class ModelClient:
                 raise
             self.include_usage = False
             del body["stream_options"]
-            async for piece in self._send(body, messages, usage_fallback=True):
+            async for piece in self._send(body, messages, deliver=deliver, usage_fallback=True):
                 yield piece
-
-    # The request ------------------------------------------------------------------------------
 
     async def _send(
         self,
         body: dict[str, Any],
         messages: list[dict[str, Any]],
         *,
+        deliver: bool,
         usage_fallback: bool = False,
     ) -> AsyncIterator[str]:
         builder = ResponseBuilder(parse_think_tags=self.parse_think_tags)
@@ -258,7 +272,7 @@ class ModelClient:
             model=self.model, api=self.api, url=self.chat_url, usage_fallback=usage_fallback
         )
         try:
-            async for piece in self._exchange.run(body, builder, metrics):
+            async for piece in self._exchange.run(body, builder, metrics, deliver):
                 yield piece
         except LLMError as exc:
             exc.metrics = self._finish(builder, metrics, messages)
