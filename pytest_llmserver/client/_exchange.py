@@ -24,6 +24,7 @@ from pytest_llmserver.client._body import (
 from pytest_llmserver.client._deadline import Deadline
 from pytest_llmserver.client._keepalive import ConnectionPolicy
 from pytest_llmserver.client._transport import Clock, Timeouts, map_http_errors, post_traced
+from pytest_llmserver.client._wire import DirectPost
 from pytest_llmserver.client.errors import (
     LLMProtocolError,
     LLMStreamClosedError,
@@ -46,7 +47,7 @@ class Exchange:
     """The parts of a ``ModelClient`` one request needs. ``url`` is the address requests go
     to (it may hold a password); ``shown_url`` is the one messages name."""
 
-    __slots__ = ("clock", "http", "policy", "protocol", "shown_url", "timeouts", "url")
+    __slots__ = ("clock", "direct", "http", "policy", "protocol", "shown_url", "timeouts", "url")
 
     def __init__(
         self,
@@ -57,8 +58,10 @@ class Exchange:
         timeouts: Timeouts,
         clock: Clock,
         policy: ConnectionPolicy,
+        direct: DirectPost | None = None,
     ) -> None:
         self.http = http
+        self.direct = direct
         self.protocol = protocol
         self.url = url
         self.shown_url = shown_url
@@ -81,7 +84,14 @@ class Exchange:
         try:
             with map_http_errors(shown, self.timeouts):
                 response = await post_traced(
-                    self.http, self.url, content, metrics, self.clock, deadline, self.policy
+                    self.http,
+                    self.url,
+                    content,
+                    metrics,
+                    self.clock,
+                    deadline,
+                    self.policy,
+                    self.direct,
                 )
                 try:
                     metrics.http_status = response.status_code

@@ -12,7 +12,14 @@ from pytest_llmserver._util import Redactor, redact_url
 from pytest_llmserver.client._api import ChatRequest
 from pytest_llmserver.client._exchange import Exchange
 from pytest_llmserver.client._keepalive import ConnectionPolicy
-from pytest_llmserver.client._transport import Clock, Timeouts, make_http_client
+from pytest_llmserver.client._transport import (
+    POST_HEADERS,
+    Clock,
+    Timeouts,
+    make_http_client,
+    pool_limits,
+)
+from pytest_llmserver.client._wire import DirectPost, WireTransport
 from pytest_llmserver.client.errors import LLMError, LLMHTTPStatusError
 from pytest_llmserver.client.metrics import ChatMetrics, estimate_tokens
 from pytest_llmserver.client.protocols import chat_api
@@ -103,21 +110,26 @@ class ModelClient:
         self.extra_body = extra_body
         self._clock = clock
         self._owns_http = http_client is None
+        own = None  # the client's own transport, when this client makes its pool
+        if http_client is None and transport is None:
+            own = WireTransport(pool_limits(concurrency), clock=clock)
         self._http = http_client or make_http_client(
             concurrency=concurrency,
             timeouts=timeouts,
             api_key=api_key,
             headers=headers,
-            transport=transport,
-            clock=clock,
+            transport=transport or own,
         )
         url = self.protocol.chat_url(self.server)
+        direct = None
+        if own is not None and (api_key or not httpx.URL(url).userinfo):
+            direct = DirectPost(self._http, own, url, POST_HEADERS)
         self.chat_url = redact_url(url)
         """The chat endpoint as messages and metrics name it (any URL password redacted)."""
         self._redactor = Redactor([api_key, _bearer(self._http)], urls=[url])
         policy = ConnectionPolicy.for_kind(self.server.kind)
         self._exchange = Exchange(
-            self._http, self.protocol, url, self.chat_url, timeouts, clock, policy
+            self._http, self.protocol, url, self.chat_url, timeouts, clock, policy, direct
         )
         self.last_metrics: ChatMetrics | None = None
         self.last_response: ChatResponse | None = None
