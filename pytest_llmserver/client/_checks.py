@@ -30,20 +30,30 @@ class ShapeError(ValueError):
 
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
+fast_loads: Callable[[bytes], Any] | None
+"""``orjson.loads`` when orjson is installed: it takes what it parses exactly like the
+standard library and rejects the rest (NaN, Infinity, lone surrogates, deep nesting), which
+then takes the standard path; only integers beyond 64 bits it would turn into floats, so
+texts with a run of 19 digits skip it."""
+try:
+    from orjson import loads as fast_loads
+except ImportError:  # pragma: no cover - orjson is an optional extra
+    fast_loads = None
+
+_ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
+
 
 def loads(data: bytes) -> Any:
     """``data`` parsed as JSON nested at most ``MAX_NESTING_DEPTH`` deep; ``ShapeError`` for
     anything else (never a ``RecursionError``)."""
     try:
         try:
-            # json.loads minus its encoding detection and wrappers: UTF-8 text that starts
-            # with its value, as every event does; anything else takes the full path.
-            text = data.decode()
-            value, end = _scan_once(text, 0)
-            if end != len(text) and not text[end:].isspace():
+            if fast_loads is None or _LONG_DIGITS in data.translate(_ZERO_DIGITS):
                 raise ValueError
-        except (ValueError, StopIteration):
-            value = json.loads(data)
+            value = fast_loads(data)
+        except ValueError:
+            value = _std_loads(data)
     except RecursionError:
         raise ShapeError(f"JSON nested deeper than {MAX_NESTING_DEPTH} levels") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -51,6 +61,20 @@ def loads(data: bytes) -> Any:
     # Depth needs as many brackets as levels: most events are cleared by two counts.
     if data.count(b"{") + data.count(b"[") > MAX_NESTING_DEPTH and too_deep(value):
         raise ShapeError(f"JSON nested deeper than {MAX_NESTING_DEPTH} levels")
+    return value
+
+
+def _std_loads(data: bytes) -> Any:
+    """``data`` parsed by the standard library."""
+    try:
+        # json.loads minus its encoding detection and wrappers: UTF-8 text that starts
+        # with its value, as every event does; anything else takes the full path.
+        text = data.decode()
+        value, end = _scan_once(text, 0)
+        if end != len(text) and not text[end:].isspace():
+            raise ValueError
+    except (ValueError, StopIteration):
+        return json.loads(data)
     return value
 
 

@@ -64,7 +64,7 @@ class Deadline:
 
     def resume(self, since_ns: int) -> int:
         """The consumer handed back control (it had it since ``since_ns``): that time is not
-        counted. Returns the time now. (The read loop inlines this for speed.)"""
+        counted. Returns the time now."""
         now = self._clock()
         self.end_ns += now - since_ns
         self.waiting = True

@@ -24,6 +24,7 @@ from pytest_llmserver.client._body import (
 from pytest_llmserver.client._deadline import Deadline
 from pytest_llmserver.client._keepalive import ConnectionPolicy
 from pytest_llmserver.client._transport import Clock, Timeouts, map_http_errors, post_traced
+from pytest_llmserver.client._wire import DirectPost
 from pytest_llmserver.client.errors import (
     LLMProtocolError,
     LLMStreamClosedError,
@@ -46,7 +47,7 @@ class Exchange:
     """The parts of a ``ModelClient`` one request needs. ``url`` is the address requests go
     to (it may hold a password); ``shown_url`` is the one messages name."""
 
-    __slots__ = ("clock", "http", "policy", "protocol", "shown_url", "timeouts", "url")
+    __slots__ = ("clock", "direct", "http", "policy", "protocol", "shown_url", "timeouts", "url")
 
     def __init__(
         self,
@@ -57,8 +58,10 @@ class Exchange:
         timeouts: Timeouts,
         clock: Clock,
         policy: ConnectionPolicy,
+        direct: DirectPost | None = None,
     ) -> None:
         self.http = http
+        self.direct = direct
         self.protocol = protocol
         self.url = url
         self.shown_url = shown_url
@@ -67,16 +70,28 @@ class Exchange:
         self.policy = policy
 
     async def run(
-        self, body: dict[str, Any], builder: ResponseBuilder, metrics: ChatMetrics
+        self,
+        body: dict[str, Any],
+        builder: ResponseBuilder,
+        metrics: ChatMetrics,
+        deliver: bool = True,
     ) -> AsyncIterator[str]:
-        """Send ``body``; yield answer text as it arrives (``builder`` collects the rest)."""
+        """Send ``body``; yield answer text as it arrives (``builder`` collects everything).
+        With ``deliver`` false nothing is yielded: the caller wants the response only."""
         shown = self.shown_url
         content = json.dumps(body, ensure_ascii=False).encode()
         deadline = Deadline(self.timeouts.total_s, self.clock)
         try:
             with map_http_errors(shown, self.timeouts):
                 response = await post_traced(
-                    self.http, self.url, content, metrics, self.clock, deadline, self.policy
+                    self.http,
+                    self.url,
+                    content,
+                    metrics,
+                    self.clock,
+                    deadline,
+                    self.policy,
+                    self.direct,
                 )
                 try:
                     metrics.http_status = response.status_code
@@ -85,12 +100,13 @@ class Exchange:
                         raise await self._status_error(response)
                     if body.get("stream"):
                         deadline.stage = "the stream"
-                        async for piece in self._read_stream(response, builder, deadline):
+                        pieces = self._read_stream(response, builder, deadline, deliver)
+                        async for piece in pieces:
                             yield piece
                     else:
                         deadline.stage = "the reply"
                         piece = await self._read_whole(response, builder)
-                        if piece:
+                        if piece and deliver:
                             deadline.waiting = False
                             since_ns = self.clock()
                             yield piece
@@ -143,24 +159,27 @@ class Exchange:
         return self.protocol.decoder(builder, shown, content_type)
 
     async def _read_stream(
-        self, response: httpx.Response, builder: ResponseBuilder, deadline: Deadline
+        self, response: httpx.Response, builder: ResponseBuilder, deadline: Deadline, deliver: bool
     ) -> AsyncIterator[str]:
-        """Cut the body into lines, stamping each chunk on arrival, before any parsing."""
+        """Cut the body into lines and feed them to the decoder, each stamped with the arrival
+        of its piece (taken by the transport where it can, else when the piece comes here)."""
         shown = self.shown_url
         decoder = self._decoder(response, builder)
         encoding = content_encoding(response)
         inflater = Inflater(encoding, shown) if encoding else None
         lines = LineSplitter(shown)
         clock = self.clock
+        arrival = response.extensions.get("llm_arrival")
+        if getattr(arrival, "clock", None) is not clock:
+            arrival = None  # stamps of another clock (or none): stamp here
         feed = decoder.feed_line
         split = lines.split
         received = 0
         t_ns = 0
         async for raw in response.aiter_raw():
-            t_ns = clock()
+            t_ns = arrival.t_ns if arrival is not None else clock()
             if t_ns > deadline.end_ns:
                 raise self._timeout("total deadline")
-            mark_ns = t_ns
             for chunk in inflater.feed(raw) if inflater is not None else (raw,):
                 received += len(chunk)
                 if received > MAX_RESPONSE_BYTES:
@@ -177,19 +196,15 @@ class Exchange:
                     found = split(chunk)
                 for line in found:
                     piece = feed(line, t_ns)
-                    if piece:
+                    if piece and deliver:
                         deadline.waiting = False
-                        yield piece
-                        now_ns = clock()  # the consumer's time is not the request's
-                        deadline.end_ns += now_ns - mark_ns
-                        deadline.waiting = True
-                        mark_ns = now_ns
-                        if deadline.disarmed:
-                            deadline.rearm()
+                        since_ns = clock()
+                        yield piece  # the consumer's time is not the request's
+                        deadline.resume(since_ns)
         deadline.waiting = False  # nothing more to wait for
         rest = lines.rest()
         piece = (feed(rest, t_ns) if rest else "") + decoder.end(t_ns) + builder.flush_text(t_ns)
-        if piece:
+        if piece and deliver:
             yield piece
         if not decoder.done and not builder.finish_reason:
             raise LLMStreamClosedError(

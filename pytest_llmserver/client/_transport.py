@@ -5,6 +5,7 @@ Nothing here knows a chat protocol; ``ModelClient`` and discovery build on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,12 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_llmserver.client._keepalive import (
-    ConnectionPolicy,
-    was_reset,
-    watch_attempt,
-    watched_transport,
-)
+from pytest_llmserver.client._keepalive import ConnectionPolicy, was_reset, watch_attempt
+from pytest_llmserver.client._wire import DirectPost, WireTransport, mocked
 from pytest_llmserver.client.errors import (
     LLMConnectError,
     LLMError,
@@ -55,16 +52,17 @@ def make_http_client(
     api_key: str | None = None,
     headers: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = time.perf_counter_ns,
 ) -> httpx.AsyncClient:
-    """One shared client with a pool sized to ``concurrency`` (httpx's default caps it).
+    """One shared client on the client's own transport (``WireTransport``), its pool sized
+    to ``concurrency``, stamping arrivals with ``clock``; or on ``transport`` when given.
 
     An ``api_key`` goes out as ``Authorization: Bearer`` on every request, also when the URL
     holds a ``user:password`` (without a key, httpx sends those as ``Basic`` credentials)."""
     all_headers = dict(headers or {})
     if api_key:
         all_headers["Authorization"] = f"Bearer {api_key}"
-    size = max(1, concurrency)
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    limits = pool_limits(concurrency)
     return httpx.AsyncClient(
         limits=limits,
         timeout=httpx.Timeout(
@@ -75,8 +73,14 @@ def make_http_client(
         ),
         headers=all_headers,
         auth=BearerAuth(api_key) if api_key else None,
-        transport=transport if transport is not None else watched_transport(limits),
+        transport=transport if transport is not None else WireTransport(limits, clock=clock),
     )
+
+
+def pool_limits(concurrency: int) -> httpx.Limits:
+    """A pool of ``concurrency`` connections (at least one), every one kept alive."""
+    size = max(1, concurrency)
+    return httpx.Limits(max_connections=size, max_keepalive_connections=size)
 
 
 class BearerAuth(httpx.Auth):
@@ -205,6 +209,10 @@ class SendTrace:
             metrics.connect_s = (self.connect_end_ns - self.connect_start_ns) * 1e-9
 
 
+POST_HEADERS = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+"""The headers of every chat request (the body is JSON; no compression is asked for)."""
+
+
 async def post_traced(
     http: httpx.AsyncClient,
     url: str,
@@ -213,6 +221,7 @@ async def post_traced(
     clock: Clock,
     deadline: Deadline | None = None,
     policy: ConnectionPolicy | None = None,
+    direct: DirectPost | None = None,
 ) -> httpx.Response:
     """POST JSON ``content``; return the response once its headers are in (body unread).
 
@@ -221,20 +230,26 @@ async def post_traced(
     response byte *and* was reset (so the server never read it) is sent once more, on a new
     connection, and recorded as ``stale_connection_retry``; the timing is that of the request
     that was answered. A clean close is never retried; it turns ``policy`` to a fresh
-    connection per request. httpx errors are raised as they are.
+    connection per request. httpx errors are raised as they are. ``direct`` (the client's own
+    transport, past httpx's client layer) is taken unless a test mock is active.
     """
-    headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-    if policy is not None and policy.close_each:
-        headers["Connection"] = "close"
+    close = policy is not None and policy.close_each
+    headers = {**POST_HEADERS, "Connection": "close"} if close else POST_HEADERS
+    if direct is not None and mocked():
+        direct = None
     for attempt in range(2):
         trace = SendTrace(clock, deadline)
-        request = http.build_request(
-            "POST", url, content=content, headers=headers, extensions={"trace": trace}
-        )
-        metrics.t_call_ns = clock()
         evidence = watch_attempt()
         try:
-            response = await http.send(request, stream=True)
+            if direct is not None:
+                metrics.t_call_ns = clock()
+                response = await direct.post(content, trace, close)
+            else:
+                request = http.build_request(
+                    "POST", url, content=content, headers=headers, extensions={"trace": trace}
+                )
+                metrics.t_call_ns = clock()
+                response = await http.send(request, stream=True)
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
             reused = not trace.connect_start_ns and trace.headers_start_ns
             if attempt or not reused or evidence.received_bytes:

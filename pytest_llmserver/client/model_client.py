@@ -12,7 +12,14 @@ from pytest_llmserver._util import Redactor, redact_url
 from pytest_llmserver.client._api import ChatRequest
 from pytest_llmserver.client._exchange import Exchange
 from pytest_llmserver.client._keepalive import ConnectionPolicy
-from pytest_llmserver.client._transport import Clock, Timeouts, make_http_client
+from pytest_llmserver.client._transport import (
+    POST_HEADERS,
+    Clock,
+    Timeouts,
+    make_http_client,
+    pool_limits,
+)
+from pytest_llmserver.client._wire import DirectPost, WireTransport
 from pytest_llmserver.client.errors import LLMError, LLMHTTPStatusError
 from pytest_llmserver.client.metrics import ChatMetrics, estimate_tokens
 from pytest_llmserver.client.protocols import chat_api
@@ -103,20 +110,26 @@ class ModelClient:
         self.extra_body = extra_body
         self._clock = clock
         self._owns_http = http_client is None
+        own = None  # the client's own transport, when this client makes its pool
+        if http_client is None and transport is None:
+            own = WireTransport(pool_limits(concurrency), clock=clock)
         self._http = http_client or make_http_client(
             concurrency=concurrency,
             timeouts=timeouts,
             api_key=api_key,
             headers=headers,
-            transport=transport,
+            transport=transport or own,
         )
         url = self.protocol.chat_url(self.server)
+        direct = None
+        if own is not None and (api_key or not httpx.URL(url).userinfo):
+            direct = DirectPost(self._http, own, url, POST_HEADERS)
         self.chat_url = redact_url(url)
         """The chat endpoint as messages and metrics name it (any URL password redacted)."""
         self._redactor = Redactor([api_key, _bearer(self._http)], urls=[url])
         policy = ConnectionPolicy.for_kind(self.server.kind)
         self._exchange = Exchange(
-            self._http, self.protocol, url, self.chat_url, timeouts, clock, policy
+            self._http, self.protocol, url, self.chat_url, timeouts, clock, policy, direct
         )
         self.last_metrics: ChatMetrics | None = None
         self.last_response: ChatResponse | None = None
@@ -197,8 +210,9 @@ class ModelClient:
         **options: Unpack[RequestOptions],
     ) -> ChatResponse:
         """Run one request to the end and return the whole response."""
-        async for _ in self.stream(messages, tools=tools, **options):
-            pass
+        _checked(options, RequestOptions, "stream")
+        async for _ in self._request(messages, tools, options, deliver=False):
+            pass  # nothing is yielded
         assert self.last_response is not None
         return self.last_response
 
@@ -218,6 +232,19 @@ class ModelClient:
         ``post_traced``'s stale-connection retry.
         """
         _checked(options, RequestOptions, "stream")
+        async for piece in self._request(messages, tools, options, deliver=True):
+            yield piece
+
+    # The request ------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        options: RequestOptions,
+        *,
+        deliver: bool,
+    ) -> AsyncIterator[str]:
         limit = options.get("max_tokens")
         request = ChatRequest(
             model=self.model,
@@ -233,7 +260,7 @@ class ModelClient:
         )
         body = self.protocol.body(request)
         try:
-            async for piece in self._send(body, messages):
+            async for piece in self._send(body, messages, deliver=deliver):
                 yield piece
         except LLMHTTPStatusError as exc:
             refused = exc.status_code in (400, 422) and "stream_options" in exc.server_message
@@ -241,16 +268,15 @@ class ModelClient:
                 raise
             self.include_usage = False
             del body["stream_options"]
-            async for piece in self._send(body, messages, usage_fallback=True):
+            async for piece in self._send(body, messages, deliver=deliver, usage_fallback=True):
                 yield piece
-
-    # The request ------------------------------------------------------------------------------
 
     async def _send(
         self,
         body: dict[str, Any],
         messages: list[dict[str, Any]],
         *,
+        deliver: bool,
         usage_fallback: bool = False,
     ) -> AsyncIterator[str]:
         builder = ResponseBuilder(parse_think_tags=self.parse_think_tags)
@@ -258,7 +284,7 @@ class ModelClient:
             model=self.model, api=self.api, url=self.chat_url, usage_fallback=usage_fallback
         )
         try:
-            async for piece in self._exchange.run(body, builder, metrics):
+            async for piece in self._exchange.run(body, builder, metrics, deliver):
                 yield piece
         except LLMError as exc:
             exc.metrics = self._finish(builder, metrics, messages)

@@ -17,6 +17,7 @@ from pytest_llmserver.client import (
     llm_error,
     map_http_errors,
 )
+from pytest_llmserver.client._wire import WireTransport
 from tests.client.mocked import BASE, approx
 from tests.clocked import FakeClock, clocked_response, delta, sse
 
@@ -120,9 +121,10 @@ async def test_a_clean_close_on_a_reused_connection_is_not_retried(clock: FakeCl
 
 async def test_pool_is_sized_to_concurrency() -> None:
     async with ModelClient({"url": BASE}, "m", concurrency=64) as client:
-        pool = client._http._transport._pool  # type: ignore[attr-defined]
-        assert pool._max_connections == 64
-        assert pool._max_keepalive_connections == 64
+        transport = client._http._transport
+        assert isinstance(transport, WireTransport)
+        assert transport.pool.max_connections == 64
+        assert transport.limits.max_keepalive_connections == 64
 
 
 # httpx exceptions -> LLMError, one table -----------------------------------------------------

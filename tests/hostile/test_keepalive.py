@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_llmserver.client import LLMStreamClosedError, ModelClient
-from pytest_llmserver.client._keepalive import is_watched
+from pytest_llmserver.client._wire import WireTransport
 from tests.hostile.matrix import APIS
 from tests.hostile.replies import ANSWER, MODELS, Api
 from tests.hostile.server import HostileServer, Schedule
@@ -70,6 +70,7 @@ async def test_a_server_known_to_close_after_streams_gets_a_fresh_connection_eac
     assert server.connections == 3
 
 
-async def test_the_client_pool_watches_its_connections() -> None:
+async def test_the_client_runs_on_its_own_transport() -> None:
+    """Only the client's own transport reports resets to the retry rule."""
     async with ModelClient({"url": "http://127.0.0.1:9"}, "m") as client:
-        assert is_watched(client._http._transport)
+        assert isinstance(client._http._transport, WireTransport)
