@@ -39,7 +39,7 @@ from pytest_llmserver.sim import (
     TimingModel,
 )
 
-FAST = TimingModel(ttft_s=0.001, per_token_s=0.0001)
+FAST = TimingModel(ttft_s=0.001, per_token_s=0.001)
 MODEL_WORDS = {"sim-short": 6, "sim-mid": 14, "sim-long": 30}
 PROMPT_WORDS = {"concise": 5, "plain": 12, "chain_of_thought": 24}
 TWO_QUESTIONS = TEST_QUESTIONS[:2]
