@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 
-import pytest
+import numpy  # noqa: F401  (loaded once here: pytester's inline runs drop what they import,
+import pytest  # and a C extension such as numpy cannot be loaded twice in one process)
 
 PYTESTER_INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 

@@ -9,7 +9,7 @@ of memory at once. Any other encoding is an ``LLMProtocolError``.
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import httpx
 
@@ -24,9 +24,22 @@ _GZIP = ("gzip", "x-gzip")
 
 
 def content_encoding(response: httpx.Response) -> str:
-    """The reply's content coding, lower case; ``""`` for none (or ``identity``)."""
+    """The coding of the pieces ``raw_pieces`` gives, lower case; ``""`` for none (or
+    ``identity``, or a body already read and so decoded)."""
+    if response.is_stream_consumed:
+        return ""
     value = response.headers.get("content-encoding", "").strip().lower()
     return "" if value == "identity" else value
+
+
+async def _read_before(response: httpx.Response) -> AsyncIterator[bytes]:
+    yield response.content
+
+
+def raw_pieces(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it comes off the wire (``aiter_raw``); a body something read before the
+    client saw it (respx's httpx mocker does) as its content, in one piece."""
+    return _read_before(response) if response.is_stream_consumed else response.aiter_raw()
 
 
 class Inflater:
@@ -79,7 +92,7 @@ async def decoded_chunks(response: httpx.Response, url: str) -> AsyncGenerator[b
     encoding = content_encoding(response)
     inflater = Inflater(encoding, url) if encoding else None
     total = 0
-    async for raw in response.aiter_raw():
+    async for raw in raw_pieces(response):
         for chunk in inflater.feed(raw) if inflater is not None else (raw,):
             total += len(chunk)
             if total > MAX_RESPONSE_BYTES:

@@ -18,6 +18,7 @@ from pytest_llmserver.client._body import (
     Inflater,
     LineSplitter,
     content_encoding,
+    raw_pieces,
     read_capped,
     too_long,
 )
@@ -176,7 +177,7 @@ class Exchange:
         split = lines.split
         received = 0
         t_ns = 0
-        async for raw in response.aiter_raw():
+        async for raw in raw_pieces(response):
             t_ns = arrival.t_ns if arrival is not None else clock()
             if t_ns > deadline.end_ns:
                 raise self._timeout("total deadline")

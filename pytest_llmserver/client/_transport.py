@@ -74,7 +74,22 @@ def make_http_client(
         headers=all_headers,
         auth=BearerAuth(api_key) if api_key else None,
         transport=transport if transport is not None else WireTransport(limits, clock=clock),
+        mounts=env_proxy_mounts(limits)
+        if transport is None or isinstance(transport, WireTransport)
+        else None,
     )
+
+
+def env_proxy_mounts(limits: httpx.Limits) -> dict[str, httpx.AsyncBaseTransport | None]:
+    """The proxies of ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` mounted
+    as httpx mounts them for a client of its own making (httpx reads the environment only
+    when it makes the transport); requests through a proxy use httpx's transport."""
+    from httpx._utils import get_environment_proxies  # httpx's reading of the variables
+
+    return {
+        pattern: None if proxy is None else httpx.AsyncHTTPTransport(proxy=proxy, limits=limits)
+        for pattern, proxy in get_environment_proxies().items()
+    }
 
 
 def pool_limits(concurrency: int) -> httpx.Limits:

@@ -36,12 +36,15 @@ _PORTS = {"http": 80, "https": 443}
 
 
 def mocked() -> bool:
-    """Whether a test mock has patched httpcore's pool or httpx's transport."""
+    """Whether a test mock has patched httpcore's pool, httpx's transport or httpx's choice of
+    transport (respx's two mockers, pytest-httpx)."""
     pool_send = httpcore.AsyncConnectionPool.handle_async_request
     transport_send = httpx.AsyncHTTPTransport.handle_async_request
+    choose = httpx.AsyncClient._transport_for_url
     return not (
         getattr(pool_send, "__module__", "").startswith("httpcore.")
         and getattr(transport_send, "__module__", "").startswith("httpx.")
+        and getattr(choose, "__module__", "").startswith("httpx.")
     )
 
 

@@ -121,8 +121,13 @@ class ModelClient:
             transport=transport or own,
         )
         url = self.protocol.chat_url(self.server)
-        direct = None
-        if own is not None and (api_key or not httpx.URL(url).userinfo):
+        direct = None  # past httpx's client layer: only where httpx would add nothing
+        target = httpx.URL(url)
+        if (
+            own is not None
+            and (api_key or not target.userinfo)
+            and self._http._transport_for_url(target) is own  # not through a proxy (env)
+        ):
             direct = DirectPost(self._http, own, url, POST_HEADERS)
         self.chat_url = redact_url(url)
         """The chat endpoint as messages and metrics name it (any URL password redacted)."""

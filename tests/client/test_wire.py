@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from pytest_llmserver.client import _conn
+from pytest_llmserver.client import ModelClient, _conn
 from pytest_llmserver.client._framing import (
     ChunkedBody,
     FramingError,
@@ -315,3 +315,33 @@ async def test_a_test_mock_takes_over_from_the_socket() -> None:
 
 def test_no_mock_is_active_outside_one() -> None:
     assert not mocked()
+
+
+@respx.mock(using="httpx")
+async def test_a_mock_of_httpx_transport_choice_also_takes_over(
+    respx_mock: respx.MockRouter,
+) -> None:
+    assert mocked()
+    respx_mock.post("http://mocked.invalid/v1/chat/completions").respond(
+        200, json={"choices": [{"message": {"role": "assistant", "content": "hi"}}]}
+    )
+    server = {"url": "http://mocked.invalid", "type": "openai"}
+    async with ModelClient(server, "m") as model:
+        reply = await model.complete([{"role": "user", "content": "x"}], stream=False)
+    assert reply.content == "hi"
+
+
+def test_the_direct_path_is_taken_only_where_httpx_would_add_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain = ModelClient({"url": "http://127.0.0.1:9", "type": "openai"}, "m")
+    assert plain._exchange.direct is not None
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.2:9")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    proxied = ModelClient({"url": "http://127.0.0.1:9", "type": "openai"}, "m")
+    assert proxied._exchange.direct is None  # through the proxy, on httpx's transport
+    bypassed = ModelClient({"url": "http://localhost:9", "type": "openai"}, "m")
+    assert bypassed._exchange.direct is not None  # NO_PROXY names it
+    monkeypatch.delenv("HTTP_PROXY")
+    basic = ModelClient({"url": "http://u:p@127.0.0.1:9", "type": "openai"}, "m")
+    assert basic._exchange.direct is None  # httpx's auth flow adds the Basic header
