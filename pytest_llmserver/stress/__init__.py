@@ -5,15 +5,7 @@ The names in ``__all__`` are this package's contract; other packages import only
 
 from __future__ import annotations
 
-from pytest_llmserver.stress.engine import (
-    ArrivalProcess,
-    LoopLagMonitor,
-    RunClock,
-    arrival_offsets_s,
-    run_closed_loop,
-    run_open_loop,
-    run_warmup,
-)
+from pytest_llmserver.stress.engine import run_closed_loop, run_open_loop, run_warmup
 from pytest_llmserver.stress.modes.tester import StressTester
 from pytest_llmserver.stress.percentiles import (
     metric_table,
@@ -23,7 +15,6 @@ from pytest_llmserver.stress.percentiles import (
 from pytest_llmserver.stress.progress import RollingMedian, progress_text
 from pytest_llmserver.stress.records import (
     RECORD_FIELDS,
-    JsonlSink,
     TestResult,
     iter_records,
     read_records,
@@ -32,6 +23,7 @@ from pytest_llmserver.stress.records import (
 from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
 from pytest_llmserver.stress.result import TestStats
 from pytest_llmserver.stress.shards import merge_records, rendezvous, share
+from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.slo import (
     check_slos,
     goodput,
@@ -44,6 +36,12 @@ from pytest_llmserver.stress.summary import (
     summarize_records,
     suspect_note,
     throughput,
+)
+from pytest_llmserver.stress.timing import (
+    ArrivalProcess,
+    LoopLagMonitor,
+    RunClock,
+    arrival_offsets_s,
 )
 from pytest_llmserver.stress.workload import PROFILES
 
