@@ -5,6 +5,7 @@ The names in ``__all__`` are this package's contract; other packages import only
 
 from __future__ import annotations
 
+from pytest_llmserver.stress.calibrate import ClientCapacity, calibrate, measure_capacity
 from pytest_llmserver.stress.engine import run_closed_loop, run_open_loop, run_warmup
 from pytest_llmserver.stress.modes.tester import StressTester
 from pytest_llmserver.stress.percentiles import (
@@ -49,6 +50,7 @@ __all__ = [
     "PROFILES",
     "RECORD_FIELDS",
     "ArrivalProcess",
+    "ClientCapacity",
     "JsonlSink",
     "LoopLagMonitor",
     "RollingMedian",
@@ -57,12 +59,14 @@ __all__ = [
     "TestResult",
     "TestStats",
     "arrival_offsets_s",
+    "calibrate",
     "check_slos",
     "drift",
     "error_counts",
     "free_stem",
     "goodput",
     "iter_records",
+    "measure_capacity",
     "merge_records",
     "metric_table",
     "min_samples",
