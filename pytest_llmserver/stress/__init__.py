@@ -6,7 +6,9 @@ The names in ``__all__`` are this package's contract; other packages import only
 from __future__ import annotations
 
 from pytest_llmserver.stress.calibrate import ClientCapacity, calibrate, measure_capacity
+from pytest_llmserver.stress.combine import merge_worker_results
 from pytest_llmserver.stress.engine import run_closed_loop, run_open_loop, run_warmup
+from pytest_llmserver.stress.meeting import MeetingService, meet
 from pytest_llmserver.stress.modes.tester import StressTester
 from pytest_llmserver.stress.percentiles import (
     metric_table,
@@ -23,6 +25,7 @@ from pytest_llmserver.stress.records import (
 )
 from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
 from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.saturation import merge_figures
 from pytest_llmserver.stress.shards import merge_records, rendezvous, share
 from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.slo import (
@@ -44,6 +47,7 @@ from pytest_llmserver.stress.timing import (
     RunClock,
     arrival_offsets_s,
 )
+from pytest_llmserver.stress.workers import ModeCall, WorkerPool, usable_cores, worker_count
 from pytest_llmserver.stress.workload import PROFILES
 
 __all__ = [
@@ -53,11 +57,14 @@ __all__ = [
     "ClientCapacity",
     "JsonlSink",
     "LoopLagMonitor",
+    "MeetingService",
+    "ModeCall",
     "RollingMedian",
     "RunClock",
     "StressTester",
     "TestResult",
     "TestStats",
+    "WorkerPool",
     "arrival_offsets_s",
     "calibrate",
     "check_slos",
@@ -67,7 +74,10 @@ __all__ = [
     "goodput",
     "iter_records",
     "measure_capacity",
+    "meet",
+    "merge_figures",
     "merge_records",
+    "merge_worker_results",
     "metric_table",
     "min_samples",
     "parse_slos",
@@ -85,5 +95,7 @@ __all__ = [
     "suspect_note",
     "throughput",
     "to_json",
+    "usable_cores",
+    "worker_count",
     "write_stress_report",
 ]
