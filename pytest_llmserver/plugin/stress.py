@@ -123,7 +123,6 @@ class StressSession:
             reporter = request.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 reporter.write_line(f"WARNING: {warnings[0]}", yellow=True)
-        notes += warnings
         fingerprint = target.fingerprint()
         logger = target.recorder.logger
         stream = sys.__stderr__ or sys.stderr
