@@ -88,6 +88,7 @@ class StressSettings:
     slo: dict[str, float]
     stress_tier: str
     shards: int
+    workers: int | None
 
 
 @dataclass(frozen=True)

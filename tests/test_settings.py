@@ -66,6 +66,8 @@ def test_bad_server(raw: str) -> None:
         ({"scan_ports": "80,x"}, "--llm-scan-ports: 'x' is not a port or range"),
         ({"scan_ports": "9-3"}, r"--llm-scan-ports: '9-3' is out of range"),
         ({"scan_max_hosts": "0"}, "--llm-scan-max-hosts: '0' is not a whole number >= 1"),
+        ({"workers": "0"}, "--llm-workers: '0' is not auto or a whole number >= 1"),
+        ({"workers": "many"}, "--llm-workers: 'many' is not auto or a whole number >= 1"),
     ],
 )
 def test_bad_values(cli: dict[str, str], message: str) -> None:
@@ -90,6 +92,15 @@ def test_discovery_options_from_cli_env_and_ini() -> None:
     assert Settings.resolve({"model": "all"}, {}, {}).target.model == "all"
     with pytest.raises(SettingsError, match="LLM_NO_CACHE: 'maybe' is not a yes/no value"):
         Settings.resolve({}, {"LLM_NO_CACHE": "maybe"}, {})
+
+
+def test_workers_from_cli_env_and_ini() -> None:
+    assert Settings.defaults().stress.workers is None  # auto
+    assert Settings.resolve({"workers": "2"}, {}, {}).stress.workers == 2
+    assert Settings.resolve({}, {"LLM_WORKERS": "3"}, {"workers": "1"}).stress.workers == 3
+    assert Settings.resolve({}, {}, {"workers": "AUTO"}).stress.workers is None
+    with pytest.raises(SettingsError, match="ini option llm_workers: '-2' is not auto"):
+        Settings.resolve({}, {}, {"workers": "-2"})
 
 
 def test_bad_env_value_names_the_variable() -> None:

@@ -116,6 +116,19 @@ count = _whole_number(1, 4)
 count0 = _whole_number(0, 1)
 
 
+def count_or_auto(raw: str, source: str) -> int | None:
+    """``auto`` (None: decided at run time) or a whole number >= 1."""
+    if raw.strip().lower() == "auto":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(f"{source}: {raw!r} is not auto or a whole number >= 1 (e.g. 2)")
+    return value
+
+
 def int_list(raw: str, source: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in raw.split(",") if part.strip())

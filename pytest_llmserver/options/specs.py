@@ -14,6 +14,7 @@ from pytest_llmserver.options.parsers import (
     Parser,
     count,
     count0,
+    count_or_auto,
     flag,
     fraction,
     int_list,
@@ -242,6 +243,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         count,
         "1",
         "N",
+    ),
+    OptionSpec(
+        "workers",
+        "stress",
+        "open-loop modes: client processes sharing one schedule; auto: enough for the rate "
+        "by the calibrated client capacity, at most one per core",
+        count_or_auto,
+        "auto",
+        "N|auto",
     ),
     # gate: baselines and the regression check
     OptionSpec(

@@ -6,23 +6,40 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmserver._util import ProgressLine, should_show_progress
+from pytest_llmserver.gate import ModelFingerprint
 from pytest_llmserver.plugin.sessions import Target
-from pytest_llmserver.plugin.state import shard_label, worker_id
+from pytest_llmserver.plugin.state import shard_label, worker_id, workerinput
 from pytest_llmserver.report import log_request_error
 from pytest_llmserver.stress import (
+    ClientCapacity,
     RollingMedian,
     StressTester,
     TestStats,
+    WorkerPool,
+    calibrate,
+    meet,
+    merge_worker_results,
     progress_text,
     rendezvous,
+    usable_cores,
+    worker_count,
 )
+from pytest_llmserver.stress import ModeCall as SplitCall
 
 ModeCall = Callable[[StressTester], Coroutine[Any, Any, TestStats]]
+
+CALIBRATE_FROM_PER_S = 50.0
+"""Requested rates from this one up are checked against the calibrated client capacity
+(below it a run is not calibrated: one second saved, and any client process keeps up)."""
+
+WORKER_SLACK_S = 180.0
+"""Time worker processes get beyond the run's duration (warm-up, drain) before being stopped."""
 
 
 class StressSession:
@@ -31,6 +48,32 @@ class StressSession:
     def __init__(self, target: Target, quiet: bool) -> None:
         self.target = target
         self._quiet = quiet
+        self._capacity: ClientCapacity | None = None
+
+    def capacity(self) -> ClientCapacity:
+        """This machine's client capacity, calibrated once per run."""
+        if self._capacity is None:
+            self._capacity = calibrate()
+        return self._capacity
+
+    def plan(self, call: SplitCall | None, sharded: bool) -> tuple[int, list[str]]:
+        """How many worker processes run ``call`` (``--llm-workers``; auto: by the calibrated
+        capacity), and the warning when the requested rate is beyond what they can send."""
+        s = self.target.settings
+        rate = None if call is None or call.mode is None else call.rate_per_s()
+        if rate is None or sharded:  # xdist shards split the load themselves
+            return 1, []
+        if rate < CALIBRATE_FROM_PER_S:
+            return s.stress.workers or 1, []
+        capacity = self.capacity()
+        per_process = capacity.requests_per_s_at(s.run.max_tokens or 128)
+        workers = worker_count(s.stress.workers, rate, per_process, usable_cores())
+        if rate <= per_process * workers:
+            return workers, []
+        return workers, [
+            f"requested rate {rate:,.1f} req/s is beyond the calibrated client capacity of "
+            f"{per_process * workers:,.0f} req/s ({workers} process(es); {capacity.describe()})"
+        ]
 
     def run(
         self,
@@ -53,17 +96,33 @@ class StressSession:
         group = run_id
         before_start = None
         notes: list[str] = []
+        clock: dict[str, float] = {}  # this shard's clock offset from the controller's
         if shard is not None and shards > 1:
             run_id = f"{group}-{shard_label(shard, shards)}"
             test = request.node.originalname if request is not None else "stress"
             meeting = target.reports_dir() / "shards" / f"{test}-{group}"
 
-            async def meet() -> None:
-                note = await rendezvous(meeting, shard, shards)
-                if note:
-                    notes.append(note)
+            address = (workerinput(request.config) or {}).get("llm_meeting") if request else None
 
-            before_start = meet
+            async def meet_shards() -> float | None:
+                if address is None:  # no controller's service: meet through the directory
+                    note = await rendezvous(meeting, shard, shards)
+                    if note:
+                        notes.append(note)
+                    return None
+                met = await meet(address, group, shard, shards, timeout_s=120.0)
+                clock["offset_s"] = met.offset_s
+                if met.note:
+                    notes.append(met.note)
+                return met.start_s
+
+            before_start = meet_shards
+        call = SplitCall.capture(mode_call)
+        workers, warnings = self.plan(call, sharded=shards > 1)
+        if warnings and request is not None:
+            reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"WARNING: {warnings[0]}", yellow=True)
         fingerprint = target.fingerprint()
         logger = target.recorder.logger
         stream = sys.__stderr__ or sys.stderr
@@ -71,7 +130,7 @@ class StressSession:
         ttft = RollingMedian()
         counts = {"done": 0, "errors": 0}
 
-        def on_record(record: dict[str, Any], in_flight: int) -> None:
+        def on_record(record: dict[str, Any], in_flight: int | None) -> None:
             if record.get("warmup"):
                 return
             counts["done"] += 1
@@ -82,36 +141,28 @@ class StressSession:
             done, errors = counts["done"], counts["errors"]
             progress.show(progress_text(done, in_flight, errors, ttft.value(), run_id))
 
-        tester = StressTester(
-            target.server,
-            target.model,
-            max_tokens=s.run.max_tokens or 128,
-            api_key=s.target.api_key,
-            timeout_s=s.target.timeout_s,
-            seed=s.run.seed + (shard or 0),
-            warmup=s.stress.warmup,
-            out_dir=target.reports_dir(),
-            slos=s.stress.slo,
-            on_record=on_record,
-            run_id=run_id,
-            before_start=before_start,
-            write_report=False,
-        )
+        options: dict[str, Any] = {
+            "max_tokens": s.run.max_tokens or 128,
+            "api_key": s.target.api_key,
+            "timeout_s": s.target.timeout_s,
+            "seed": s.run.seed + (shard or 0),
+            "warmup": s.stress.warmup,
+            "out_dir": target.reports_dir(),
+            "slos": s.stress.slo,
+            "run_id": run_id,
+        }
         try:
-            stats = asyncio.run(mode_call(tester))
-        except KeyboardInterrupt:
-            # Stopped (Ctrl-C, SIGTERM): report what finished, then let pytest stop.
-            partial = tester.stats
-            if partial is not None and partial.interrupted:
-                target.recorder.report_stress(
-                    partial, fingerprint, target.reports_dir(), compare=False
-                )
-            raise
+            if call is not None and workers > 1:
+                stats = self._split(call, workers, options, on_record, fingerprint)
+            else:
+                stats = self._single(mode_call, options, on_record, before_start, fingerprint)
         finally:
             progress.close()
         if shards > 1:
-            stats.params.update(shard=shard, shards=shards, shard_group=group)
+            stats.params.update(shard=shard, shards=shards, shard_group=group, **clock)
             stats.notes += notes
+        if warnings:
+            stats.notes.insert(1 if stats.bottleneck else 0, warnings[0])
         _, comparisons, samples = target.recorder.report_stress(
             stats, fingerprint, target.reports_dir(), compare=shards == 1
         )
@@ -123,6 +174,68 @@ class StressSession:
         if regressions:
             pytest.fail("regression against the baseline: " + "; ".join(regressions), False)
         return stats
+
+    def _single(
+        self,
+        mode_call: ModeCall,
+        options: dict[str, Any],
+        on_record: Callable[[dict[str, Any], int], None],
+        before_start: Callable[[], Coroutine[Any, Any, float | None]] | None,
+        fingerprint: ModelFingerprint,
+    ) -> TestStats:
+        """The mode in this process; interrupted: report what finished, then re-raise."""
+        target = self.target
+        tester = StressTester(
+            target.server,
+            target.model,
+            **options,
+            on_record=on_record,
+            before_start=before_start,
+            write_report=False,
+        )
+        try:
+            return asyncio.run(mode_call(tester))
+        except KeyboardInterrupt:
+            # Stopped (Ctrl-C, SIGTERM): report what finished, then let pytest stop.
+            partial = tester.stats
+            if partial is not None and partial.interrupted:
+                target.recorder.report_stress(
+                    partial, fingerprint, target.reports_dir(), compare=False
+                )
+            raise
+
+    def _split(
+        self,
+        call: SplitCall,
+        workers: int,
+        options: dict[str, Any],
+        on_record: Callable[[dict[str, Any], int | None], None],
+        fingerprint: ModelFingerprint,
+    ) -> TestStats:
+        """The mode's schedule split over ``workers`` processes, merged into one run;
+        interrupted: the processes stop, what they reported is merged and reported."""
+        target = self.target
+        out_dir = Path(options["out_dir"])
+        pool = WorkerPool(
+            target.server.to_dict(),
+            target.model,
+            {**options, "out_dir": str(out_dir)},
+            call,
+            workers,
+            max_wall_s=float(call.arguments().get("duration") or 0.0) + WORKER_SLACK_S,
+            on_record=on_record,
+        )
+        merged = out_dir / f"stress-{call.mode}-{options['run_id'] or 'run'}.jsonl"
+        slos = options["slos"] or None
+        try:
+            results = pool.run()
+        except KeyboardInterrupt:
+            if pool.results:
+                partial = merge_worker_results(pool.results, merged, slos)
+                partial.interrupted = True
+                target.recorder.report_stress(partial, fingerprint, out_dir, compare=False)
+            raise
+        return merge_worker_results(results, merged, slos)
 
 
 def junit_properties(stats: TestStats) -> list[tuple[str, object]]:

@@ -1,14 +1,20 @@
 """Everything pytest-xdist: the controller hands its run directory and server to the workers,
 takes in what they recorded, and (under ``--llm-shards``) schedules shard k of every sharded
-test on one worker. Registered only when xdist is present."""
+test on one worker and runs the meeting service where the shards agree on one start and
+measure their clocks' offsets from the controller's. Registered only when xdist is present."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_llmserver.plugin.state import TARGET_KEY, recorder, run_dir, settings, shard_of
+
+if TYPE_CHECKING:
+    from pytest_llmserver.stress import MeetingService
+
+MEETING_KEY: pytest.StashKey[MeetingService] = pytest.StashKey()
 
 
 def shard_scope(nodeid: str) -> str:
@@ -40,6 +46,12 @@ class XdistHooks:
         if settings(config).target.server is None:
             return
         node.workerinput["llm_run_dir"] = str(run_dir(config))
+        if settings(config).stress.shards > 1:
+            if MEETING_KEY not in config.stash:
+                from pytest_llmserver.stress import MeetingService
+
+                config.stash[MEETING_KEY] = MeetingService().__enter__()
+            node.workerinput["llm_meeting"] = config.stash[MEETING_KEY].address
         target = config.stash.get(TARGET_KEY, None)
         if target is not None:
             node.workerinput["llm_target"] = target.to_dict()
@@ -50,6 +62,13 @@ class XdistHooks:
         if settings(config).stress.shards < 2 or config.getoption("dist") != "load":
             return None
         return make_shard_scheduler(config, log)
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Controller: stop the meeting service."""
+        service = config.stash.get(MEETING_KEY, None)
+        if service is not None:
+            service.close()
 
     @pytest.hookimpl
     def pytest_testnodedown(self, node: Any, error: object) -> None:

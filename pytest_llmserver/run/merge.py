@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmserver.gate import ModelFingerprint
 from pytest_llmserver.report import StressEntry, ToolbenchEntry
-from pytest_llmserver.stress import TestStats, merge_records, summarize_file, suspect_note
+from pytest_llmserver.stress import (
+    TestStats,
+    merge_figures,
+    merge_records,
+    summarize_file,
+    suspect_note,
+)
 from pytest_llmserver.toolbench import tier_summary
 
 if TYPE_CHECKING:
@@ -94,10 +100,15 @@ def merge_shards(recorder: RunRecorder) -> None:
             recorder.results.stress.remove(entry)
         first = entries[0]
         records = (run_dir / first.records).with_name(f"stress-{mode}-{group}.jsonl")
-        parts = [(run_dir / e.records, float(e.t0_unix_s or 0.0)) for e in entries]
+        # each shard's origin on the controller's clock (offset measured at the meeting)
+        parts = [
+            (run_dir / e.records, float(e.t0_unix_s or 0.0) - float(e.params.get("offset_s") or 0))
+            for e in entries
+        ]
         spread_s = merge_records(parts, records)
-        params = {k: v for k, v in first.params.items() if k not in ("shard", "seed")}
+        params = {k: v for k, v in first.params.items() if k not in ("shard", "seed", "offset_s")}
         params.update(id=group, shards=len(entries), seeds=[e.params.get("seed") for e in entries])
+        params["clock_offsets_s"] = [float(e.params.get("offset_s") or 0.0) for e in entries]
         reports = ", ".join(e.report for e in entries)
         notes = [
             f"merged from {len(entries)} shards ({reports}); "
@@ -124,9 +135,12 @@ def merge_shards(recorder: RunRecorder) -> None:
             loop_lag_p99_s=max((e.loop_lag_p99_s or 0.0) for e in entries),
             loop_lag_max_s=max((e.loop_lag_max_s or 0.0) for e in entries),
             t0_unix_s=min(t0 for _, t0 in parts),
+            figures=merge_figures([e.figures for e in entries]),
             notes=notes,
             interrupted=any(e.interrupted for e in entries),
         )
+        if stats.bottleneck:
+            stats.notes.insert(0, stats.bottleneck)
         fingerprint = ModelFingerprint.from_dict(first.fingerprint)
         recorder.report_stress(stats, fingerprint, records.parent)
         recorder.results.stress[-1].shard_reports = [e.report for e in entries]

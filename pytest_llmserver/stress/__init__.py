@@ -10,15 +10,10 @@ from typing import TYPE_CHECKING
 from pytest_llmserver._lazy import lazy_face
 
 if TYPE_CHECKING:
-    from pytest_llmserver.stress.engine import (
-        ArrivalProcess,
-        LoopLagMonitor,
-        RunClock,
-        arrival_offsets_s,
-        run_closed_loop,
-        run_open_loop,
-        run_warmup,
-    )
+    from pytest_llmserver.stress.calibrate import ClientCapacity, calibrate, measure_capacity
+    from pytest_llmserver.stress.combine import merge_worker_results
+    from pytest_llmserver.stress.engine import run_closed_loop, run_open_loop, run_warmup
+    from pytest_llmserver.stress.meeting import MeetingService, meet
     from pytest_llmserver.stress.modes.tester import StressTester
     from pytest_llmserver.stress.percentiles import (
         metric_table,
@@ -28,7 +23,6 @@ if TYPE_CHECKING:
     from pytest_llmserver.stress.progress import RollingMedian, progress_text
     from pytest_llmserver.stress.records import (
         RECORD_FIELDS,
-        JsonlSink,
         TestResult,
         iter_records,
         read_records,
@@ -36,7 +30,9 @@ if TYPE_CHECKING:
     )
     from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
     from pytest_llmserver.stress.result import TestStats
+    from pytest_llmserver.stress.saturation import merge_figures
     from pytest_llmserver.stress.shards import merge_records, rendezvous, share
+    from pytest_llmserver.stress.sink import JsonlSink
     from pytest_llmserver.stress.slo import (
         check_slos,
         goodput,
@@ -50,27 +46,43 @@ if TYPE_CHECKING:
         suspect_note,
         throughput,
     )
+    from pytest_llmserver.stress.timing import (
+        ArrivalProcess,
+        LoopLagMonitor,
+        RunClock,
+        arrival_offsets_s,
+    )
+    from pytest_llmserver.stress.workers import ModeCall, WorkerPool, usable_cores, worker_count
     from pytest_llmserver.stress.workload import PROFILES
 
 __all__ = [
     "PROFILES",
     "RECORD_FIELDS",
     "ArrivalProcess",
+    "ClientCapacity",
     "JsonlSink",
     "LoopLagMonitor",
+    "MeetingService",
+    "ModeCall",
     "RollingMedian",
     "RunClock",
     "StressTester",
     "TestResult",
     "TestStats",
+    "WorkerPool",
     "arrival_offsets_s",
+    "calibrate",
     "check_slos",
     "drift",
     "error_counts",
     "free_stem",
     "goodput",
     "iter_records",
+    "measure_capacity",
+    "meet",
+    "merge_figures",
     "merge_records",
+    "merge_worker_results",
     "metric_table",
     "min_samples",
     "parse_slos",
@@ -88,6 +100,8 @@ __all__ = [
     "suspect_note",
     "throughput",
     "to_json",
+    "usable_cores",
+    "worker_count",
     "write_stress_report",
 ]
 
@@ -95,21 +109,25 @@ if not TYPE_CHECKING:
     __getattr__, __dir__ = lazy_face(
         __name__,
         {
-            "engine": (
-                "ArrivalProcess LoopLagMonitor RunClock arrival_offsets_s run_closed_loop "
-                "run_open_loop run_warmup"
-            ),
+            "calibrate": "ClientCapacity calibrate measure_capacity",
+            "combine": "merge_worker_results",
+            "engine": "run_closed_loop run_open_loop run_warmup",
+            "meeting": "MeetingService meet",
             "modes.tester": "StressTester",
             "percentiles": "metric_table min_samples summarize",
             "progress": "RollingMedian progress_text",
-            "records": "RECORD_FIELDS JsonlSink TestResult iter_records read_records read_results",
+            "records": "RECORD_FIELDS TestResult iter_records read_records read_results",
             "report": "free_stem to_json write_stress_report",
             "result": "TestStats",
+            "saturation": "merge_figures",
             "shards": "merge_records rendezvous share",
+            "sink": "JsonlSink",
             "slo": "check_slos goodput parse_slos",
             "summary": (
                 "drift error_counts summarize_file summarize_records suspect_note throughput"
             ),
+            "timing": "ArrivalProcess LoopLagMonitor RunClock arrival_offsets_s",
+            "workers": "ModeCall WorkerPool usable_cores worker_count",
             "workload": "PROFILES",
         },
     )

@@ -1,20 +1,19 @@
-"""Load engine: closed loop, open loop on absolute deadlines with bounded in-flight requests,
-an event-loop lag monitor, and per-request records streamed to JSONL as they complete.
+"""Load engine: closed loop, and open loop on absolute deadlines with bounded in-flight
+requests and graceful saturation; per-request records streamed to JSONL as they complete.
 
-Times are ``time.perf_counter_ns()``; records carry seconds from the run start. In open loop a
-request that cannot start on time (back-pressure at ``max_in_flight``) keeps its scheduled time,
-so the delay shows up as ``queue_s`` instead of vanishing (no coordinated omission).
+Times are ``time.perf_counter_ns()``; records carry seconds from the run start. An open-loop
+request that starts late keeps its scheduled time, so the delay shows up as ``queue_s`` instead
+of vanishing (no coordinated omission). One that cannot start within ``max_lag_s`` of its due
+time, or before the schedule ends, is shed: not sent, and counted (see ``run_open_loop``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from pytest_llmserver._util import sleep_until_ns
 from pytest_llmserver.client import (
@@ -27,117 +26,11 @@ from pytest_llmserver.client import (
     describe_failure,
 )
 from pytest_llmserver.stress.flight import InFlight
-from pytest_llmserver.stress.records import JsonlSink, TestResult
+from pytest_llmserver.stress.records import TestResult
+from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.timing import NS, RunClock
 
-ArrivalProcess = Literal["constant", "poisson", "gamma"]
 SendFn = Callable[[int], Awaitable[ChatResponse]]
-
-_NS = 1_000_000_000
-
-
-def arrival_offsets_s(
-    rate_per_s: float,
-    process: ArrivalProcess = "constant",
-    *,
-    seed: int = 0,
-    burstiness: float = 1.0,
-) -> Iterator[float]:
-    """Endless send times (seconds from start) at ``rate_per_s`` on average.
-
-    ``poisson``: exponential gaps (CV 1). ``gamma``: gaps with coefficient of variation
-    ``burstiness`` (> 1 bursty, < 1 smoother). ``constant``: exactly ``1 / rate`` apart.
-    """
-    if not rate_per_s > 0 or math.isinf(rate_per_s):
-        raise ValueError(f"rate must be a positive number of requests per second, got {rate_per_s}")
-    if process == "gamma" and not burstiness > 0:
-        raise ValueError(f"burstiness must be > 0, got {burstiness}")
-    mean_gap_s = 1.0 / rate_per_s
-    if process == "constant":
-        index = 0
-        while True:
-            yield index * mean_gap_s
-            index += 1
-    if process not in ("poisson", "gamma"):
-        raise ValueError(f"unknown arrival process {process!r} (constant, poisson, gamma)")
-    import numpy as np  # numpy only where it is used: the options import this module
-
-    rng = np.random.default_rng(seed)
-    shape = 1.0 if process == "poisson" else 1.0 / burstiness**2
-    offset = 0.0
-    while True:
-        for gap in rng.gamma(shape, mean_gap_s / shape, size=1024):
-            offset += float(gap)
-            yield offset
-
-
-class LoopLagMonitor:
-    """Measures how late a 10 ms timer fires on this event loop, in a fixed-size histogram.
-
-    A high p99 means the client itself is the bottleneck and its timings are inflated.
-    """
-
-    BIN_S = 0.0001
-    BINS = 20_000  # 0.1 ms bins up to 2 s; later lags land in the last bin (max kept apart)
-
-    def __init__(self, interval_s: float = 0.01) -> None:
-        import numpy as np
-
-        self.interval_s = interval_s
-        self._counts = np.zeros(self.BINS, dtype=np.int64)
-        self.max_s = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> LoopLagMonitor:
-        self._task = asyncio.create_task(self._watch())
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _watch(self) -> None:
-        interval_ns = int(self.interval_s * _NS)
-        due_ns = time.perf_counter_ns() + interval_ns
-        while True:
-            await asyncio.sleep(max(0.0, (due_ns - time.perf_counter_ns()) / _NS))
-            lag_s = max(0.0, (time.perf_counter_ns() - due_ns) / _NS)
-            self._counts[min(int(lag_s / self.BIN_S), self.BINS - 1)] += 1
-            self.max_s = max(self.max_s, lag_s)
-            due_ns = max(due_ns + interval_ns, time.perf_counter_ns())
-
-    @property
-    def samples(self) -> int:
-        """Timer firings observed."""
-        return int(self._counts.sum())
-
-    def percentile_s(self, percent: float) -> float | None:
-        """Upper edge of the bin holding the given percentile (None before any sample)."""
-        total = self.samples
-        if not total:
-            return None
-        rank = math.ceil(total * percent / 100.0)
-        import numpy as np
-
-        index = int(np.searchsorted(np.cumsum(self._counts), rank))
-        return min((index + 1) * self.BIN_S, self.max_s)
-
-
-class RunClock:
-    """The run's time origin; converts perf_counter_ns stamps to seconds from it."""
-
-    def __init__(self) -> None:
-        self.t0_ns = time.perf_counter_ns()
-
-    def reset(self) -> None:
-        """Move the origin to now (after warm-up)."""
-        self.t0_ns = time.perf_counter_ns()
-
-    def seconds(self, t_ns: int) -> float:
-        """Seconds from the origin."""
-        return (t_ns - self.t0_ns) / _NS
 
 
 async def timed_request(
@@ -221,14 +114,111 @@ async def run_closed_loop(
     flight.raise_error()
 
 
+DEFAULT_MAX_LAG_S = 1.0
+"""How late after its due time an open-loop request may still be sent (else it is shed)."""
+
+Part = tuple[int, int]
+"""``(k, n)``: the part of a schedule one process sends, items ``i`` with ``i % n == k``."""
+
+WHOLE: Part = (0, 1)
+
+
 @dataclass
 class OpenLoopStats:
-    """What the scheduler itself saw."""
+    """What the scheduler itself saw of its part of the schedule.
+
+    ``due``: items of the schedule this part had to start; ``scheduled``: those it started
+    (sent); ``shed_behind`` / ``shed_full``: those it shed because it reached them too late /
+    because every slot stayed busy (see ``run_open_loop``). ``schedule_lag_s``: how late each
+    started one was started. ``blocked``: items that found every slot busy (started after a
+    wait, or shed). ``cancelled``: still running when the drain time ran out.
+    """
 
     scheduled: int = 0
     schedule_lag_s: list[float] = field(default_factory=list)
     blocked: int = 0
     cancelled: int = 0
+    due: int = 0
+    shed_behind: int = 0
+    shed_full: int = 0
+
+    @property
+    def shed(self) -> int:
+        """Items not sent."""
+        return self.shed_behind + self.shed_full
+
+
+_LAG_CAP = 1_000_000  # the scheduler keeps at most this many lag samples in memory
+
+
+def _check_part(part: Part) -> None:
+    k, n = part
+    if n < 1 or not 0 <= k < n:
+        raise ValueError(f"part must be (k, n) with 0 <= k < n, got {part}")
+
+
+async def _schedule(
+    start: Callable[[int, int], Coroutine[Any, Any, Any]],
+    offsets_s: Iterable[float],
+    *,
+    clock: RunClock,
+    duration_s: float | None,
+    max_items: int | None,
+    max_in_flight: int | None,
+    max_lag_s: float | None,
+    part: Part,
+    drain_timeout_s: float,
+) -> OpenLoopStats:
+    """Start ``start(index, due_ns)`` for each item of this part of the schedule (the rule is
+    in ``run_open_loop``), then drain; every task ends before this returns."""
+    _check_part(part)
+    k, n = part
+    stats = OpenLoopStats()
+    flight = InFlight()
+    end_ns = None if duration_s is None else clock.t0_ns + int(duration_s * NS)
+    lag_ns = None if max_lag_s is None else int(max_lag_s * NS)
+    waited_until_ns = 0  # when the last wait for a free slot ended
+    try:
+        for index, offset_s in enumerate(offsets_s):
+            if max_items is not None and index >= max_items:
+                break
+            if duration_s is not None and offset_s >= duration_s:
+                break
+            if index % n != k:
+                continue
+            due_ns = clock.t0_ns + int(offset_s * NS)
+            await sleep_until_ns(due_ns)
+            if flight.error is not None:  # a request ended the run
+                break
+            stats.due += 1
+            latest_ns = None if lag_ns is None else due_ns + lag_ns
+            if end_ns is not None:
+                latest_ns = end_ns if latest_ns is None else min(latest_ns, end_ns)
+            if latest_ns is not None and time.perf_counter_ns() > latest_ns:
+                if waited_until_ns >= latest_ns:  # reached late for waiting on a slot
+                    stats.shed_full += 1
+                else:
+                    stats.shed_behind += 1
+                continue
+            if max_in_flight is not None and len(flight.tasks) >= max_in_flight:
+                stats.blocked += 1
+                room = await flight.room(max_in_flight, latest_ns)
+                waited_until_ns = time.perf_counter_ns()
+                if flight.error is not None:
+                    break
+                if not room:
+                    stats.shed_full += 1
+                    continue
+            if len(stats.schedule_lag_s) < _LAG_CAP:
+                stats.schedule_lag_s.append((time.perf_counter_ns() - due_ns) / NS)
+            flight.start(start(index, due_ns))
+            stats.scheduled += 1
+            await asyncio.sleep(0)  # it starts now, not after a burst of later ones
+        stats.cancelled = await flight.drain(drain_timeout_s)
+    finally:
+        await flight.cancel()
+    flight.raise_error()
+    return stats
 
 
 async def run_open_loop(
@@ -241,45 +231,50 @@ async def run_open_loop(
     max_requests: int | None = None,
     max_in_flight: int = 256,
     drain_timeout_s: float = 60.0,
+    max_lag_s: float | None = DEFAULT_MAX_LAG_S,
+    part: Part = WHOLE,
 ) -> OpenLoopStats:
     """Start request ``i`` at ``clock.t0 + offsets_s[i]`` (absolute deadlines, no drift).
 
     Bounded by ``duration_s`` and/or ``max_requests`` (at least one is required) and by
-    ``max_in_flight``: when that many are running the scheduler waits, the request keeps its
-    scheduled time and the wait shows up as queue time. In-flight requests get
-    ``drain_timeout_s`` to finish after the schedule ends; the rest are cancelled and counted.
+    ``max_in_flight``. The rule, per request: it is sent at the first moment at or after its
+    due time at which the scheduler runs and fewer than ``max_in_flight`` requests are in
+    flight, and keeps its due time as ``scheduled_s`` (a wait shows up as queue time). It is
+    shed instead (not sent, counted, no record) when that moment would come later than
+    ``max_lag_s`` after its due time (``None``: no such bound) or after ``duration_s``:
+
+    - ``shed_full``: every slot stayed busy until then (or the scheduler reached it too late
+      because it was waiting for a slot for an earlier request); requests do not finish fast
+      enough (the server, or the client reading the answers).
+    - ``shed_behind``: otherwise: the scheduler itself reached it too late; the client (its
+      event loop) cannot keep the schedule.
+
+    So the delivered rate stays at what the client and server can do, and nothing is sent
+    after ``duration_s``; in-flight requests then get ``drain_timeout_s`` to finish, the rest
+    are cancelled and counted. With ``part=(k, n)`` only requests ``i % n == k`` are sent (the
+    others are another process's), each under its index ``i`` of the whole schedule.
     """
     if duration_s is None and max_requests is None:
         raise ValueError("an open-loop run needs a duration or a request limit")
     if duration_s is not None and not duration_s > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration_s}")
-    stats = OpenLoopStats()
-    slots = asyncio.Semaphore(max_in_flight)
-    flight = InFlight(on_done=slots.release)
-    # Only what the scheduler sees is kept in memory: at most one float per request, capped.
-    lag_cap = 1_000_000
-    try:
-        for index, offset_s in enumerate(offsets_s):
-            if max_requests is not None and index >= max_requests:
-                break
-            if duration_s is not None and offset_s >= duration_s:
-                break
-            due_ns = clock.t0_ns + int(offset_s * _NS)
-            await sleep_until_ns(due_ns)
-            if flight.error is not None:  # a request ended the run
-                break
-            if slots.locked():
-                stats.blocked += 1
-            await slots.acquire()
-            if len(stats.schedule_lag_s) < lag_cap:
-                stats.schedule_lag_s.append((time.perf_counter_ns() - due_ns) / _NS)
-            flight.start(timed_request(send, index, clock=clock, sink=sink, scheduled_ns=due_ns))
-            stats.scheduled += 1
-        stats.cancelled = await flight.drain(drain_timeout_s)
-    finally:
-        await flight.cancel()
-    flight.raise_error()
-    return stats
+    if max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+
+    def start(index: int, due_ns: int) -> Coroutine[Any, Any, TestResult]:
+        return timed_request(send, index, clock=clock, sink=sink, scheduled_ns=due_ns)
+
+    return await _schedule(
+        start,
+        offsets_s,
+        clock=clock,
+        duration_s=duration_s,
+        max_items=max_requests,
+        max_in_flight=max_in_flight,
+        max_lag_s=max_lag_s,
+        part=part,
+        drain_timeout_s=drain_timeout_s,
+    )
 
 
 SessionFn = Callable[[int, int], Coroutine[Any, Any, None]]
@@ -293,26 +288,23 @@ async def run_sessions(
     duration_s: float,
     max_sessions: int | None = None,
     drain_timeout_s: float = 60.0,
-) -> int:
+    max_lag_s: float | None = DEFAULT_MAX_LAG_S,
+    part: Part = WHOLE,
+) -> OpenLoopStats:
     """Start ``session(session_id, due_ns)`` at each offset (absolute deadlines) for
-    ``duration_s``; give running sessions ``drain_timeout_s`` to end, then cancel them.
-    Returns the number of sessions started."""
+    ``duration_s``, by ``run_open_loop``'s rule without an in-flight bound (a session that
+    the scheduler reaches more than ``max_lag_s`` late is shed); give running sessions
+    ``drain_timeout_s`` to end, then cancel them. ``scheduled`` counts the sessions started."""
     if not duration_s > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration_s}")
-    flight = InFlight()
-    started = 0
-    try:
-        for session_id, offset_s in enumerate(offsets_s):
-            if offset_s >= duration_s or (max_sessions is not None and session_id >= max_sessions):
-                break
-            due_ns = clock.t0_ns + int(offset_s * _NS)
-            await sleep_until_ns(due_ns)
-            if flight.error is not None:  # a session ended the run
-                break
-            flight.start(session(session_id, due_ns))
-            started += 1
-        await flight.drain(drain_timeout_s)
-    finally:
-        await flight.cancel()
-    flight.raise_error()
-    return started
+    return await _schedule(
+        session,
+        offsets_s,
+        clock=clock,
+        duration_s=duration_s,
+        max_items=max_sessions,
+        max_in_flight=None,
+        max_lag_s=max_lag_s,
+        part=part,
+        drain_timeout_s=drain_timeout_s,
+    )

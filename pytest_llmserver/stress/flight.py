@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -40,6 +41,25 @@ class InFlight:
                 self.error = asyncio.CancelledError("a request was cancelled, not by its run")
         elif task.exception() is not None and self.error is None:
             self.error = task.exception()
+
+    async def room(self, limit: int, deadline_ns: int | None) -> bool:
+        """Wait until fewer than ``limit`` tasks run: True; False when ``deadline_ns``
+        (``time.perf_counter_ns``; None: no deadline) passes first or a task failed."""
+        while len(self.tasks) >= limit:
+            if self.error is not None:
+                return False
+            self._changed.clear()
+            if deadline_ns is None:
+                await self._changed.wait()
+                continue
+            left_s = (deadline_ns - time.perf_counter_ns()) / 1e9
+            if left_s <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), left_s)
+            except asyncio.TimeoutError:
+                return False
+        return self.error is None
 
     async def drain(self, timeout_s: float | None) -> int:
         """Wait until every task ended, one failed, or ``timeout_s`` passed; cancel the rest

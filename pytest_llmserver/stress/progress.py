@@ -8,12 +8,14 @@ from collections import deque
 
 
 def progress_text(
-    done: int, in_flight: int, errors: int, p50_ttft_s: float | None, label: str = ""
+    done: int, in_flight: int | None, errors: int, p50_ttft_s: float | None, label: str = ""
 ) -> str:
-    """The live line of a stress run, e.g. ``c4: done 12 | in flight 4 | errors 0 | ...``."""
+    """The live line of a stress run, e.g. ``c4: done 12 | in flight 4 | errors 0 | ...``
+    (in flight ``-`` when not known, e.g. of worker processes)."""
     ttft = "-" if p50_ttft_s is None else f"{p50_ttft_s * 1000:.0f} ms"
     prefix = f"{label}: " if label else ""
-    return f"{prefix}done {done} | in flight {in_flight} | errors {errors} | p50 ttft {ttft}"
+    flight = "-" if in_flight is None else in_flight
+    return f"{prefix}done {done} | in flight {flight} | errors {errors} | p50 ttft {ttft}"
 
 
 class RollingMedian:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from pytest_llmserver._util import Redactor
 from pytest_llmserver.client import ChatMetrics
+from pytest_llmserver.stress.sink import JsonlSink as JsonlSink  # its former home
 
 Record = Mapping[str, Any]
 
@@ -208,59 +207,6 @@ class TestResult:
     def turn_number(self) -> int:
         """1-based turn within a realistic-user session (``turn + 1``); 0 in other modes."""
         return 0 if self.turn is None else self.turn + 1
-
-
-class JsonlSink:
-    """The one record writer: one JSON object per line as requests finish, so memory does not
-    grow with the run. Each line is flushed as written (a killed run keeps its finished
-    records) and the file is synced to disk on close. With a ``redactor`` every record is
-    redacted before it is written (and before ``on_record`` sees it). ``started`` is counted by
-    the engine to report requests in flight."""
-
-    def __init__(
-        self,
-        path: Path,
-        on_record: Callable[[dict[str, Any], int], None] | None = None,
-        *,
-        redactor: Redactor | None = None,
-    ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._file: TextIO = path.open("w", encoding="utf-8", buffering=1)
-        self._on_record = on_record
-        self._redactor = redactor
-        self.count = 0
-        self.started = 0
-
-    @property
-    def in_flight(self) -> int:
-        """Requests started and not yet written."""
-        return self.started - self.count
-
-    def write(self, record: dict[str, Any]) -> None:
-        """Append one record (and tell ``on_record``, e.g. a progress line, with in-flight)."""
-        if self._redactor is not None:
-            record = self._redactor.scrub(record)
-        self._file.write(json.dumps(record, default=str) + "\n")
-        self.count += 1
-        if self._on_record is not None:
-            self._on_record(record, self.in_flight)
-
-    def close(self) -> None:
-        """Flush, sync to disk and close the file (again: nothing)."""
-        if self._file.closed:
-            return
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        finally:
-            self._file.close()
-
-    def __enter__(self) -> JsonlSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def read_records(path: str | Path, *, skip_invalid: bool = False) -> Iterator[dict[str, Any]]:

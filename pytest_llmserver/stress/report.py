@@ -159,9 +159,10 @@ def render_markdown(stats: TestStats) -> str:
     """The run as a Markdown document."""
     summary = stats.summary
     server = ", ".join(f"{k}={fmt_value(v)}" for k, v in stats.server.items()) or "-"
-    lines = [
-        f"# Stress: {stats.mode}",
-        "",
+    lines = [f"# Stress: {stats.mode}", ""]
+    if stats.bottleneck is not None:
+        lines += [f"**{stats.bottleneck}**", ""]
+    lines += [
         f"Server: {server}; model: {stats.model}",
         "",
         "## Parameters",

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from pytest_llmserver.stress.records import is_ok, is_warmup, number, read_records
+from pytest_llmserver.stress.saturation import bottleneck_line
 from pytest_llmserver.stress.slo import SLOResult
 from pytest_llmserver.stress.summary import StressSummary, drift
 
@@ -140,6 +141,12 @@ class TestStats:
     def client_bound(self) -> bool:
         """True when the client's own event loop lagged enough to inflate timings."""
         return self.loop_lag_p99_s is not None and self.loop_lag_p99_s > CLIENT_BOUND_LAG_P99_S
+
+    @property
+    def bottleneck(self) -> str | None:
+        """The line naming the bottleneck of an open-loop run that did not keep its schedule
+        (client-bound, or in-flight cap reached); None otherwise."""
+        return bottleneck_line(self.figures, self.params)
 
     @property
     def slo_results(self) -> list[SLOResult]:

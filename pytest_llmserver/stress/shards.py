@@ -14,7 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_llmserver.stress.records import JsonlSink, read_records
+from pytest_llmserver.stress.records import read_records
+from pytest_llmserver.stress.sink import JsonlSink
 
 _SHIFTED = ("sent_s", "end_s", "scheduled_s")
 
@@ -73,17 +74,25 @@ def _ready_stamps(directory: Path) -> list[float]:
     return stamps
 
 
-def merge_records(shards: Sequence[tuple[Path, float]], out: Path) -> float:
+def merge_records(
+    shards: Sequence[tuple[Path, float]],
+    out: Path,
+    *,
+    tag: str = "shard",
+    tags: Sequence[int] | None = None,
+) -> float:
     """Write the records of every ``(records path, t0_unix_s)`` to ``out`` on the earliest
-    origin, each tagged with its ``shard``; return the start spread in seconds."""
+    origin, each tagged ``tag``: its part's number (``tags``, else its place in ``shards``);
+    return the start spread in seconds. ``t0_unix_s`` values must be on one clock."""
     origin = min(t0 for _, t0 in shards)
+    numbers = list(range(len(shards))) if tags is None else list(tags)
     with JsonlSink(out) as merged:
-        for shard, (path, t0) in enumerate(shards):
+        for number, (path, t0) in zip(numbers, shards, strict=True):
             offset = t0 - origin
             for record in read_records(path):
                 for key in _SHIFTED:
                     if isinstance(record.get(key), (int, float)):
                         record[key] += offset
-                record["shard"] = shard
+                record[tag] = number
                 merged.write(record)
     return max(t0 for _, t0 in shards) - origin

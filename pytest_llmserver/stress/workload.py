@@ -69,6 +69,12 @@ class SessionProfile:
         _, low, high = rng.choices(self.depths, weights=weights)[0]
         return rng.randint(low, high)
 
+    @property
+    def mean_turns(self) -> float:
+        """The mean number of turns of a session."""
+        total = sum(w for w, _, _ in self.depths)
+        return sum(w * (low + high) / 2 for w, low, high in self.depths) / total
+
 
 PROFILES: dict[str, SessionProfile] = {
     "one-shot": SessionProfile("one-shot", ((1.0, 1, 1),)),

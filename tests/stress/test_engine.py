@@ -15,15 +15,9 @@ import pytest
 from pytest_llmserver.client import ChatMetrics, ChatResponse, LLMTimeoutError, ModelClient
 from pytest_llmserver.sim import SimConfig, SimThread, TimingModel
 from pytest_llmserver.stress import summarize_file
-from pytest_llmserver.stress.engine import (
-    LoopLagMonitor,
-    RunClock,
-    arrival_offsets_s,
-    run_closed_loop,
-    run_open_loop,
-    run_warmup,
-)
-from pytest_llmserver.stress.records import JsonlSink
+from pytest_llmserver.stress.engine import run_closed_loop, run_open_loop, run_warmup
+from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.timing import LoopLagMonitor, RunClock, arrival_offsets_s
 
 
 def gaps(offsets: list[float]) -> np.ndarray:
@@ -128,6 +122,7 @@ async def test_open_loop_delivers_the_rate_on_absolute_deadlines(tmp_path: Path)
 
 @pytest.mark.timing
 async def test_back_pressure_shows_up_as_queue_time(tmp_path: Path) -> None:
+    """Without a lag bound nothing is shed: every request waits for the one slot."""
     server = FakeServer(0.1)  # 10 req/s of capacity with one slot, asked for 50 req/s
     clock = RunClock()
     with JsonlSink(tmp_path / "r.jsonl") as sink:
@@ -138,6 +133,7 @@ async def test_back_pressure_shows_up_as_queue_time(tmp_path: Path) -> None:
             sink=sink,
             max_requests=20,
             max_in_flight=1,
+            max_lag_s=None,
         )
     rows = sorted(records(tmp_path / "r.jsonl"), key=lambda r: int(r["index"]))
     assert stats.blocked >= 15

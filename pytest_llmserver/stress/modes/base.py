@@ -11,13 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest_llmserver.stress.timing as timing
 from pytest_llmserver._util import Redactor
 from pytest_llmserver.client import CANCELLED, ChatResponse, ModelClient, ServerRecord, Timeouts
-from pytest_llmserver.stress.engine import LoopLagMonitor, RunClock, SendFn, run_warmup
-from pytest_llmserver.stress.records import JsonlSink, TestResult, read_results
+from pytest_llmserver.stress.engine import WHOLE, OpenLoopStats, Part, SendFn, run_warmup
+from pytest_llmserver.stress.records import TestResult, read_results
 from pytest_llmserver.stress.report import write_stress_report
 from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.summary import summarize_file, suspect_note
+from pytest_llmserver.stress.timing import LoopLagMonitor, RunClock
 from pytest_llmserver.stress.workload import SHORT_PROMPTS
 
 RecordHook = Callable[[dict[str, Any], int], None]
@@ -43,6 +46,13 @@ class TesterBase:
     default) the run's Markdown and JSON report are written beside them under the same stem;
     the pytest plugin turns it off and writes its own, with charts and baseline comparisons.
     ``redactor`` (the API key and the server URL's password) redacts every record and report.
+
+    ``part = (k, n)`` makes the open-loop modes send only every n-th item of their schedule
+    (the others are other processes' parts). ``before_start`` runs after the warm-up, e.g. to
+    wait for those processes; when it returns a wall-clock time (seconds since the epoch, this
+    process's clock), the run's origin is that instant, so every part shares one origin.
+    After a run, ``schedule`` holds what its scheduler saw (open-loop modes; else None) and
+    ``loop_lag`` its event-loop lag monitor.
     """
 
     def __init__(
@@ -60,8 +70,9 @@ class TesterBase:
         slos: Mapping[str, float] | None = None,
         on_record: RecordHook | None = None,
         run_id: str = "",
-        before_start: Callable[[], Awaitable[None]] | None = None,
+        before_start: Callable[[], Awaitable[float | None]] | None = None,
         write_report: bool = True,
+        part: Part = WHOLE,
     ) -> None:
         self.server = ServerRecord.coerce(server)
         self.model = model
@@ -77,6 +88,9 @@ class TesterBase:
         self.run_id = run_id
         self.before_start = before_start
         self.write_report = write_report
+        self.part = part
+        self.schedule: OpenLoopStats | None = None
+        self.loop_lag: LoopLagMonitor | None = None
         self.redactor = Redactor(secrets=[api_key], urls=[self.server.url])
         self._stats: TestStats | None = None
         self._results: list[TestResult] | None = None
@@ -146,8 +160,11 @@ class TesterBase:
         }
         if self.run_id:
             all_params["id"] = self.run_id
+        if self.part != WHOLE:
+            all_params["part"] = list(self.part)
         started_ns = time.perf_counter_ns()
-        lag = LoopLagMonitor()
+        lag = self.loop_lag = LoopLagMonitor()
+        self.schedule = None
         t0_unix_s: float | None = None
 
         def finish(extra: ModeOutput, interrupted: bool) -> TestStats:
@@ -168,7 +185,8 @@ class TesterBase:
                 notes=scrub(extra.notes),
                 interrupted=interrupted,
             )
-            stats.notes += run_notes(stats)
+            first = [stats.bottleneck] if stats.bottleneck else []
+            stats.notes = [*first, *stats.notes, *run_notes(stats)]
             self._stats, self._results = stats, None
             if self.write_report:
                 write_stress_report(stats, self.out_dir, stem=path.stem)
@@ -179,10 +197,13 @@ class TesterBase:
                 async with self.client(pool) as client, lag:
                     clock = RunClock()
                     await run_warmup(self.sender(client), self.warmup, clock=clock, sink=sink)
-                    if self.before_start is not None:
-                        await self.before_start()  # e.g. wait for the other shards
-                    clock.reset()
-                    t0_unix_s = time.time()
+                    start = None if self.before_start is None else await self.before_start()
+                    if start is None:
+                        clock.reset()
+                        t0_unix_s = timing.wall_ns() / 1e9
+                    else:  # the start the processes sharing this run agreed on
+                        clock.start_at(start)
+                        t0_unix_s = start
                     extra = await body(client, clock, sink)
         except (asyncio.CancelledError, KeyboardInterrupt):
             finish(ModeOutput(), interrupted=True)
@@ -191,7 +212,8 @@ class TesterBase:
 
 
 def run_notes(stats: TestStats) -> list[str]:
-    """Notes every mode's run gets: interrupted, suspect server figures, a client-bound loop."""
+    """Notes every mode's run gets: interrupted, suspect server figures, a client-bound loop.
+    (The bottleneck line of an open-loop run goes first of all its notes.)"""
     notes: list[str] = []
     summary = stats.summary
     if stats.interrupted:

@@ -7,11 +7,12 @@ import statistics
 from typing import Any
 
 from pytest_llmserver.client import ChatResponse, ModelClient
-from pytest_llmserver.stress.engine import RunClock, timed_request
+from pytest_llmserver.stress.engine import timed_request
 from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
-from pytest_llmserver.stress.records import JsonlSink
 from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.summary import Drift, drift
+from pytest_llmserver.stress.timing import RunClock
 from pytest_llmserver.stress.workload import SHORT_PROMPTS
 
 

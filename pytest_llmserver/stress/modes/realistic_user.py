@@ -11,10 +11,12 @@ import time
 from typing import Any
 
 from pytest_llmserver.client import ChatResponse, ModelClient
-from pytest_llmserver.stress.engine import RunClock, arrival_offsets_s, run_sessions, timed_request
+from pytest_llmserver.stress.engine import DEFAULT_MAX_LAG_S, run_sessions, timed_request
 from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
-from pytest_llmserver.stress.records import JsonlSink
 from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.saturation import schedule_figures
+from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.timing import RunClock, arrival_offsets_s
 from pytest_llmserver.stress.workload import (
     FOLLOW_UPS,
     OUTPUT_MIX,
@@ -33,15 +35,22 @@ async def run_realistic_user_test(
     think_median_s: float = 2.0,
     think_sigma: float = 0.6,
     max_sessions: int | None = None,
+    max_lag_s: float | None = DEFAULT_MAX_LAG_S,
 ) -> TestStats:
     """Sessions arrive (Poisson) at ``arrival_rate`` per second for ``duration`` seconds;
     their depth follows ``profile`` (see ``PROFILES``), each turn adds to their context and
-    users think a log-normal time between turns."""
+    users think a log-normal time between turns.
+
+    A session the scheduler reaches more than ``max_lag_s`` late is shed, and one whose next
+    turn comes due more than ``max_lag_s`` before it can be sent ends there (both counted);
+    no turn is sent after ``duration``. With ``tester.part = (k, n)`` this process plays
+    every n-th session of the one schedule."""
     if not arrival_rate > 0:
         raise ValueError(f"arrival rate must be > 0 sessions per second, got {arrival_rate}")
     if not duration > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration}")
-    users = Users(tester, session_profile(profile), think_median_s, think_sigma)
+    users = Users(tester, session_profile(profile), think_median_s, think_sigma, max_lag_s)
+    part = tester.part
 
     async def body(client: ModelClient, clock: RunClock, sink: JsonlSink) -> ModeOutput:
         end_ns = clock.t0_ns + int(duration * 1e9)
@@ -49,19 +58,25 @@ async def run_realistic_user_test(
         async def session(session_id: int, due_ns: int) -> None:
             await users.session(client, clock, sink, session_id, due_ns, end_ns)
 
-        sessions = await run_sessions(
+        sched = await run_sessions(
             session,
             arrival_offsets_s(arrival_rate, "poisson", seed=tester.seed),
             clock=clock,
             duration_s=duration,
             max_sessions=max_sessions,
+            max_lag_s=max_lag_s,
+            part=part,
         )
+        tester.schedule = sched
         turns = users.turns_run
         figures = {
-            "sessions": sessions,
+            "sessions": sched.scheduled,
             "turns_per_session_mean": statistics.fmean(turns) if turns else None,
             "turns_total": sum(turns),
+            "turns_shed": users.turns_shed,
+            **schedule_figures(sched, arrival_rate / part[1], duration, "sessions_per_s"),
         }
+        del figures["blocked_by_max_in_flight"]  # sessions have no in-flight bound
         return ModeOutput(figures=figures)
 
     params = {
@@ -71,6 +86,7 @@ async def run_realistic_user_test(
         "think_median_s": think_median_s,
         "think_sigma": think_sigma,
         "max_sessions": max_sessions,
+        "max_lag_s": max_lag_s,
     }
     return await tester.run_mode("realistic_user", params, body, pool=64)
 
@@ -79,14 +95,22 @@ class Users:
     """Plays sessions: what each user says, how long each thinks, how many turns each takes."""
 
     def __init__(
-        self, tester: TesterBase, depth: SessionProfile, think_median_s: float, think_sigma: float
+        self,
+        tester: TesterBase,
+        depth: SessionProfile,
+        think_median_s: float,
+        think_sigma: float,
+        max_lag_s: float | None = None,
     ) -> None:
         self.tester = tester
         self.depth = depth
         self.think_median_s = think_median_s
         self.think_sigma = think_sigma
-        self.rng = random.Random(tester.seed)
+        k, _ = tester.part  # every part draws its own users
+        self.rng = random.Random(tester.seed if k == 0 else f"{tester.seed}/{k}")
+        self.max_lag_ns = None if max_lag_s is None else int(max_lag_s * 1e9)
         self.turns_run: list[int] = []
+        self.turns_shed = 0
 
     async def session(
         self,
@@ -103,6 +127,11 @@ class Users:
         scheduled_ns = due_ns
         done = 0
         for turn in range(self.depth.turns(rng)):
+            now_ns = time.perf_counter_ns()
+            too_late = self.max_lag_ns is not None and now_ns - scheduled_ns > self.max_lag_ns
+            if turn and (too_late or now_ns > end_ns):
+                self.turns_shed += 1  # it could not be sent in time: the session ends here
+                break
             text = rng.choice(SHORT_PROMPTS) if turn == 0 else rng.choice(FOLLOW_UPS)
             limit = rng.choices([t for _, t in OUTPUT_MIX], [w for w, _ in OUTPUT_MIX])[0]
             replies: list[ChatResponse] = []

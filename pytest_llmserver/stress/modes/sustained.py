@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from pytest_llmserver.client import ModelClient
-from pytest_llmserver.stress.engine import (
-    ArrivalProcess,
-    RunClock,
-    arrival_offsets_s,
-    run_open_loop,
-)
+from pytest_llmserver.stress.engine import DEFAULT_MAX_LAG_S, run_open_loop
 from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
-from pytest_llmserver.stress.records import JsonlSink
 from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.saturation import schedule_figures
+from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.timing import ArrivalProcess, RunClock, arrival_offsets_s
 
 
 async def run_sustained_load_test(
@@ -24,14 +19,19 @@ async def run_sustained_load_test(
     arrival: ArrivalProcess = "constant",
     burstiness: float = 1.0,
     max_in_flight: int = 64,
+    max_lag_s: float | None = DEFAULT_MAX_LAG_S,
 ) -> TestStats:
     """Open loop at ``rpm`` requests per minute for ``duration`` seconds; at most
-    ``max_in_flight`` at once (a late start shows up as queue time)."""
+    ``max_in_flight`` at once. A request that cannot be sent within ``max_lag_s`` of its
+    due time (or before the end) is shed and counted (``run_open_loop`` has the rule); a late
+    start within that bound shows up as queue time. With ``tester.part = (k, n)`` this
+    process sends every n-th request of the one schedule."""
     if not rpm > 0:
         raise ValueError(f"rate must be > 0 requests per minute, got {rpm}")
     if not duration > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration}")
     offsets = arrival_offsets_s(rpm / 60.0, arrival, seed=tester.seed, burstiness=burstiness)
+    part = tester.part
 
     async def body(client: ModelClient, clock: RunClock, sink: JsonlSink) -> ModeOutput:
         sched = await run_open_loop(
@@ -41,15 +41,11 @@ async def run_sustained_load_test(
             sink=sink,
             duration_s=duration,
             max_in_flight=max_in_flight,
+            max_lag_s=max_lag_s,
+            part=part,
         )
-        lag = np.array(sched.schedule_lag_s or [0.0])
-        figures = {
-            "target_rps": rpm / 60.0,
-            "scheduled": sched.scheduled,
-            "blocked_by_max_in_flight": sched.blocked,
-            "cancelled_at_end": sched.cancelled,
-            "schedule_lag_p99_s": float(np.percentile(lag, 99)),
-        }
+        tester.schedule = sched
+        figures = schedule_figures(sched, rpm / 60.0 / part[1], duration, "rps")
         return ModeOutput(figures=figures)
 
     params = {
@@ -58,5 +54,6 @@ async def run_sustained_load_test(
         "arrival": arrival,
         "burstiness": burstiness,
         "max_in_flight": max_in_flight,
+        "max_lag_s": max_lag_s,
     }
     return await tester.run_mode("sustained", params, body, pool=max_in_flight)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pytest_llmserver.client import ModelClient
-from pytest_llmserver.stress.engine import RunClock, run_closed_loop
+from pytest_llmserver.stress.engine import run_closed_loop
 from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
-from pytest_llmserver.stress.records import JsonlSink
 from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.timing import RunClock
 
 
 async def run_throughput_test(

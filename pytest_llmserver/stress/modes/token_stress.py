@@ -9,10 +9,12 @@ from typing import Any
 
 from pytest_llmserver.client import ChatResponse, ModelClient
 from pytest_llmserver.discovery import context_length
-from pytest_llmserver.stress.engine import RunClock, timed_request
+from pytest_llmserver.stress.engine import timed_request
 from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
-from pytest_llmserver.stress.records import JsonlSink, TestResult
+from pytest_llmserver.stress.records import TestResult
 from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.timing import RunClock
 from pytest_llmserver.stress.workload import long_prompt
 
 DEFAULT_SIZES: tuple[int, ...] = (500, 1000, 2000, 5000)

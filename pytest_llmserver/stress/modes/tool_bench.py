@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmserver.client import ChatMetrics, ModelClient
-from pytest_llmserver.stress.engine import RunClock
 from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
-from pytest_llmserver.stress.records import JsonlSink, TestResult
+from pytest_llmserver.stress.records import TestResult
 from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.timing import RunClock
 
 if TYPE_CHECKING:
     from pytest_llmserver.toolbench import AgentTask, TaskScore, ToolbenchRun, Trajectory
