@@ -180,6 +180,20 @@ def test_every_package_has_a_face() -> None:
         assert not missing, f"pytest_llmserver.{package}.__all__ names missing: {missing}"
 
 
+def test_no_face_name_is_also_a_submodule_name() -> None:
+    """A lazy face cannot give a name that is also a submodule: importing the submodule (for
+    any other name) puts the module on the package under that name, hiding the one meant."""
+    for package in sorted(packages()):
+        folder = PACKAGE / package
+        if "lazy_face(" not in (folder / "__init__.py").read_text(encoding="utf-8"):
+            continue  # an eager face binds its names after importing the submodules
+        submodules = {p.stem for p in folder.glob("*.py")} | {
+            p.parent.name for p in folder.glob("*/__init__.py")
+        }
+        clash = sorted(face(package) & submodules)
+        assert not clash, f"pytest_llmserver.{package}: face names that are submodules: {clash}"
+
+
 def test_packages_import_each_other_through_their_faces() -> None:
     offenders = []
     for module in modules():

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pytest_llmserver._lazy import lazy_face
 
 if TYPE_CHECKING:
-    from pytest_llmserver.stress.calibrate import ClientCapacity, calibrate, measure_capacity
+    from pytest_llmserver.stress.capacity import ClientCapacity, calibrate, measure_capacity
     from pytest_llmserver.stress.combine import merge_worker_results
     from pytest_llmserver.stress.engine import run_closed_loop, run_open_loop, run_warmup
     from pytest_llmserver.stress.meeting import MeetingService, meet
@@ -109,7 +109,7 @@ if not TYPE_CHECKING:
     __getattr__, __dir__ = lazy_face(
         __name__,
         {
-            "calibrate": "ClientCapacity calibrate measure_capacity",
+            "capacity": "ClientCapacity calibrate measure_capacity",
             "combine": "merge_worker_results",
             "engine": "run_closed_loop run_open_loop run_warmup",
             "meeting": "MeetingService meet",

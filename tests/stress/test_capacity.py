@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pytest_llmserver.client import ModelClient, Timeouts
 from pytest_llmserver.stress import ClientCapacity, calibrate, measure_capacity
-from pytest_llmserver.stress.calibrate import NullServer
+from pytest_llmserver.stress.capacity import NullServer
 
 
 async def test_the_null_server_streams_what_the_client_accepts() -> None:
