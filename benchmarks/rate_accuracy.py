@@ -37,6 +37,7 @@ from pytest_llmserver.stress import (
 
 SIM_ARGS = ("--ttft-ms=5", "--token-ms=1", "--answer-tokens=8")
 TOKENS = 8
+MAX_IN_FLIGHT = 256
 
 
 def children_cpu_s() -> float:
@@ -48,7 +49,7 @@ def children_cpu_s() -> float:
 def engine_run(url: str, rate: float, seconds: float, workers: int, out: Path) -> dict[str, Any]:
     """The sustained mode at ``rate`` split over ``workers`` processes; its merged figures."""
     call = ModeCall.capture(
-        lambda t: t.run_sustained_load_test(rate * 60.0, seconds, max_in_flight=256)
+        lambda t: t.run_sustained_load_test(rate * 60.0, seconds, max_in_flight=MAX_IN_FLIGHT)
     )
     assert call is not None
     tester = {"out_dir": str(out), "run_id": f"r{rate:g}-w{workers}", "max_tokens": TOKENS}
@@ -70,9 +71,10 @@ def engine_run(url: str, rate: float, seconds: float, workers: int, out: Path) -
     return figures
 
 
-async def raw_run(url: str, rate: float, seconds: float) -> tuple[float, float]:
-    """A minimal open-loop sender: keep-alive connections on asyncio streams, a request at each
-    due time; (completed per second of schedule, schedule-lag p99 s)."""
+async def raw_run(url: str, rate: float, seconds: float) -> tuple[float, float, float]:
+    """A minimal open-loop sender: keep-alive connections on asyncio streams (at most
+    ``MAX_IN_FLIGHT`` open, as for ours), a request at each due time; (completed per second of
+    schedule, schedule-lag p99 s, CPU share of this process)."""
     host, port = url.split("//", 1)[1].rsplit(":", 1)
     body = json.dumps(
         {
@@ -88,8 +90,13 @@ async def raw_run(url: str, rate: float, seconds: float) -> tuple[float, float]:
     ).encode()
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     done, lags = [0], []
+    slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def one() -> None:
+        async with slots:
+            await exchange()
+
+    async def exchange() -> None:
         conn = idle.pop() if idle else await asyncio.open_connection(host, int(port))
         reader, writer = conn
         writer.write(head + body)
@@ -107,6 +114,7 @@ async def raw_run(url: str, rate: float, seconds: float) -> tuple[float, float]:
         done[0] += 1
 
     tasks = set()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     t0 = time.perf_counter() + 0.1
     for offset in arrival_offsets_s(rate):
         if offset >= seconds:
@@ -119,9 +127,10 @@ async def raw_run(url: str, rate: float, seconds: float) -> tuple[float, float]:
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await asyncio.wait_for(asyncio.gather(*tasks), 30.0)
+    cpu_share = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     for _, writer in idle:
         writer.close()
-    return done[0] / seconds, float(np.percentile(lags, 99))
+    return done[0] / seconds, float(np.percentile(lags, 99)), cpu_share
 
 
 def main() -> int:
@@ -146,11 +155,12 @@ def main() -> int:
         print(f"client capacity (calibrated): {calibrate().describe()}")
         print(
             f"{'target/s':>9} {'workers':>7} {'delivered/s':>12} {'error':>7} "
-            f"{'lag p99':>9} {'shed':>6} {'client CPU':>10} {'raw/s':>9} {'raw lag p99':>11}"
+            f"{'lag p99':>9} {'shed':>6} {'client CPU':>10} {'raw/s':>9} {'raw lag p99':>11} "
+            f"{'raw CPU':>7}"
         )
         with tempfile.TemporaryDirectory() as tmp:
             for rate in rates:
-                raw_rate, raw_lag = asyncio.run(raw_run(url, rate, args.seconds))
+                raw_rate, raw_lag, raw_cpu = asyncio.run(raw_run(url, rate, args.seconds))
                 for workers in worker_counts:
                     if pinned:  # one worker: the client core; more: every core
                         os.sched_setaffinity(0, set(cores[1:]) if workers == 1 else set(cores))
@@ -160,7 +170,7 @@ def main() -> int:
                         f"{rate:>9.0f} {workers:>7} {delivered:>12.1f} "
                         f"{delivered / rate - 1:>+7.1%} {f['schedule_lag_p99_s'] * 1e3:>6.2f} ms "
                         f"{f['shed_behind'] + f['shed_full']:>6} {f['cpu_share']:>10.0%} "
-                        f"{raw_rate:>9.1f} {raw_lag * 1e3:>8.2f} ms"
+                        f"{raw_rate:>9.1f} {raw_lag * 1e3:>8.2f} ms {raw_cpu:>7.0%}"
                         + (f"  ({f['failed']} failed)" if f["failed"] else "")
                     )
                     if pinned:

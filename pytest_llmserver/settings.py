@@ -89,6 +89,7 @@ class StressSettings:
     stress_tier: str
     shards: int
     workers: int | None
+    meeting_host: str
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,9 @@ def test_bad_server(raw: str) -> None:
         ({"scan_max_hosts": "0"}, "--llm-scan-max-hosts: '0' is not a whole number >= 1"),
         ({"workers": "0"}, "--llm-workers: '0' is not auto or a whole number >= 1"),
         ({"workers": "many"}, "--llm-workers: 'many' is not auto or a whole number >= 1"),
+        ({"meeting_host": "10.0.0.300"}, "--llm-meeting-host: '10.0.0.300' is not an IPv4"),
+        ({"meeting_host": "::1"}, "--llm-meeting-host: '::1' is not an IPv4 address or a host"),
+        ({"meeting_host": "bad host"}, "--llm-meeting-host: 'bad host' is not an IPv4"),
     ],
 )
 def test_bad_values(cli: dict[str, str], message: str) -> None:
@@ -92,6 +95,15 @@ def test_discovery_options_from_cli_env_and_ini() -> None:
     assert Settings.resolve({"model": "all"}, {}, {}).target.model == "all"
     with pytest.raises(SettingsError, match="LLM_NO_CACHE: 'maybe' is not a yes/no value"):
         Settings.resolve({}, {"LLM_NO_CACHE": "maybe"}, {})
+
+
+def test_meeting_host_takes_an_address_or_a_name() -> None:
+    assert Settings.defaults().stress.meeting_host == "127.0.0.1"
+    assert Settings.resolve({"meeting_host": " 127.0.0.2 "}, {}, {}).stress.meeting_host == (
+        "127.0.0.2"
+    )
+    named = Settings.resolve({}, {"LLM_MEETING_HOST": "controller.example"}, {})
+    assert named.stress.meeting_host == "controller.example"
 
 
 def test_workers_from_cli_env_and_ini() -> None:

@@ -3,7 +3,9 @@ option (or environment variable, or ini key) and the accepted form."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -127,6 +129,23 @@ def count_or_auto(raw: str, source: str) -> int | None:
     if value < 1:
         raise SettingsError(f"{source}: {raw!r} is not auto or a whole number >= 1 (e.g. 2)")
     return value
+
+
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+
+
+def ipv4_host(raw: str, source: str) -> str:
+    """An IPv4 address or a host name (the meeting service speaks IPv4)."""
+    value = raw.strip()
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        pass
+    if _HOST_NAME.fullmatch(value) and not value.replace(".", "").isdigit():
+        return value
+    raise SettingsError(f"{source}: {raw!r} is not an IPv4 address or a host name (e.g. 192.0.2.7)")
 
 
 def int_list(raw: str, source: str) -> tuple[int, ...]:

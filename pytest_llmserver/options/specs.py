@@ -18,6 +18,7 @@ from pytest_llmserver.options.parsers import (
     flag,
     fraction,
     int_list,
+    ipv4_host,
     names,
     non_empty,
     non_negative,
@@ -252,6 +253,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         count_or_auto,
         "auto",
         "N|auto",
+    ),
+    OptionSpec(
+        "meeting_host",
+        "stress",
+        "--llm-shards: the address of this host where the shards meet (start and clock "
+        "offsets); give one the xdist workers reach when --tx puts them on other hosts",
+        ipv4_host,
+        "127.0.0.1",
+        "HOST",
     ),
     # gate: baselines and the regression check
     OptionSpec(

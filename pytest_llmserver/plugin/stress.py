@@ -61,7 +61,14 @@ class StressSession:
         capacity), and the warning when the requested rate is beyond what they can send."""
         s = self.target.settings
         rate = None if call is None or call.mode is None else call.rate_per_s()
-        if rate is None or sharded:  # xdist shards split the load themselves
+        if sharded:  # xdist shards split the load themselves
+            if (s.stress.workers or 1) > 1:
+                return 1, [
+                    f"--llm-workers={s.stress.workers} is not used: --llm-shards="
+                    f"{s.stress.shards} splits the load over xdist workers instead"
+                ]
+            return 1, []
+        if rate is None:
             return 1, []
         if rate < CALIBRATE_FROM_PER_S:
             return s.stress.workers or 1, []

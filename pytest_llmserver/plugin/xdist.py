@@ -50,7 +50,8 @@ class XdistHooks:
             if MEETING_KEY not in config.stash:
                 from pytest_llmserver.stress import MeetingService
 
-                config.stash[MEETING_KEY] = MeetingService().__enter__()
+                host = settings(config).stress.meeting_host
+                config.stash[MEETING_KEY] = MeetingService(host).__enter__()
             node.workerinput["llm_meeting"] = config.stash[MEETING_KEY].address
         target = config.stash.get(TARGET_KEY, None)
         if target is not None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from pytest_llmserver.run.recorder import RunRecorder
+from pytest_llmserver.stress import bottleneck_line
 
 
 class Terminal(Protocol):
@@ -35,7 +36,8 @@ class _Redacted:
 
 
 def display(recorder: RunRecorder, terminal: Terminal) -> None:
-    """Stress rows, tool-bench pass rates, the comparison with the baseline, errors and where
+    """Stress rows (each with its bottleneck line when the run could not keep its
+    schedule), tool-bench pass rates, the comparison with the baseline, errors and where
     the run summary is (only when it was written); every line redacted."""
     terminal = _Redacted(terminal, recorder.redactor.text)
     results = recorder.results
@@ -49,6 +51,9 @@ def display(recorder: RunRecorder, terminal: Terminal) -> None:
                 f"TTFT p50 {_ms(entry.metric('ttft_s', 'p50')):>10}  "
                 f"{recorder.run_dir / entry.report}"
             )
+            bottleneck = bottleneck_line(entry.figures, entry.params)
+            if bottleneck:
+                terminal.write_line(f"  {bottleneck}", yellow=True)
     for bench in results.toolbench:
         terminal.section(f"tool bench: {bench.model}")
         for row in bench.summary:

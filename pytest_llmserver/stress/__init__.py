@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     )
     from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
     from pytest_llmserver.stress.result import TestStats
-    from pytest_llmserver.stress.saturation import merge_figures
+    from pytest_llmserver.stress.saturation import bottleneck_line, merge_figures
     from pytest_llmserver.stress.shards import merge_records, rendezvous, share
     from pytest_llmserver.stress.sink import JsonlSink
     from pytest_llmserver.stress.slo import (
@@ -71,6 +71,7 @@ __all__ = [
     "TestStats",
     "WorkerPool",
     "arrival_offsets_s",
+    "bottleneck_line",
     "calibrate",
     "check_slos",
     "drift",
@@ -119,7 +120,7 @@ if not TYPE_CHECKING:
             "records": "RECORD_FIELDS TestResult iter_records read_records read_results",
             "report": "free_stem to_json write_stress_report",
             "result": "TestStats",
-            "saturation": "merge_figures",
+            "saturation": "bottleneck_line merge_figures",
             "shards": "merge_records rendezvous share",
             "sink": "JsonlSink",
             "slo": "check_slos goodput parse_slos",

@@ -129,9 +129,11 @@ class OpenLoopStats:
 
     ``due``: items of the schedule this part had to start; ``scheduled``: those it started
     (sent); ``shed_behind`` / ``shed_full``: those it shed because it reached them too late /
-    because every slot stayed busy (see ``run_open_loop``). ``schedule_lag_s``: how late each
-    started one was started. ``blocked``: items that found every slot busy (started after a
-    wait, or shed). ``cancelled``: still running when the drain time ran out.
+    because every slot stayed busy (see ``run_open_loop``). ``schedule_lag_s``: how late the
+    scheduler reached each item that fell due while it was not waiting for a slot (the
+    client's own lateness; a slot wait is queue time, not client lag). ``blocked``: items that
+    found every slot busy (started after a wait, or shed). ``cancelled``: still running when
+    the drain time ran out.
     """
 
     scheduled: int = 0
@@ -191,15 +193,19 @@ async def _schedule(
             if flight.error is not None:  # a request ended the run
                 break
             stats.due += 1
+            reached_ns = time.perf_counter_ns()
+            slot_bound = waited_until_ns > due_ns  # it fell due while the loop waited for a slot
             latest_ns = None if lag_ns is None else due_ns + lag_ns
             if end_ns is not None:
                 latest_ns = end_ns if latest_ns is None else min(latest_ns, end_ns)
-            if latest_ns is not None and time.perf_counter_ns() > latest_ns:
-                if waited_until_ns >= latest_ns:  # reached late for waiting on a slot
+            if latest_ns is not None and reached_ns > latest_ns:
+                if slot_bound:
                     stats.shed_full += 1
                 else:
                     stats.shed_behind += 1
                 continue
+            if not slot_bound and len(stats.schedule_lag_s) < _LAG_CAP:
+                stats.schedule_lag_s.append((reached_ns - due_ns) / NS)
             if max_in_flight is not None and len(flight.tasks) >= max_in_flight:
                 stats.blocked += 1
                 room = await flight.room(max_in_flight, latest_ns)
@@ -209,8 +215,6 @@ async def _schedule(
                 if not room:
                     stats.shed_full += 1
                     continue
-            if len(stats.schedule_lag_s) < _LAG_CAP:
-                stats.schedule_lag_s.append((time.perf_counter_ns() - due_ns) / NS)
             flight.start(start(index, due_ns))
             stats.scheduled += 1
             await asyncio.sleep(0)  # it starts now, not after a burst of later ones
@@ -243,11 +247,14 @@ async def run_open_loop(
     shed instead (not sent, counted, no record) when that moment would come later than
     ``max_lag_s`` after its due time (``None``: no such bound) or after ``duration_s``:
 
-    - ``shed_full``: every slot stayed busy until then (or the scheduler reached it too late
-      because it was waiting for a slot for an earlier request); requests do not finish fast
-      enough (the server, or the client reading the answers).
+    - ``shed_full``: every slot stayed busy until then, or it fell due while the scheduler
+      was waiting for a slot (for an earlier request); requests do not finish fast enough
+      (the server, or the client reading the answers).
     - ``shed_behind``: otherwise: the scheduler itself reached it too late; the client (its
       event loop) cannot keep the schedule.
+
+    The schedule lag kept is how late the scheduler reached the requests that fell due while
+    it was not waiting for a slot: the client's own lateness, not the server's.
 
     So the delivered rate stays at what the client and server can do, and nothing is sent
     after ``duration_s``; in-flight requests then get ``drain_timeout_s`` to finish, the rest

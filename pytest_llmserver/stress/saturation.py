@@ -69,8 +69,9 @@ def merge_figures(
 def bottleneck_line(figures: Mapping[str, Any], params: Mapping[str, Any]) -> str | None:
     """One line naming the bottleneck of an open-loop run from its figures, or None when it
     kept its schedule. The client is the bottleneck when it shed requests it reached too late
-    or started them more than ``SCHEDULE_LAG_LIMIT_S`` late at p99; requests that finish too
-    slowly are, when only busy slots made it shed."""
+    (not for want of a slot), or, with nothing shed, started them more than
+    ``SCHEDULE_LAG_LIMIT_S`` late at p99; the in-flight cap is (requests finish too slowly)
+    when only busy slots made it shed."""
     unit = next((u for u in _UNITS if f"target_{u}" in figures), None)
     if unit is None:
         return None
@@ -82,7 +83,7 @@ def bottleneck_line(figures: Mapping[str, Any], params: Mapping[str, Any]) -> st
     shown = _UNITS[unit]
     bound = params.get("max_lag_s")
     late = "late" if bound is None else f"more than {bound:g} s late"
-    if behind or lag > SCHEDULE_LAG_LIMIT_S:
+    if behind or (lag > SCHEDULE_LAG_LIMIT_S and not full):
         line = (
             f"client-bound: the client could not keep the schedule of {target:.1f} {shown}: "
             f"it sent {delivered:.1f} {shown}, fell behind by {lag * 1e3:.1f} ms "
@@ -95,9 +96,12 @@ def bottleneck_line(figures: Mapping[str, Any], params: Mapping[str, Any]) -> st
             line += f"; {turns} sessions ended early at a turn {late}"
         return line
     if full:
-        return (
+        line = (
             f"in-flight cap reached: {full} of {due} {what} were shed because all "
             f"{params.get('max_in_flight')} slots stayed busy {late}; it sent "
             f"{delivered:.1f} of {target:.1f} {shown} (requests did not finish fast enough)"
         )
+        if lag > SCHEDULE_LAG_LIMIT_S:
+            line += f"; the client also ran {lag * 1e3:.1f} ms behind (schedule-lag p99)"
+        return line
     return None

@@ -229,6 +229,8 @@ def test_shards_run_together_and_merge(llm_pytester: pytest.Pytester) -> None:
         "--llm-sweep=4",
         "--llm-total=16",
         "--llm-shards=2",
+        "--llm-workers=2",
+        "--llm-meeting-host=127.0.0.2",  # the shards meet there
         "-n",
         "2",
         "-p",
@@ -237,6 +239,8 @@ def test_shards_run_together_and_merge(llm_pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
     doc = _results(llm_pytester)
     [merged] = doc["stress"]
+    unused = "--llm-workers=2 is not used: --llm-shards=2 splits the load over xdist workers"
+    assert any(note.startswith(unused) for note in merged["notes"]), merged["notes"]
     assert (merged["id"], merged["params"]["shards"]) == ("c4-n16", 2)
     assert merged["summary"]["ok"] == 16  # 8 + 8
     assert len(merged["shard_reports"]) == 2

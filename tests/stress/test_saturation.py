@@ -73,6 +73,36 @@ async def test_requests_that_find_every_slot_busy_past_the_bound_are_shed_full(
 
 
 @pytest.mark.timing
+async def test_a_server_that_holds_every_slot_is_not_blamed_on_the_client(
+    tmp_path: Path,
+) -> None:
+    """Two slots, each request held 0.1 s, 100 requests due at 200/s for 0.5 s: the slots
+    carry 20/s, so most requests fall due while the loop waits for a slot; they are shed as
+    ``full``, none as ``behind``, and the lag kept is the scheduler's own (well under 0.1 s)."""
+
+    async def send(index: int) -> ChatResponse:
+        await asyncio.sleep(0.1)
+        return REPLY
+
+    stats, records = await open_loop(
+        tmp_path,
+        send,
+        arrival_offsets_s(200.0),
+        duration_s=0.5,
+        max_in_flight=2,
+        max_lag_s=0.2,
+    )
+    assert stats.due == 100
+    assert stats.shed_behind == 0
+    assert stats.shed_full == 100 - len(records) >= 80
+    assert max(stats.schedule_lag_s) < 0.1
+    figures = schedule_figures(stats, 200.0, 0.5, "rps")
+    line = bottleneck_line(figures, {"max_lag_s": 0.2, "max_in_flight": 2})
+    assert line is not None
+    assert line.startswith("in-flight cap reached: ")
+
+
+@pytest.mark.timing
 async def test_nothing_is_sent_after_the_duration(tmp_path: Path) -> None:
     """No lag bound: request 1 waits 0.15 s for the slot and is sent; 2 would get it only
     after the end (0.3 s) and is shed, and 3 is reached after the end while waiting for it."""
