@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Protocol, TextIO
+
+
+class Writable(Protocol):
+    """Where a progress line goes: a text stream, or pytest's reporter through an adapter."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 def should_show_progress(stream: TextIO, quiet: bool) -> bool:
@@ -18,7 +26,7 @@ class ProgressLine:
 
     def __init__(
         self,
-        stream: TextIO,
+        stream: Writable,
         *,
         enabled: bool = True,
         min_interval_s: float = 0.5,

@@ -97,6 +97,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if settings(config).target.server is not None:
+        from pytest_llmserver.plugin.progress import quiet_benchmark_tables
+
+        quiet_benchmark_tables(config)
     if not settings(config).discovery.list:
         return None
     from pytest_llmserver.plugin.discovery import list_servers

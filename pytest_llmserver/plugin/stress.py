@@ -13,6 +13,7 @@ import pytest
 
 from pytest_llmserver._util import ProgressLine, should_show_progress
 from pytest_llmserver.gate import ModelFingerprint
+from pytest_llmserver.plugin.progress import progress_line
 from pytest_llmserver.plugin.sessions import Target
 from pytest_llmserver.plugin.state import shard_label, worker_id, workerinput
 from pytest_llmserver.report import log_request_error
@@ -132,10 +133,14 @@ class StressSession:
                 reporter.write_line(f"WARNING: {warnings[0]}", yellow=True)
         fingerprint = target.fingerprint()
         logger = target.recorder.logger
-        stream = sys.__stderr__ or sys.stderr
-        progress = ProgressLine(stream, enabled=should_show_progress(stream, self._quiet))
+        if request is not None:
+            progress = progress_line(request.config)
+        else:
+            stream = sys.__stderr__ or sys.stderr
+            progress = ProgressLine(stream, enabled=should_show_progress(stream, self._quiet))
         ttft = RollingMedian()
         counts = {"done": 0, "errors": 0}
+        last = [""]  # the latest progress text, shown once more at the end
 
         def on_record(record: dict[str, Any], in_flight: int | None) -> None:
             if record.get("warmup"):
@@ -146,7 +151,8 @@ class StressSession:
                 log_request_error(logger, record, run_id)
             ttft.add(record.get("ttft_s"))
             done, errors = counts["done"], counts["errors"]
-            progress.show(progress_text(done, in_flight, errors, ttft.value(), run_id))
+            last[0] = progress_text(done, in_flight, errors, ttft.value(), run_id)
+            progress.show(last[0])
 
         options: dict[str, Any] = {
             "max_tokens": s.run.max_tokens or 128,
@@ -164,6 +170,8 @@ class StressSession:
             else:
                 stats = self._single(mode_call, options, on_record, before_start, fingerprint)
         finally:
+            if last[0]:
+                progress.show(last[0], force=True)
             progress.close()
         if shards > 1:
             stats.params.update(shard=shard, shards=shards, shard_group=group, **clock)

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from pytest_llmserver._util import ProgressLine
 from pytest_llmserver.gate import comparison_lines
+from pytest_llmserver.plugin.progress import progress_line
 from pytest_llmserver.plugin.sessions import Target
 from pytest_llmserver.plugin.state import SESSIONS_KEY
 from pytest_llmserver.report import ChatHistoryManager, chart_section, toolbench_chart
@@ -20,6 +22,7 @@ from pytest_llmserver.toolbench import (
     AgentTask,
     TaskResult,
     TaskSchemaError,
+    TaskScore,
     ToolbenchRun,
     load_tasks,
     run_toolbench,
@@ -114,7 +117,7 @@ class ToolbenchSession:
     def check(self, task: AgentTask, node: pytest.Item | None = None) -> None:
         """Fail the calling test with the task's one-line reason unless every trial passed;
         with a baseline, a task that failed there too is an expected failure (xfail)."""
-        result = self._result(task)
+        result = self._result(task, None if node is None else node.config)
         if node is not None:
             node.user_properties += [
                 ("llm_model", self.target.model),
@@ -136,16 +139,16 @@ class ToolbenchSession:
             )
         pytest.fail(f"{task.task_id}: {result.reason}", pytrace=False)
 
-    def _result(self, task: AgentTask) -> TaskResult:
+    def _result(self, task: AgentTask, config: pytest.Config | None = None) -> TaskResult:
         """The task's result, running what has not run yet (a failure is reported to every
-        test instead of running again)."""
+        test instead of running again); with ``config``, live progress through its reporter."""
         done = self.run is not None and task.task_id in self.run.results
         if not done and self.failure is None and (self._per_task or self.run is None):
             finished: dict[str, TaskResult] = {}
             started_ns = time.perf_counter_ns()
             try:
                 fresh = asyncio.run(
-                    self._run_tasks([task] if self._per_task else self.tasks, finished)
+                    self._run_tasks([task] if self._per_task else self.tasks, finished, config)
                 )
             except KeyboardInterrupt:
                 # Stopped (Ctrl-C, SIGTERM): keep the tasks that finished for the report.
@@ -216,18 +219,78 @@ class ToolbenchSession:
                     )
 
     async def _run_tasks(
-        self, tasks: list[AgentTask], finished: dict[str, TaskResult]
+        self,
+        tasks: list[AgentTask],
+        finished: dict[str, TaskResult],
+        config: pytest.Config | None = None,
     ) -> ToolbenchRun:
         run = self.target.settings.run
-        async with self.target.client() as client:
-            return await run_toolbench(
-                client,
-                tasks,
-                repeat=run.repeat,
-                concurrency=run.concurrency,
-                max_tokens=run.max_tokens,
-                into=finished,
-            )
+        trials = len(tasks) * max(1, run.repeat)
+        live = BenchProgress(
+            None if config is None else progress_line(config),
+            f"tool bench {self.target.model}",
+            trials,
+            run.concurrency,
+        )
+        ticker = asyncio.ensure_future(live.tick())
+        try:
+            async with self.target.client() as client:
+                return await run_toolbench(
+                    client,
+                    tasks,
+                    repeat=run.repeat,
+                    concurrency=run.concurrency,
+                    max_tokens=run.max_tokens,
+                    on_done=live.done,
+                    into=finished,
+                )
+        finally:
+            ticker.cancel()
+            live.close()
+
+
+class BenchProgress:
+    """The tool bench's live line: trials done of all, passed, running, elapsed time."""
+
+    def __init__(
+        self, line: ProgressLine | None, label: str, trials: int, concurrency: int
+    ) -> None:
+        self._line = line
+        self._label = label
+        self._trials = trials
+        self._concurrency = max(1, concurrency)
+        self._started_s = time.monotonic()
+        self.finished = 0
+        self.passed = 0
+
+    def text(self) -> str:
+        """The line now, e.g. ``tool bench m: done 3/7 | passed 2 | running 4 | 12 s``."""
+        running = min(self._concurrency, self._trials - self.finished)
+        elapsed = time.monotonic() - self._started_s
+        return (
+            f"{self._label}: done {self.finished}/{self._trials} | passed {self.passed} | "
+            f"running {running} | {elapsed:.0f} s"
+        )
+
+    def done(self, task: AgentTask, score: TaskScore) -> None:
+        """One trial finished."""
+        self.finished += 1
+        self.passed += int(score.passed)
+        self.show(force=self.finished == self._trials)
+
+    def show(self, *, force: bool = False) -> None:
+        if self._line is not None:
+            self._line.show(self.text(), force=force)
+
+    async def tick(self, every_s: float = 1.0) -> None:
+        """Keep the elapsed time moving while no trial finishes."""
+        while True:
+            self.show()
+            await asyncio.sleep(every_s)
+
+    def close(self) -> None:
+        if self._line is not None:
+            self._line.close()
 
 
 def _merged(run: ToolbenchRun, more: ToolbenchRun) -> ToolbenchRun:

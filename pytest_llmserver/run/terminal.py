@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from pytest_llmserver.run.recorder import RunRecorder
+from pytest_llmserver.run.tables import (
+    aligned,
+    arena_lines,
+    cross_model_lines,
+    fmt_s,
+    stress_header,
+    stress_row,
+)
 from pytest_llmserver.stress import bottleneck_line
 
 
@@ -15,10 +24,6 @@ class Terminal(Protocol):
     def section(self, title: str, sep: str = "=", **markup: bool) -> None: ...
 
     def write_line(self, line: str, **markup: bool) -> None: ...
-
-
-def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1e3:.1f} ms"
 
 
 class _Redacted:
@@ -36,24 +41,25 @@ class _Redacted:
 
 
 def display(recorder: RunRecorder, terminal: Terminal) -> None:
-    """Stress rows (each with its bottleneck line when the run could not keep its
-    schedule), tool-bench pass rates, the comparison with the baseline, errors and where
-    the run summary is (only when it was written); every line redacted."""
+    """Per model, a table of its stress tests (each with its bottleneck line when the run
+    could not keep its schedule), tool-bench pass rates by tier, arena leaderboards, the
+    cross-model table when several models ran, the comparison with the baseline, errors and
+    where the run summary is (only when it was written); every line redacted."""
     terminal = _Redacted(terminal, recorder.redactor.text)
     results = recorder.results
     for model in sorted({e.model for e in results.stress}):
         terminal.section(f"stress: {model}")
-        for entry in (e for e in results.stress if e.model == model):
-            rps = entry.rate("requests_per_s")
-            terminal.write_line(
-                f"{entry.mode:<15} {entry.id:<22} ok {entry.ok:>5} failed {entry.failed:>4}  "
-                f"req/s {'-' if rps is None else f'{rps:.2f}':>7}  "
-                f"TTFT p50 {_ms(entry.metric('ttft_s', 'p50')):>10}  "
-                f"{recorder.run_dir / entry.report}"
-            )
+        entries = [e for e in results.stress if e.model == model]
+        header, *rows = aligned(stress_header(entries), [stress_row(e) for e in entries])
+        terminal.write_line(header)
+        for entry, line in zip(entries, rows, strict=True):
+            terminal.write_line(line)
             bottleneck = bottleneck_line(entry.figures, entry.params)
             if bottleneck:
                 terminal.write_line(f"  {bottleneck}", yellow=True)
+        shown = ", ".join(Path(e.report).name for e in entries if e.report)
+        if shown:
+            terminal.write_line(f"reports in {recorder.run_dir}: {shown}")
     for bench in results.toolbench:
         terminal.section(f"tool bench: {bench.model}")
         for row in bench.summary:
@@ -61,9 +67,24 @@ def display(recorder: RunRecorder, terminal: Terminal) -> None:
                 f"{row['tier']:<10} {row['tasks']:>3} tasks  pass@1 {row['pass_at_1']:6.1%}  "
                 f"pass^{bench.repeat} {row['pass_all']:6.1%}"
             )
-        terminal.write_line(f"wall time {bench.wall_s:.2f} s, concurrency {bench.concurrency}")
+        failed = len(bench.failed_tasks)
+        terminal.write_line(
+            f"{len(bench.tasks) - failed} of {len(bench.tasks)} tasks passed every trial; "
+            f"wall time {fmt_s(bench.wall_s)}, concurrency {bench.concurrency}"
+        )
         shown = ", ".join(str(recorder.run_dir / r) for r in bench.reports)
         terminal.write_line(f"report: {shown}")
+    for arena in results.arenas:
+        terminal.section(f"arena: {arena.kind} (judge {arena.judge_model})")
+        for line in arena_lines(arena):
+            terminal.write_line(line)
+        for warning in arena.warnings:
+            terminal.write_line(f"warning: {warning}", yellow=True)
+    compared = cross_model_lines(results.stress, results.toolbench)
+    if compared:
+        terminal.section("models compared")
+        for line in compared:
+            terminal.write_line(line)
     _comparison(recorder, terminal)
 
 
