@@ -32,9 +32,11 @@ class Target:
         model: str,
         tags: Sequence[str],
         extra: Mapping[str, Any] | None = None,
+        name: str | None = None,
     ) -> None:
-        """Save one conversation, redacted like everything the run writes; one that cannot be
-        saved (nested too deep, too large) is named in the run log and the run goes on."""
+        """Save one conversation (as ``name`` when given), redacted like everything the run
+        writes; one that cannot be saved (nested too deep, too large) is named in the run log
+        and the run goes on."""
         scrub = self.recorder.redactor.scrub
         try:
             history.save(
@@ -43,6 +45,7 @@ class Target:
                 scrub(self.server.to_dict()),
                 tags=tags,
                 extra=scrub(dict(extra or {})),
+                name=name,
             )
         except (TypeError, ValueError) as exc:  # HistoryError is a ValueError
             self.recorder.logger.warning("transcript %s not saved: %s", "/".join(tags), exc)

@@ -17,7 +17,12 @@ from pytest_llmserver.gate import comparison_lines
 from pytest_llmserver.plugin.progress import progress_line
 from pytest_llmserver.plugin.sessions import Target
 from pytest_llmserver.plugin.state import SESSIONS_KEY
-from pytest_llmserver.report import ChatHistoryManager, chart_section, toolbench_chart
+from pytest_llmserver.report import (
+    ChatHistoryManager,
+    answers_section,
+    chart_section,
+    toolbench_chart,
+)
 from pytest_llmserver.toolbench import (
     AgentTask,
     TaskResult,
@@ -199,6 +204,13 @@ class ToolbenchSession:
                 "the run was stopped; the figures above cover those only.",
                 "",
             ]
+        extra += answers_section(
+            [
+                (task_id, attempt, trajectory.final_answer)
+                for task_id, result in run.results.items()
+                for attempt, (trajectory, _) in enumerate(result.trials, 1)
+            ]
+        )
         if comparison is not None:
             extra += ["## Compared with the baseline", ""]
             extra += [f"- {line}" for line in comparison_lines(comparison)]
@@ -216,6 +228,7 @@ class ToolbenchSession:
                         target.model,
                         ("toolbench", task_id, "passed" if score.passed else "failed"),
                         {"trial": trial, "reason": score.reason},
+                        name=f"{task_id}-attempt{trial + 1}",
                     )
 
     async def _run_tasks(

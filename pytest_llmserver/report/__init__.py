@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pytest_llmserver._lazy import lazy_face
 
 if TYPE_CHECKING:
+    from pytest_llmserver.report.brief import answers_section, server_summary
     from pytest_llmserver.report.charts import (
         Chart,
         chart_markdown,
@@ -56,6 +57,7 @@ __all__ = [
     "StressEntry",
     "ToolbenchEntry",
     "TranscriptInfo",
+    "answers_section",
     "chart_markdown",
     "chart_section",
     "charts_available",
@@ -67,6 +69,7 @@ __all__ = [
     "log_vllm_error",
     "make_run_dir",
     "scan_progress_text",
+    "server_summary",
     "server_table",
     "setup_logger",
     "stress_charts",
@@ -79,6 +82,7 @@ if not TYPE_CHECKING:
     __getattr__, __dir__ = lazy_face(
         __name__,
         {
+            "brief": "answers_section server_summary",
             "charts": (
                 "Chart chart_markdown chart_section charts_available stress_charts sweep_chart "
                 "toolbench_chart"

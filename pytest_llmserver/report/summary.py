@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from pytest_llmserver._util import md_cell
+from pytest_llmserver.report.brief import relevant_options, shown_groups, target_line
+
 
 def _ms(value: Any) -> str:
     return "-" if not isinstance(value, (int, float)) else f"{value * 1e3:.1f}"
@@ -16,6 +19,21 @@ def _num(value: Any, digits: int = 2) -> str:
 
 def _metric(summary: dict[str, Any], name: str, stat: str) -> Any:
     return ((summary.get("metrics") or {}).get(name) or {}).get(stat)
+
+
+def _option_groups() -> dict[str, str]:
+    """Each setting's option group (target, run, discovery, stress, gate, arena)."""
+    from pytest_llmserver.settings import OPTIONS
+
+    return {spec.field: spec.group for spec in OPTIONS}
+
+
+def _baselines(comparison: dict[str, Any]) -> str:
+    """The baseline files compared with (``not found`` marked), else what was asked for."""
+    files = comparison.get("baseline_files") or []
+    if not files:
+        return f"`{comparison.get('baseline')}`"
+    return ", ".join(f"`{f['path']}`" + ("" if f.get("found") else " (not found)") for f in files)
 
 
 def render_summary(doc: dict[str, Any], files: Collection[str] | None = None) -> str:
@@ -51,23 +69,15 @@ def render_summary(doc: dict[str, Any], files: Collection[str] | None = None) ->
         f"| seed | {settings.get('seed')} |",
     ]
     for target in doc.get("targets") or []:
-        fp = target.get("fingerprint") or {}
-        build = ", ".join(
-            f"{k} {fp[k]}"
-            for k in ("server_version", "digest", "size_bytes", "quantization", "context_length")
-            if fp.get(k)
-        )
-        lines.append(
-            f"| target | {target.get('url')} ({target.get('kind')}, {target.get('type')}), "
-            f"model `{target.get('model')}`{'; ' + build if build else ''} |"
-        )
-    options = ", ".join(f"{k}={v}" for k, v in settings.items() if v not in (None, [], {}, ""))
-    lines += [f"| options | {options} |", ""]
+        lines.append(f"| target | {target_line(target).replace('|', '/')} |")
+    options = relevant_options(settings, _option_groups(), shown_groups(doc))
+    shown = ", ".join(f"{k}={v}" for k, v in options.items())
+    lines += [f"| options | {md_cell(shown)} |", ""]
     if comparison:
         lines += [
             "## Compared with the baseline",
             "",
-            f"Baseline: `{comparison.get('baseline')}`",
+            f"Baseline: {_baselines(comparison)}",
             "",
         ]
         found = [f"- **regression** {line}" for line in comparison.get("regressions") or []]

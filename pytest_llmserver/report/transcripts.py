@@ -5,6 +5,7 @@ are bounded: a save refuses what a read skips."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -88,8 +89,10 @@ class ChatHistoryManager:
         *,
         tags: Sequence[str] = (),
         extra: Mapping[str, Any] | None = None,
+        name: str | None = None,
     ) -> str:
-        """Write one transcript atomically; return its file name."""
+        """Write one transcript atomically; return its file name: ``name`` made safe (a
+        number added when taken), or a time stamp and the model."""
         if not isinstance(model, str):
             raise TypeError(f"model must be a str, not {type(model).__name__}")
         plain = _plain_messages(messages)
@@ -111,7 +114,7 @@ class ChatHistoryManager:
         if len(data) > MAX_FILE_BYTES:
             raise HistoryError(f"transcript of {len(data)} bytes, over {MAX_FILE_BYTES}")
         self._directory.mkdir(parents=True, exist_ok=True)
-        return self._write_new(data, now, model)
+        return self._write_new(data, now, model, name)
 
     def load(self, filename: str) -> dict[str, Any]:
         """The whole document of the transcript ``filename``."""
@@ -164,20 +167,15 @@ class ChatHistoryManager:
             raise HistoryError(f"{filename!r} is not directly inside {self._directory}")
         return path
 
-    def _write_new(self, data: bytes, now: datetime, model: str) -> str:
+    def _write_new(self, data: bytes, now: datetime, model: str, wanted: str | None) -> str:
         fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=self._directory)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            stamp = now.strftime("%Y%m%d-%H%M%S-%f")
-            label = slug(model, max_len=SLUG_MAX, default="model")
-            while True:
-                name = f"{stamp}-{secrets.token_hex(3)}-{label}{SUFFIX}"
-                if not os.path.lexists(self._directory / name):
-                    break
-            os.replace(temp, self._directory / name)
+            names = _named(wanted) if wanted else _stamped(now, model)
+            name = next(n for n in names if _claim(temp, self._directory / n))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
@@ -204,6 +202,38 @@ class ChatHistoryManager:
 
 class _NotTranscript(Exception):
     """A file's content is not a transcript (the message says why)."""
+
+
+def _claim(temp: str, path: Path) -> bool:
+    """Move ``temp`` to ``path`` unless a file is there (atomic where hard links work, so two
+    processes never take the same name); False when taken."""
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links here: check, then move
+        if os.path.lexists(path):
+            return False
+        os.replace(temp, path)
+        return True
+    os.unlink(temp)
+    return True
+
+
+def _named(wanted: str) -> Iterator[str]:
+    """``wanted`` as a safe file name, then with ``-2``, ``-3``, ... added."""
+    stem = slug(wanted, sep="-", max_len=120, default="transcript")
+    yield f"{stem}{SUFFIX}"
+    for number in itertools.count(2):
+        yield f"{stem}-{number}{SUFFIX}"
+
+
+def _stamped(now: datetime, model: str) -> Iterator[str]:
+    """Time-stamped names with a random part, for a transcript not named by its caller."""
+    stamp = now.strftime("%Y%m%d-%H%M%S-%f")
+    label = slug(model, max_len=SLUG_MAX, default="model")
+    while True:
+        yield f"{stamp}-{secrets.token_hex(3)}-{label}{SUFFIX}"
 
 
 def _check_name(name: object) -> None:

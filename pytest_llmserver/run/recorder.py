@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pytest_llmserver._util import Redactor, slug
 from pytest_llmserver.arena import ArenaResult
@@ -31,6 +32,7 @@ from pytest_llmserver.report import (
     chart_section,
     close_logger,
     log_test_summary,
+    server_summary,
     setup_logger,
     stress_charts,
     sweep_chart,
@@ -134,6 +136,7 @@ class RunRecorder:
     ) -> tuple[Path, list[MetricComparison], Samples]:
         """Write a stress test's report (charts, baseline comparison) and record it; the
         report's path, the comparisons and the per-request samples."""
+        stats.server = server_summary(stats.server, stats.model)  # one line in the report
         stem = free_stem(stats, directory)
         charts = stress_charts(stats.records_path, to_json(stats), directory, stem)
         samples = samples_from_records(stats.records_path)
@@ -257,6 +260,8 @@ class RunRecorder:
         if self.absorbed:
             merge_toolbench(self)
         self.results.comparison = self.gate.summary()
+        if self.results.comparison is not None:
+            self.results.comparison["baseline_files"] = self._baseline_files()
         if self.settings.gate.save_baseline is not None:
             self._save_baselines(self.settings.gate.save_baseline)
         self._sweep_charts()
@@ -264,6 +269,23 @@ class RunRecorder:
         if self._logger is not None:
             close_logger(self._logger)
         return paths
+
+    def _baseline_files(self) -> list[dict[str, Any]]:
+        """The baseline file of each model compared (relative to the working directory when
+        under it), and whether it was there."""
+        wanted = self.gate.wanted
+        if wanted is None:
+            return []
+        location = self.gate.location(wanted)
+        files = []
+        for fingerprint in self.fingerprints.values():
+            path = baseline_file(location, fingerprint)
+            try:
+                shown = path.relative_to(Path.cwd())
+            except ValueError:
+                shown = path
+            files.append({"path": str(shown), "found": path.is_file()})
+        return files
 
     def _sweep_charts(self) -> None:
         """Throughput and p95 latency against concurrency, per model with two or more points."""

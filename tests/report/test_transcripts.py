@@ -464,10 +464,21 @@ def test_failed_write_leaves_no_file(
         raise OSError("disk on fire")
 
     monkeypatch.setattr(os, "replace", crash)
+    monkeypatch.setattr(os, "link", crash)  # the final move: a hard link, else a replace
     with pytest.raises(OSError, match="disk on fire"):
         history.save([{"role": "user", "content": "lost"}], "m")
     monkeypatch.undo()
     assert [p.name for p in history.directory.iterdir()] == [keep]
+
+
+def test_named_transcripts_take_the_next_free_number(history: ChatHistoryManager) -> None:
+    first = history.save([], "m", name="Q01_weather_oslo-attempt1")
+    second = history.save([], "m", name="Q01_weather_oslo-attempt1")
+    odd = history.save([], "m", name="../a b/c")
+    assert (first, second) == ("Q01_weather_oslo-attempt1.json", "Q01_weather_oslo-attempt1-2.json")
+    assert odd == "a-b-c.json"
+    assert sorted(p.name for p in history.directory.iterdir()) == sorted([first, second, odd])
+    assert history.load(second)["model"] == "m"
 
 
 # Bounds: nesting and size ------------------------------------------------------------------
