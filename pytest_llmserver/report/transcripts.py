@@ -5,11 +5,9 @@ are bounded: a save refuses what a read skips."""
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import re
-import secrets
 import stat
 import tempfile
 import warnings
@@ -19,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_llmserver._util import redact_url, slug, without_secrets
+from pytest_llmserver._util import redact_url, without_secrets
+from pytest_llmserver.report.filenames import claim, named, stamped
 from pytest_llmserver.report.jsonbounds import deeper_than, read_file
 
 __all__ = [
@@ -174,8 +173,8 @@ class ChatHistoryManager:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            names = _named(wanted) if wanted else _stamped(now, model)
-            name = next(n for n in names if _claim(temp, self._directory / n))
+            names = named(wanted, SUFFIX) if wanted else stamped(now, model, SUFFIX, SLUG_MAX)
+            name = next(n for n in names if claim(temp, self._directory / n))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
@@ -202,38 +201,6 @@ class ChatHistoryManager:
 
 class _NotTranscript(Exception):
     """A file's content is not a transcript (the message says why)."""
-
-
-def _claim(temp: str, path: Path) -> bool:
-    """Move ``temp`` to ``path`` unless a file is there (atomic where hard links work, so two
-    processes never take the same name); False when taken."""
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        return False
-    except OSError:  # no hard links here: check, then move
-        if os.path.lexists(path):
-            return False
-        os.replace(temp, path)
-        return True
-    os.unlink(temp)
-    return True
-
-
-def _named(wanted: str) -> Iterator[str]:
-    """``wanted`` as a safe file name, then with ``-2``, ``-3``, ... added."""
-    stem = slug(wanted, sep="-", max_len=120, default="transcript")
-    yield f"{stem}{SUFFIX}"
-    for number in itertools.count(2):
-        yield f"{stem}-{number}{SUFFIX}"
-
-
-def _stamped(now: datetime, model: str) -> Iterator[str]:
-    """Time-stamped names with a random part, for a transcript not named by its caller."""
-    stamp = now.strftime("%Y%m%d-%H%M%S-%f")
-    label = slug(model, max_len=SLUG_MAX, default="model")
-    while True:
-        yield f"{stamp}-{secrets.token_hex(3)}-{label}{SUFFIX}"
 
 
 def _check_name(name: object) -> None:
