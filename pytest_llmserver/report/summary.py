@@ -92,16 +92,18 @@ def render_summary(doc: dict[str, Any], files: Collection[str] | None = None) ->
         lines += [
             "## Stress",
             "",
-            "| mode | id | model | ok | failed | req/s | TTFT p50 ms | TTFT p95 ms "
+            "| mode | id | model | ok | failed | req/s | out tok/s | TTFT p50 ms | TTFT p95 ms "
             "| E2E p95 ms | ITL p50 ms | report |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for entry in stress:
             summary = entry.get("summary") or {}
-            rps = (summary.get("throughput") or {}).get("requests_per_s")
+            throughput = summary.get("throughput") or {}
+            rps, tps = throughput.get("requests_per_s"), throughput.get("output_tokens_per_s")
             lines.append(
                 f"| {entry.get('mode')} | {entry.get('id')} | {entry.get('model')} "
-                f"| {summary.get('ok', '-')} | {summary.get('failed', '-')} | {_num(rps)} "
+                f"| {summary.get('ok', '-')} | {summary.get('failed', '-')} "
+                f"| {_num(rps)} | {_num(tps, 1)} "
                 f"| {_ms(_metric(summary, 'ttft_s', 'p50'))} "
                 f"| {_ms(_metric(summary, 'ttft_s', 'p95'))} "
                 f"| {_ms(_metric(summary, 'e2e_s', 'p95'))} "

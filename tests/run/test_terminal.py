@@ -145,3 +145,29 @@ def test_summary_table_and_no_benchmark_tables(llm_pytester: pytest.Pytester) ->
     asked = llm_pytester.runpytest(*BURST, "-p", "no:cacheprovider", "--benchmark-columns=min,max")
     asked.assert_outcomes(passed=2)
     asked.stdout.fnmatch_lines(["*benchmark 'llm throughput': 2 tests*"])
+
+
+def test_tool_bench_and_arena_in_the_summary(llm_pytester: pytest.Pytester) -> None:
+    result = llm_pytester.runpytest(
+        "--llm-server=sim",
+        "--llm-model=oracle",
+        "-m",
+        "(toolbench and quick) or arena",
+        "-k",
+        "toolbench or prompt",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(
+        [
+            "*tool bench: oracle*",
+            "quick        7 tasks  pass@1 100.0%  pass^1 100.0%",
+            "7 of 7 tasks passed every trial; wall time *, concurrency *",
+            "*arena: prompts (judge judge-fair)*",
+            "#  contestant * win rate  W/L/T  mean score  unreadable",
+            "1  *",
+            "2  *",
+            "3  *",
+        ]
+    )
