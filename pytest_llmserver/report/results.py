@@ -10,6 +10,7 @@
     targets[]                   {url, kind, type, model, fingerprint{kind, model, server_version,
                                 digest, size_bytes, quantization, context_length}}
     stress[]                    one per stress test: {mode, id, model, fingerprint, params,
+                                server{kind, version, url, size, quantization},
                                 summary{metrics{<metric>{n, min, max, mean, stddev, p50, p90,
                                 p95, p99}}, throughput, errors, slos, ...}, wall_s, figures,
                                 tables, notes, report, records, charts[], comparison[]}
@@ -21,7 +22,8 @@
                                 labels, questions, matchups, leaderboard[{contestant, wins,
                                 losses, ties, unparseable, win_rate, mean_score, score_n, ...}],
                                 warnings, report}
-    comparison                  null, or {baseline, model_updated, regressions[], lines[]}
+    comparison                  null, or {baseline, baseline_files[{path, found}],
+                                model_updated, regressions[], lines[]}
     charts[]                    run-level charts {title, path} (throughput against concurrency)
     errors[]                    problems of the run itself (e.g. an unreadable baseline)
     interrupted                 true when the run was stopped (SIGINT, SIGTERM) before its end
