@@ -103,7 +103,7 @@ def wanted(nodeid: str, path: Path, ids: tuple[str, ...]) -> bool:
     """Whether a built-in test (``nodeid`` at ``path``) is one of the pasted ``ids`` (or in a
     module or function one of them names)."""
     name = path.name + "::" + nodeid.partition("::")[2]
-    return any(name == i or name.startswith((i + "::", i + "[")) for i in ids) or (path.name in ids)
+    return any(name == i or name.startswith((i + "::", i + "[")) for i in ids)
 
 
 def points_into_suites(arg: str, invocation_dir: Path, *, pyargs: bool) -> bool:
