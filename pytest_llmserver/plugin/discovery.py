@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from contextlib import ExitStack
 from urllib.parse import urlsplit, urlunsplit
@@ -113,6 +114,7 @@ def list_servers(config: pytest.Config) -> int:
 
 # The target checked once, before the first test -----------------------------------------
 
+_ORIGIN = re.compile(r"^[a-zA-Z][\w+.-]*://[^/]*")
 _TARGET_FIXTURE = "llm_server"  # every fixture that talks to the target depends on it
 
 
@@ -133,6 +135,11 @@ def _os_reason(exc: BaseException) -> str | None:
     return None
 
 
+def _path_of(url: str) -> str:
+    """The path of a URL as a message shows it (a redacted password is no valid URL part)."""
+    return _ORIGIN.sub("", url).partition("?")[0] or "/"
+
+
 def _answer(url: str, asked: str, api_key: str | None) -> tuple[int, str] | None:
     """Status and content type of ``GET`` at ``asked``'s path on ``url``'s host (``url``
     keeps the credentials that ``asked``, as a message shows it, has lost)."""
@@ -142,8 +149,8 @@ def _answer(url: str, asked: str, api_key: str | None) -> tuple[int, str] | None
 
     from pytest_llmserver.client import BearerAuth, fetch_json
 
-    given, shown = urlsplit(url), urlsplit(asked)
-    again = urlunsplit((given.scheme, given.netloc, shown.path, shown.query, ""))
+    given = urlsplit(url)
+    again = urlunsplit((given.scheme, given.netloc, _path_of(asked), "", ""))
 
     async def fetch() -> tuple[int, str]:
         auth = BearerAuth(api_key) if api_key else None
@@ -162,7 +169,7 @@ def unreachable_line(url: str, exc: LLMError, api_key: str | None = None) -> str
     from pytest_llmserver.client import LLMConnectError, LLMHTTPStatusError, LLMTimeoutError
 
     shown, asked = redact_url(url), exc.url or redact_url(url)
-    path = urlsplit(asked).path or "/"
+    path = _path_of(asked)
     if isinstance(exc, LLMHTTPStatusError):
         answer = _answer(url, asked, api_key)
         status, kind = answer or (exc.status_code, "")
