@@ -237,6 +237,8 @@ def check_target(session: pytest.Session) -> None:
     config = session.config
     if config.option.collectonly or (workerinput(config) or {}).get("llm_target"):
         return
+    if session.testsfailed:  # collection errors: pytest reports those first
+        return
     if any(_needs_target(item) for item in session.items):
         stop_on_problem(config)
 
