@@ -175,7 +175,9 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         return None
     if choice.ids and not any(i.partition("::")[0] == collection_path.name for i in choice.ids):
         return True
-    return choice.drop() and collection_path.name.startswith("test_")
+    if choice.drop() and collection_path.name.startswith("test_"):
+        return True
+    return None  # pytest's own rules (--ignore, collect_ignore) still decide
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
