@@ -56,6 +56,7 @@ class RunSettings:
     seed: int
     repeat: int
     save_transcripts: bool
+    builtin: str
 
 
 @dataclass(frozen=True)

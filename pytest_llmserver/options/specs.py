@@ -332,4 +332,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         None,
         "NAME,NAME@URL,...",
     ),
+    # run (appended): which built-in suites a run collects
+    OptionSpec(
+        "builtin",
+        "run",
+        "built-in suites (with --llm-server): yes = besides your tests, only = just them, "
+        "no = never, auto = when an argument, -m or -k names them or your paths hold no tests",
+        one_of(("auto", "yes", "no", "only"), lower=True),
+        "auto",
+        "auto|yes|no|only",
+    ),
 )

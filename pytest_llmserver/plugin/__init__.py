@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmserver._lazy import lazy_face
+from pytest_llmserver.plugin.builtin import SUITES_DIR, choose, in_suites, wanted
 from pytest_llmserver.plugin.state import (
+    BUILTIN_KEY,
     DISCOVERY_KEY,
     NO_SERVER,
     RECORDER_KEY,
@@ -56,8 +58,6 @@ if not TYPE_CHECKING:
     )
 
 pytest_plugins = ("pytest_llmserver.plugin.fixtures",)
-
-SUITES_DIR = Path(__file__).parent.parent / "suites"
 
 MARKERS = {
     "llm": "needs an LLM server (skipped without --llm-server)",
@@ -112,10 +112,16 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     s = settings(config)
-    given_paths = config.args_source != pytest.Config.ArgsSource.INVOCATION_DIR
     if s.target.server is not None:
-        if not given_paths:
-            config.args.append(str(SUITES_DIR))  # built-in suites run when no paths are given
+        config.args[:], config.stash[BUILTIN_KEY] = choose(
+            s.run.builtin,
+            list(config.args),
+            config.invocation_params.dir,
+            pyargs=bool(config.option.pyargs),
+            markexpr=config.option.markexpr or "",
+            keyword=config.option.keyword or "",
+            markers=list(MARKERS),
+        )
         restore = interrupt_on_sigterm()
         if restore is not None:
             config.stash[SIGTERM_KEY] = restore
@@ -164,6 +170,51 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
         return YamlTaskFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave out a built-in test module the run does not ask for (``--llm-builtin``)."""
+    choice = config.stash.get(BUILTIN_KEY, None)
+    if choice is None or collection_path.parent != SUITES_DIR:
+        return None
+    if choice.ids and not any(i.partition("::")[0] == collection_path.name for i in choice.ids):
+        return True
+    if choice.drop() and collection_path.name.startswith("test_"):
+        return True
+    return None  # pytest's own rules (--ignore, collect_ignore) still decide
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    choice = item.config.stash.get(BUILTIN_KEY, None)
+    if choice is not None and not in_suites(item.path):
+        choice.user_tests += 1
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the built-ins a run leaves out but collected (inside a given folder, before
+    the user's tests were seen), and those not among pasted-back ids."""
+    choice = config.stash.get(BUILTIN_KEY, None)
+    if choice is None or not (choice.drop() or choice.ids):
+        return
+    dropped = [
+        item
+        for item in items
+        if in_suites(item.path)
+        and (choice.drop() or not wanted(item.nodeid, item.path, choice.ids))
+    ]
+    if dropped:
+        gone = set(dropped)
+        items[:] = [item for item in items if item not in gone]
+        config.hook.pytest_deselected(items=dropped)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Check the target once, before the first test, when a collected test needs it."""
+    if BUILTIN_KEY in session.config.stash:
+        from pytest_llmserver.plugin.discovery import check_target
+
+        check_target(session)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -24,6 +24,7 @@ from pytest_llmserver.settings import OPTIONS, Settings, SettingsError
 if TYPE_CHECKING:
     from pytest_llmserver.client import ServerRecord
     from pytest_llmserver.discovery import Discovery
+    from pytest_llmserver.plugin.builtin import BuiltinChoice
     from pytest_llmserver.plugin.toolbench import ToolbenchSession
     from pytest_llmserver.run import RunRecorder
 
@@ -36,6 +37,7 @@ DISCOVERY_KEY: pytest.StashKey[Discovery] = pytest.StashKey()
 SERVER_STACK_KEY: pytest.StashKey[ExitStack] = pytest.StashKey()
 SIGTERM_KEY: pytest.StashKey[Callable[[], None]] = pytest.StashKey()
 SESSIONS_KEY: pytest.StashKey[dict[str, ToolbenchSession]] = pytest.StashKey()
+BUILTIN_KEY: pytest.StashKey[BuiltinChoice] = pytest.StashKey()
 
 YAML_SUFFIX = ".llm.yaml"
 """The ending of a YAML task file the plugin collects."""

@@ -80,18 +80,19 @@ def test_llm_list_prints_servers_and_exits(
     assert not list(tmp_path.iterdir())  # --llm-no-cache wrote nothing
 
 
-def test_auto_with_nothing_found_fails_the_tests_with_what_was_scanned(
+def test_auto_with_nothing_found_stops_the_session_with_what_was_scanned(
     llm_pytester: pytest.Pytester,
 ) -> None:
     llm_pytester.makepyfile(test_x="def test_x(llm_model):\n    pass\n")
     result = llm_pytester.runpytest(
         "--llm-server=auto", "--llm-scan-subnet=127.0.3.0/30", "--llm-scan-ports=9", "test_x.py"
     )
-    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.assert_outcomes()
     result.stdout.fnmatch_lines(
         [
             "llm-server: auto found no LLM server (looked at 127.0.3.0/30 ports 9 in * s)",
-            "*--llm-server=auto found no LLM server: looked at 127.0.3.0/30 ports 9*",
+            "*--llm-server=auto found no LLM server (looked at 127.0.3.0/30 ports 9*); start *",
         ]
     )
 

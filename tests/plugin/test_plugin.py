@@ -91,28 +91,33 @@ def test_sim_session_serves_the_fixtures(user_test: pytest.Pytester, api: str) -
 def test_pinned_url_with_unknown_model(user_test: pytest.Pytester) -> None:
     with SimThread() as sim:
         result = user_test.runpytest("test_user.py", f"--llm-server={sim.url}", "--llm-model=nope")
-    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # checked once, before the first test
+    result.assert_outcomes()
     result.stdout.fnmatch_lines(
-        [f"*model 'nope' is not served by {sim.url} (it serves: sim-small, sim-reasoner)"]
+        [f"*model 'nope' is not served by {sim.url} (it serves: sim-small, sim-reasoner); *"]
     )
 
 
 def test_server_answering_html(user_test: pytest.Pytester) -> None:
     with SimThread(SimConfig(fault=Fault.HTML)) as sim:
         result = user_test.runpytest("test_user.py", f"--llm-server={sim.url}")
-    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.assert_outcomes()
     result.stdout.fnmatch_lines(
         [
-            "*LLM server: *answered with text/html, not JSON: "
-            "is this an OpenAI-compatible or Ollama API?"
+            "*pytest-llmserver: --llm-server=*answered with text/html, not JSON: "
+            "is this an OpenAI-compatible or Ollama API?*"
         ]
     )
 
 
 def test_refused_connection(user_test: pytest.Pytester) -> None:
     result = user_test.runpytest("test_user.py", "--llm-server=127.0.0.1:9", "--llm-timeout=5")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*LLM server: cannot connect to http://127.0.0.1:9*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.assert_outcomes()
+    result.stdout.fnmatch_lines(
+        ["*pytest-llmserver: --llm-server=http://127.0.0.1:9: connection refused at *"]
+    )
 
 
 def test_markers_registered(llm_pytester: pytest.Pytester) -> None:
