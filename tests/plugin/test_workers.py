@@ -5,6 +5,7 @@ simulator."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -88,20 +89,22 @@ def test_a_rate_beyond_the_calibrated_capacity_is_warned_and_the_bottleneck_name
         "no:cacheprovider",
     )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
+    # 64 slots of ~0.2 s requests carry ~300 req/s, so the slots are a limit; a loaded machine
+    # may make the client one as well: either way the line names the bottleneck first
+    limit = r"(client-bound: the client could not keep|in-flight cap reached: \d+ of)"
+    result.stdout.re_match_lines(
         [
-            "WARNING: requested rate 100,000.0 req/s is beyond the calibrated client capacity of *",
-            "*stress: *",
-            "sustained *",
-            "  in-flight cap reached: * requests were shed because all 64 slots stayed busy *",
+            r"WARNING: requested rate 100,000\.0 req/s is beyond the calibrated client capacity",
+            r".*stress: ",
+            r"sustained ",
+            rf"  {limit} ",
         ]
     )
     run = (llm_pytester.path / "logs" / "latest").resolve()
     doc: dict[str, Any] = json.loads((run / "results.json").read_text())
     [entry] = doc["stress"]
-    # 64 slots of ~0.2 s requests carry ~300 req/s: the slots, not the client, are the limit
-    assert entry["notes"][0].startswith("in-flight cap reached: ")
+    assert re.match(limit, entry["notes"][0])
     assert entry["notes"][1].startswith("requested rate 100,000.0 req/s is beyond")
     assert entry["figures"]["shed_behind"] + entry["figures"]["shed_full"] > 0
     report = (run / entry["report"]).read_text()
-    assert report.splitlines()[2].startswith("**in-flight cap reached:")
+    assert re.match(rf"\*\*{limit}", report.splitlines()[2])
