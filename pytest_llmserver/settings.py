@@ -56,6 +56,8 @@ class RunSettings:
     seed: int
     repeat: int
     save_transcripts: bool
+    temperature: float | None
+    sampling_seed: int | None
 
 
 @dataclass(frozen=True)

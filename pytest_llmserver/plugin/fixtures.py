@@ -40,6 +40,23 @@ __all__ = [
 ]
 
 
+_LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Give pytest-asyncio's fixture loop scope a value when the user left it unset, so that
+    its deprecation warning does not greet every run: ``fixture-scope`` (today's behaviour)
+    where pytest-asyncio knows it (1.5 on), else ``function`` (the plugin's async fixture is
+    function-scoped). Runs before pytest-asyncio reads it; a value the user set is kept."""
+    if not config.pluginmanager.hasplugin("asyncio") or config.getini(_LOOP_SCOPE_INI):
+        return
+    version = tuple(int(p) for p in pytest_asyncio.__version__.split(".")[:2] if p.isdigit())
+    scope = "fixture-scope" if version >= (1, 5) else "function"
+    # pytest has no public setter for another plugin's ini value; getini reads this cache.
+    config._inicache[_LOOP_SCOPE_INI] = scope
+
+
 @pytest.fixture(scope="session")
 def llm_settings(pytestconfig: pytest.Config) -> Settings:
     """The resolved options of this run."""
@@ -70,10 +87,16 @@ def llm_server(pytestconfig: pytest.Config, llm_settings: Settings) -> Iterator[
 def llm_model(
     request: pytest.FixtureRequest, llm_server: ServerRecord, llm_settings: Settings
 ) -> str:
-    """The model under test: ``--llm-model`` (each in turn for ``all``), else the first listed."""
+    """The model under test: ``--llm-model`` (each in turn for ``all``), else the simulator's
+    tool-calling default against ``sim``, else the first listed."""
     from pytest_llmserver.client import LLMError, select_model
 
     requested = getattr(request, "param", llm_settings.target.model)
+    spec = llm_settings.target.server
+    if requested is None and spec is not None and spec.mode == "sim":
+        from pytest_llmserver.servers import SIM_DEFAULT_MODEL
+
+        requested = SIM_DEFAULT_MODEL
     if requested == "all":
         pytest.fail(f"--llm-model=all: {llm_server.url} lists no models", pytrace=False)
     try:

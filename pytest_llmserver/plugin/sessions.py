@@ -59,8 +59,8 @@ class Target:
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> ModelClient:
-        """A ``ModelClient`` with the run's key, timeout and concurrency (for the target
-        unless another server or model is named)."""
+        """A ``ModelClient`` with the run's key, timeout, concurrency, temperature and sampling
+        seed (for the target unless another server or model is named)."""
         target, run = self.settings.target, self.settings.run
         return ModelClient(
             server or self.server,
@@ -68,6 +68,7 @@ class Target:
             api_key=target.api_key,
             timeouts=Timeouts.from_total(target.timeout_s),
             concurrency=run.concurrency,
-            temperature=temperature,
+            temperature=run.temperature if temperature is None else temperature,
+            seed=run.sampling_seed,
             max_tokens=max_tokens,
         )
