@@ -17,6 +17,7 @@ from pytest_llmserver.plugin.sessions import Target
 from pytest_llmserver.plugin.state import SESSIONS_KEY
 from pytest_llmserver.report import ChatHistoryManager, chart_section, toolbench_chart
 from pytest_llmserver.toolbench import (
+    STEP_MAX_TOKENS,
     AgentTask,
     TaskResult,
     TaskSchemaError,
@@ -225,7 +226,7 @@ class ToolbenchSession:
                 tasks,
                 repeat=run.repeat,
                 concurrency=run.concurrency,
-                max_tokens=run.max_tokens,
+                max_tokens=run.max_tokens or STEP_MAX_TOKENS,
                 into=finished,
             )
 
