@@ -3,7 +3,9 @@ sessions ``llm_toolbench``, ``llm_stress``, ``llm_arena`` over ``llm_target``.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -41,6 +43,8 @@ __all__ = [
 
 
 _LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
+SLOTS_KEY = pytest.StashKey[dict[str, "int | None"]]()
+"""The parallel slots of each server probed this run (None: it did not say)."""
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -116,12 +120,40 @@ async def llm_client(llm_target: Target) -> AsyncIterator[ModelClient]:
 def llm_target(
     request: pytest.FixtureRequest, llm_server: ServerRecord, llm_model: str, llm_settings: Settings
 ) -> Target:
-    """The server and model under test with the run's settings and recorder."""
-    from pytest_llmserver.plugin.sessions import Target
+    """The server and model under test with the run's settings and recorder; a llama.cpp
+    server's parallel slots are the concurrency when ``--llm-concurrency`` was not given."""
+    from pytest_llmserver.plugin.sessions import Target, slot_concurrency
 
     config = request.config
+    run_recorder = recorder(config)
+    given = _concurrency_given(config)
+    cache = config.stash.setdefault(SLOTS_KEY, {})
+    if not given and llm_server.url not in cache:
+        cache[llm_server.url] = slot_concurrency(llm_server, llm_settings)
+    slots = None if given else cache[llm_server.url]
+    chosen = llm_settings
+    notes: tuple[str, ...] = ()
+    if slots is not None:
+        chosen = replace(llm_settings, run=replace(llm_settings.run, concurrency=slots))
+        notes = (f"concurrency {slots} = the server's slots (--llm-concurrency=N to change)",)
+        run_recorder.results.settings["concurrency"] = slots
+        run_recorder.logger.info("%s", notes[0])
     return Target(
-        llm_server, llm_model, llm_settings, recorder(config), lambda: model_dir(config, llm_model)
+        llm_server,
+        llm_model,
+        chosen,
+        run_recorder,
+        lambda: model_dir(config, llm_model),
+        notes,
+    )
+
+
+def _concurrency_given(config: pytest.Config) -> bool:
+    """Whether the user set ``--llm-concurrency`` (flag, environment or ini)."""
+    return bool(
+        config.getoption("llm_concurrency", None)
+        or os.environ.get("LLM_CONCURRENCY")
+        or config.getini("llm_concurrency")
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ class Target:
     settings: Settings
     recorder: RunRecorder
     reports_dir: Callable[[], Path]
+    notes: tuple[str, ...] = ()
+    """How defaults were fitted to the target (e.g. concurrency from the server's slots)."""
 
     def save_transcript(
         self,
@@ -72,3 +75,13 @@ class Target:
             seed=run.sampling_seed,
             max_tokens=max_tokens,
         )
+
+
+def slot_concurrency(server: ServerRecord, settings: Settings) -> int | None:
+    """The parallel slots of a llama.cpp server (``local`` included), asked once; None for
+    other servers and for one that does not say."""
+    if server.kind != "llamacpp":
+        return None
+    from pytest_llmserver.discovery import server_slots
+
+    return asyncio.run(server_slots(server, api_key=settings.target.api_key))

@@ -221,7 +221,7 @@ class ToolbenchSession:
     ) -> ToolbenchRun:
         run = self.target.settings.run
         async with self.target.client() as client:
-            return await run_toolbench(
+            done = await run_toolbench(
                 client,
                 tasks,
                 repeat=run.repeat,
@@ -229,6 +229,8 @@ class ToolbenchSession:
                 max_tokens=run.max_tokens or STEP_MAX_TOKENS,
                 into=finished,
             )
+        done.notes[:0] = self.target.notes
+        return done
 
 
 def _merged(run: ToolbenchRun, more: ToolbenchRun) -> ToolbenchRun:
