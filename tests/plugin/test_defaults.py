@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from pytest_llmserver.servers.bench_sim import with_bench
+from pytest_llmserver.settings import Settings, SettingsError
 from pytest_llmserver.sim import SimConfig, SimThread
 
 QUICK = ("-m", "toolbench and quick", "-p", "no:cacheprovider", "--llm-model=oracle")
@@ -78,3 +79,16 @@ def test_a_loop_scope_the_user_set_is_kept(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*asyncio_default_fixture_loop_scope=module*"])
+
+
+def test_sampling_options_parse_numbers_or_none() -> None:
+    defaults = Settings.defaults().run
+    assert (defaults.temperature, defaults.sampling_seed) == (0.0, 42)
+    run = Settings.resolve({"temperature": "none"}, {"LLM_SAMPLING_SEED": "none"}, {}).run
+    assert (run.temperature, run.sampling_seed) == (None, None)
+    run = Settings.resolve({}, {}, {"temperature": "0.7", "sampling_seed": "7"}).run
+    assert (run.temperature, run.sampling_seed) == (0.7, 7)
+    with pytest.raises(SettingsError, match=r"^--llm-temperature: 'hot' is not a number >= 0"):
+        Settings.resolve({"temperature": "hot"}, {}, {})
+    with pytest.raises(SettingsError, match=r"is not a whole number >= 0 \(e\.g\. 1\) or none$"):
+        Settings.resolve({"sampling_seed": "-1"}, {}, {})
