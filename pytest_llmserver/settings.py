@@ -57,6 +57,8 @@ class RunSettings:
     repeat: int
     save_transcripts: bool
     builtin: str
+    temperature: float | None
+    sampling_seed: int | None
 
 
 @dataclass(frozen=True)

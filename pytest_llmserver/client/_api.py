@@ -26,6 +26,7 @@ class ChatRequest:
     include_usage: bool = True
     max_tokens: int | None = None
     temperature: float | None = None
+    seed: int | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     enable_thinking: bool | None = None

@@ -60,6 +60,21 @@ def _bearer(http: httpx.AsyncClient) -> str | None:
     return value[7:].strip() or None if value[:7].lower() == "bearer " else None
 
 
+def _refused(exc: LLMHTTPStatusError, field: str) -> bool:
+    """True when the server refused the request naming ``field`` (HTTP 400 or 422)."""
+    return exc.status_code in (400, 422) and field in exc.server_message
+
+
+def _drop_seed(body: dict[str, Any]) -> bool:
+    """Take the sampling seed out of ``body`` (top level or Ollama's ``options``); whether
+    there was one."""
+    options = body.get("options")
+    found = body.pop("seed", None) is not None
+    if isinstance(options, dict):
+        found = options.pop("seed", None) is not None or found
+    return found
+
+
 def _checked(options: Mapping[str, object], allowed: type, method: str) -> None:
     unknown = sorted(set(options) - set(allowed.__annotations__))
     if unknown:
@@ -88,6 +103,7 @@ class ModelClient:
         concurrency: int = 4,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        seed: int | None = None,
         system_prompt: str | None = None,
         include_usage: bool = True,
         parse_think_tags: bool = True,
@@ -104,6 +120,10 @@ class ModelClient:
         self.timeouts = timeouts
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.seed = seed
+        """The sampling seed sent with every request (None: none); set to None when the
+        server refuses it (``seed_refused`` then says so)."""
+        self.seed_refused = False
         self.system_prompt = system_prompt
         self.include_usage = include_usage
         self.parse_think_tags = parse_think_tags
@@ -233,8 +253,9 @@ class ModelClient:
         Options: ``tool_choice``, ``enable_thinking``, ``max_tokens``, ``stream`` (see
         ``RequestOptions``). Raises an ``LLMError`` subclass for every failure. An OpenAI
         server that refuses ``stream_options`` gets the request again without it (recorded as
-        ``usage_fallback``) and the client stops asking for it; the only other repeat is
-        ``post_traced``'s stale-connection retry.
+        ``usage_fallback``) and the client stops asking for it; one that refuses ``seed``
+        gets it again without the seed (``seed_refused``) and the client stops sending it; the
+        only other repeat is ``post_traced``'s stale-connection retry.
         """
         _checked(options, RequestOptions, "stream")
         async for piece in self._request(messages, tools, options, deliver=True):
@@ -258,6 +279,7 @@ class ModelClient:
             include_usage=self.include_usage,
             max_tokens=limit if limit is not None else self.max_tokens,
             temperature=self.temperature,
+            seed=self.seed,
             tools=tools,
             tool_choice=options.get("tool_choice"),
             enable_thinking=options.get("enable_thinking"),
@@ -268,8 +290,12 @@ class ModelClient:
             async for piece in self._send(body, messages, deliver=deliver):
                 yield piece
         except LLMHTTPStatusError as exc:
-            refused = exc.status_code in (400, 422) and "stream_options" in exc.server_message
-            if "stream_options" not in body or not refused:
+            if _refused(exc, "seed") and _drop_seed(body):
+                self.seed, self.seed_refused = None, True
+                async for piece in self._request(messages, tools, options, deliver=deliver):
+                    yield piece
+                return
+            if "stream_options" not in body or not _refused(exc, "stream_options"):
                 raise
             self.include_usage = False
             del body["stream_options"]

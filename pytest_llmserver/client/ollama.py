@@ -126,6 +126,8 @@ class OllamaChat:
             options["num_predict"] = request.max_tokens
         if request.temperature is not None:
             options["temperature"] = request.temperature
+        if request.seed is not None:
+            options["seed"] = request.seed
         if options:
             body["options"] = options
         if request.tools:

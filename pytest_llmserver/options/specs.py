@@ -8,10 +8,11 @@ come from the engines that define them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pytest_llmserver.options.parsers import (
     Parser,
+    SettingsError,
     count,
     count0,
     count_or_auto,
@@ -73,6 +74,21 @@ class OptionSpec:
 
 
 _STRESS_TIERS = ("all", *TIERS)
+
+
+def _or_none(parse: Parser) -> Parser:
+    """``parse``, or ``none`` for None (nothing sent)."""
+
+    def parse_or_none(raw: str, source: str) -> Any:
+        if raw.strip().lower() == "none":
+            return None
+        try:
+            return parse(raw, source)
+        except SettingsError as exc:
+            raise SettingsError(f"{exc} or none") from None
+
+    return parse_or_none
+
 
 OPTIONS: tuple[OptionSpec, ...] = (
     # target: which server and model, and how to talk to it
@@ -341,5 +357,21 @@ OPTIONS: tuple[OptionSpec, ...] = (
         one_of(("auto", "yes", "no", "only"), lower=True),
         "auto",
         "auto|yes|no|only",
+    ),
+    OptionSpec(
+        "temperature",
+        "run",
+        "sampling temperature sent with tool-bench, arena and stress requests (none: not sent)",
+        _or_none(non_negative),
+        "0",
+        "T|none",
+    ),
+    OptionSpec(
+        "sampling_seed",
+        "run",
+        "sampling seed sent with those requests (none: not sent; dropped if the server refuses)",
+        _or_none(count0),
+        "42",
+        "N|none",
     ),
 )

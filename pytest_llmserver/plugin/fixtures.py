@@ -3,7 +3,9 @@ sessions ``llm_toolbench``, ``llm_stress``, ``llm_arena`` over ``llm_target``.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -40,6 +42,25 @@ __all__ = [
 ]
 
 
+_LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
+SLOTS_KEY = pytest.StashKey[dict[str, "int | None"]]()
+"""The parallel slots of each server probed this run (None: it did not say)."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Give pytest-asyncio's fixture loop scope a value when the user left it unset, so that
+    its deprecation warning does not greet every run: ``fixture-scope`` (today's behaviour)
+    where pytest-asyncio knows it (1.5 on), else ``function`` (the plugin's async fixture is
+    function-scoped). Runs before pytest-asyncio reads it; a value the user set is kept."""
+    if not config.pluginmanager.hasplugin("asyncio") or config.getini(_LOOP_SCOPE_INI):
+        return
+    version = tuple(int(p) for p in pytest_asyncio.__version__.split(".")[:2] if p.isdigit())
+    scope = "fixture-scope" if version >= (1, 5) else "function"
+    # pytest has no public setter for another plugin's ini value; getini reads this cache.
+    config._inicache[_LOOP_SCOPE_INI] = scope
+
+
 @pytest.fixture(scope="session")
 def llm_settings(pytestconfig: pytest.Config) -> Settings:
     """The resolved options of this run."""
@@ -70,10 +91,16 @@ def llm_server(pytestconfig: pytest.Config, llm_settings: Settings) -> Iterator[
 def llm_model(
     request: pytest.FixtureRequest, llm_server: ServerRecord, llm_settings: Settings
 ) -> str:
-    """The model under test: ``--llm-model`` (each in turn for ``all``), else the first listed."""
+    """The model under test: ``--llm-model`` (each in turn for ``all``), else the simulator's
+    tool-calling default against ``sim``, else the first listed."""
     from pytest_llmserver.client import LLMError, select_model
 
     requested = getattr(request, "param", llm_settings.target.model)
+    spec = llm_settings.target.server
+    if requested is None and spec is not None and spec.mode == "sim":
+        from pytest_llmserver.servers import SIM_DEFAULT_MODEL
+
+        requested = SIM_DEFAULT_MODEL
     if requested == "all":
         pytest.fail(f"--llm-model=all: {llm_server.url} lists no models", pytrace=False)
     try:
@@ -93,12 +120,40 @@ async def llm_client(llm_target: Target) -> AsyncIterator[ModelClient]:
 def llm_target(
     request: pytest.FixtureRequest, llm_server: ServerRecord, llm_model: str, llm_settings: Settings
 ) -> Target:
-    """The server and model under test with the run's settings and recorder."""
-    from pytest_llmserver.plugin.sessions import Target
+    """The server and model under test with the run's settings and recorder; a llama.cpp
+    server's parallel slots are the concurrency when ``--llm-concurrency`` was not given."""
+    from pytest_llmserver.plugin.sessions import Target, slot_concurrency
 
     config = request.config
+    run_recorder = recorder(config)
+    given = _concurrency_given(config)
+    cache = config.stash.setdefault(SLOTS_KEY, {})
+    if not given and llm_server.url not in cache:
+        cache[llm_server.url] = slot_concurrency(llm_server, llm_settings)
+    slots = None if given else cache[llm_server.url]
+    chosen = llm_settings
+    notes: tuple[str, ...] = ()
+    if slots is not None:
+        chosen = replace(llm_settings, run=replace(llm_settings.run, concurrency=slots))
+        notes = (f"concurrency {slots} = the server's slots (--llm-concurrency=N to change)",)
+        run_recorder.results.settings["concurrency"] = slots
+        run_recorder.logger.info("%s", notes[0])
     return Target(
-        llm_server, llm_model, llm_settings, recorder(config), lambda: model_dir(config, llm_model)
+        llm_server,
+        llm_model,
+        chosen,
+        run_recorder,
+        lambda: model_dir(config, llm_model),
+        notes,
+    )
+
+
+def _concurrency_given(config: pytest.Config) -> bool:
+    """Whether the user set ``--llm-concurrency`` (flag, environment or ini)."""
+    return bool(
+        config.getoption("llm_concurrency", None)
+        or os.environ.get("LLM_CONCURRENCY")
+        or config.getini("llm_concurrency")
     )
 
 

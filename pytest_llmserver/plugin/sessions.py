@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ class Target:
     settings: Settings
     recorder: RunRecorder
     reports_dir: Callable[[], Path]
+    notes: tuple[str, ...] = ()
+    """How defaults were fitted to the target (e.g. concurrency from the server's slots)."""
 
     def save_transcript(
         self,
@@ -62,8 +65,8 @@ class Target:
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> ModelClient:
-        """A ``ModelClient`` with the run's key, timeout and concurrency (for the target
-        unless another server or model is named)."""
+        """A ``ModelClient`` with the run's key, timeout, concurrency, temperature and sampling
+        seed (for the target unless another server or model is named)."""
         target, run = self.settings.target, self.settings.run
         return ModelClient(
             server or self.server,
@@ -71,6 +74,17 @@ class Target:
             api_key=target.api_key,
             timeouts=Timeouts.from_total(target.timeout_s),
             concurrency=run.concurrency,
-            temperature=temperature,
+            temperature=run.temperature if temperature is None else temperature,
+            seed=run.sampling_seed,
             max_tokens=max_tokens,
         )
+
+
+def slot_concurrency(server: ServerRecord, settings: Settings) -> int | None:
+    """The parallel slots of a llama.cpp server (``local`` included), asked once; None for
+    other servers and for one that does not say."""
+    if server.kind != "llamacpp":
+        return None
+    from pytest_llmserver.discovery import server_slots
+
+    return asyncio.run(server_slots(server, api_key=settings.target.api_key))

@@ -163,6 +163,8 @@ class StressSession:
             "out_dir": target.reports_dir(),
             "slos": s.stress.slo,
             "run_id": run_id,
+            "temperature": s.run.temperature,
+            "sampling_seed": s.run.sampling_seed,
         }
         try:
             if call is not None and workers > 1:

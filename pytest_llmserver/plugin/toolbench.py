@@ -24,6 +24,7 @@ from pytest_llmserver.report import (
     toolbench_chart,
 )
 from pytest_llmserver.toolbench import (
+    STEP_MAX_TOKENS,
     AgentTask,
     TaskResult,
     TaskSchemaError,
@@ -248,15 +249,17 @@ class ToolbenchSession:
         ticker = asyncio.ensure_future(live.tick())
         try:
             async with self.target.client() as client:
-                return await run_toolbench(
+                done = await run_toolbench(
                     client,
                     tasks,
                     repeat=run.repeat,
                     concurrency=run.concurrency,
-                    max_tokens=run.max_tokens,
+                    max_tokens=run.max_tokens or STEP_MAX_TOKENS,
                     on_done=live.done,
                     into=finished,
                 )
+            done.notes[:0] = self.target.notes
+            return done
         finally:
             ticker.cancel()
             live.close()

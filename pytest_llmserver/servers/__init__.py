@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         NO_TOOLS,
         OBEDIENT,
         ORACLE,
+        SIM_DEFAULT_MODEL,
     )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "NO_TOOLS",
     "OBEDIENT",
     "ORACLE",
+    "SIM_DEFAULT_MODEL",
     "discovery_options",
     "probe",
     "run_discovery",
@@ -43,6 +45,8 @@ if not TYPE_CHECKING:
         __name__,
         {
             "launch": "discovery_options probe run_discovery serve static_models",
-            "names": "DISTRACTED JUDGE_FAIR JUDGE_MODELS NO_TOOLS OBEDIENT ORACLE",
+            "names": (
+                "DISTRACTED JUDGE_FAIR JUDGE_MODELS NO_TOOLS OBEDIENT ORACLE SIM_DEFAULT_MODEL"
+            ),
         },
     )

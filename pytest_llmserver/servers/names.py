@@ -13,3 +13,7 @@ JUDGE_FENCED = "judge-fenced"
 JUDGE_FAIR = "judge-fair"
 JUDGE_MODELS = (JUDGE_FIRST, JUDGE_PROSE, JUDGE_FENCED, JUDGE_FAIR)
 """The arena's scripted judges (position-biased, prose-only, fenced JSON, fair)."""
+
+SIM_DEFAULT_MODEL = ORACLE
+"""What ``--llm-model`` resolves to against ``--llm-server=sim`` when not given: the model
+that solves every tool-bench task (and answers any other chat as the simulator's default)."""

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_llmserver.servers.names import BENCH_MODELS, DISTRACTED, NO_TOOLS, OBEDIENT
+from pytest_llmserver.servers.names import BENCH_MODELS, DISTRACTED, NO_TOOLS, OBEDIENT, ORACLE
 from pytest_llmserver.sim import DefaultPolicy, Policy, SimReply, SimRequest, SimToolCall
 from pytest_llmserver.toolbench import TOOL_GROUPS, AgentTask, SolutionStep
 
@@ -75,6 +75,8 @@ class BenchPolicy:
             return self._default.respond(request)
         task = self._by_prompt.get(_first_user_text(request))
         if task is None or not task.solution:
+            if request.model == ORACLE:  # the default model of ``--llm-server=sim``: any chat
+                return self._default.respond(request)
             return SimReply(content="I have no scripted answer for this conversation.")
         turns = _assistant_turns(request)
         if request.model == NO_TOOLS:

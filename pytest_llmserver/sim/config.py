@@ -66,6 +66,8 @@ class SimConfig:
     reasoning_style: Literal["field", "inline"] = "field"
     policy: Policy = field(default_factory=DefaultPolicy)
     persona: Persona = "sim"
+    slots: int = 4
+    """Parallel slots the ``llamacpp`` persona reports (``/props`` ``total_slots``, ``/slots``)."""
 
     def __post_init__(self) -> None:
         if not is_loopback_host(self.host):
@@ -80,5 +82,7 @@ class SimConfig:
             raise ValueError("stall_s must be >= 0")
         if self.persona not in PERSONAS:
             raise ValueError(f"unknown persona {self.persona!r} (one of {', '.join(PERSONAS)})")
+        if self.slots < 1:
+            raise ValueError(f"slots must be >= 1, got {self.slots}")
         if self.reasoning_style not in ("field", "inline"):
             raise ValueError(f"unknown reasoning_style {self.reasoning_style!r}")

@@ -40,8 +40,9 @@ def model_extra(persona: Persona) -> dict[str, Any]:
     return {}
 
 
-def extra_routes(persona: Persona, models: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Identifying ``GET`` routes of the persona, each with its fixed JSON body."""
+def extra_routes(persona: Persona, models: tuple[str, ...], slots: int = 4) -> dict[str, Any]:
+    """Identifying ``GET`` routes of the persona, each with its fixed JSON body (llama.cpp's
+    report ``slots`` parallel slots)."""
     first = models[0]
     if persona == "vllm":
         return {"/version": {"version": "0.0.0-sim"}}
@@ -50,10 +51,14 @@ def extra_routes(persona: Persona, models: tuple[str, ...]) -> dict[str, dict[st
             "/health": {"status": "ok"},
             "/props": {
                 "default_generation_settings": {"n_ctx": CONTEXT_LENGTH, "params": {}},
-                "total_slots": 4,
+                "total_slots": slots,
                 "model_path": f"/models/{first}.gguf",
                 "build_info": "sim",
             },
+            "/slots": [
+                {"id": index, "n_ctx": CONTEXT_LENGTH, "is_processing": False}
+                for index in range(slots)
+            ],
         }
     if persona == "lmstudio":
         listing = [

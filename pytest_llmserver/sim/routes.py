@@ -14,7 +14,7 @@ from pytest_llmserver.sim.exchange import Exchange, Handler, parse_body
 from pytest_llmserver.sim.persona import OWNERS, extra_routes, model_extra, speaks_ollama
 
 
-def _fixed_json(body: dict[str, Any]) -> Handler:
+def _fixed_json(body: Any) -> Handler:
     """A handler that always answers 200 with ``body``."""
 
     async def handler(exchange: Exchange) -> None:
@@ -43,7 +43,7 @@ class Routes:
                 "/api/show": ("POST", self._ollama_show),
                 "/api/chat": ("POST", chat.ollama),
             }
-        for path, body in extra_routes(persona, config.models).items():
+        for path, body in extra_routes(persona, config.models, config.slots).items():
             self._table[path] = ("GET", _fixed_json(body))
 
     def handler(self, method: str, path: str) -> Handler:

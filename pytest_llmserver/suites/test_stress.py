@@ -118,7 +118,8 @@ def test_realistic_user(load: Load) -> None:
 def test_tool_bench_under_load(
     llm_stress: StressSession, llm_settings: Settings, request: pytest.FixtureRequest
 ) -> None:
-    tier, concurrency = llm_settings.stress.stress_tier, llm_settings.run.concurrency
+    tier = llm_settings.stress.stress_tier
+    concurrency = llm_stress.target.settings.run.concurrency  # the server's slots, if fitted
     stats = llm_stress.run(
         lambda t: t.run_tool_bench_test(tier, concurrency), f"{tier}-c{concurrency}", request
     )

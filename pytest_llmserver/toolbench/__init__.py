@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_llmserver.toolbench.builtin import TASKS_DIR, builtin_tasks
     from pytest_llmserver.toolbench.report import write_report
     from pytest_llmserver.toolbench.runner import (
+        STEP_MAX_TOKENS,
         TaskResult,
         TierSummary,
         ToolbenchRun,
@@ -49,6 +50,7 @@ __all__ = [
     "HARD_SUBSET",
     "QUICK_SUBSET",
     "REALISTIC_SUBSET",
+    "STEP_MAX_TOKENS",
     "TASKS",
     "TASKS_DIR",
     "TIERS",
@@ -83,7 +85,7 @@ _face_getattr, __dir__ = lazy_face(
         "agent": "ToolCallRecord Trajectory run_agent_loop",
         "builtin": "TASKS_DIR builtin_tasks",
         "report": "write_report",
-        "runner": "TaskResult TierSummary ToolbenchRun run_toolbench tier_summary",
+        "runner": "STEP_MAX_TOKENS TaskResult TierSummary ToolbenchRun run_toolbench tier_summary",
         "scoring": "TaskScore call_matches extract_numbers numeric_match score_task word_present",
         "task": "TIERS AgentTask RequiredCall SolutionStep TaskSchemaError load_tasks",
         "tools.calculator": "safe_calc",

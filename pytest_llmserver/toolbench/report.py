@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pytest_llmserver._util import Redactor, md_cell, md_table
+from pytest_llmserver._util import Redactor, fmt_value, md_cell, md_table
 from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
 
 JSON_SCHEMA_VERSION = 1
@@ -48,6 +48,13 @@ def render_markdown(run: ToolbenchRun) -> str:
         f"concurrency {run.concurrency} · wall time {run.wall_s:.2f} s",
         "",
     ]
+    if run.sent:
+        sent = " · ".join(
+            f"{key} {'none' if value is None else fmt_value(value)}"
+            for key, value in run.sent.items()
+        )
+        lines += [f"Sent with every turn: {sent} (none: not sent)", ""]
+    lines += [f"Note: {note}" for note in run.notes] + ([""] if run.notes else [])
     lines += md_table(
         ["tier", "tasks", "pass@1", f"pass^{run.repeat}"],
         [
@@ -107,6 +114,8 @@ def to_json(run: ToolbenchRun) -> dict[str, Any]:
         "repeat": run.repeat,
         "concurrency": run.concurrency,
         "wall_s": run.wall_s,
+        "sent": run.sent,
+        "notes": run.notes,
         "summary": [asdict(row) for row in run.summaries()],
         "diagnostics": asdict(run.diagnostics()),
         "tasks": [

@@ -13,6 +13,10 @@ from pytest_llmserver.toolbench.agent import Diagnostics, Trajectory, run_agent_
 from pytest_llmserver.toolbench.scoring import TaskScore, score_task
 from pytest_llmserver.toolbench.task import TIERS, AgentTask
 
+STEP_MAX_TOKENS = 512
+"""The tool bench's default cap on generated tokens per model turn (``--llm-max-tokens``
+replaces it)."""
+
 
 @dataclass
 class TaskResult:
@@ -41,15 +45,24 @@ class TaskResult:
         """The reason of the first failed trial, else empty."""
         return next((s.reason for _, s in self.trials if not s.passed), "")
 
+    @property
+    def capped_steps(self) -> int:
+        """Model turns, over all trials, cut at the token cap (``finish_reason=length``)."""
+        return sum(s.capped_steps for _, s in self.trials)
+
     def outcome(self) -> dict[str, Any]:
-        """``{passed_all, passes, trials, tier, reason}``: what summaries and baselines need."""
-        return {
+        """``{passed_all, passes, trials, tier, reason}``: what summaries and baselines need
+        (and ``capped_steps`` when a turn ended at the token cap)."""
+        out: dict[str, Any] = {
             "passed_all": self.passed_all,
             "passes": self.passes,
             "trials": len(self.trials),
             "tier": self.task.tier,
             "reason": self.reason,
         }
+        if self.capped_steps:
+            out["capped_steps"] = self.capped_steps
+        return out
 
 
 @dataclass
@@ -99,6 +112,11 @@ class ToolbenchRun:
     concurrency: int
     results: dict[str, TaskResult]
     wall_s: float
+    sent: dict[str, Any] = field(default_factory=dict)
+    """The sampling settings every request carried: ``max_tokens``, ``temperature``, ``seed``
+    (None: not sent)."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader should know about how the run was made (a refused seed, say)."""
 
     def outcomes(self) -> dict[str, dict[str, Any]]:
         """``{task_id: {passed_all, passes, trials, tier, reason}}`` of every task."""
@@ -167,6 +185,7 @@ async def run_toolbench(
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
+    seed_note = "the server refused the sampling seed: sent without it"
     return ToolbenchRun(
         model=client.model,
         server_url=client.server.url,
@@ -174,7 +193,14 @@ async def run_toolbench(
         concurrency=concurrency,
         results={task.task_id: finished[task.task_id] for task in tasks},
         wall_s=(time.perf_counter_ns() - started_ns) * 1e-9,
+        sent=sent_settings(client, max_tokens),
+        notes=[seed_note] if client.seed_refused else [],
     )
+
+
+def sent_settings(client: ModelClient, max_tokens: int | None) -> dict[str, Any]:
+    """The sampling settings ``client`` sends (with ``max_tokens`` for each turn)."""
+    return {"max_tokens": max_tokens, "temperature": client.temperature, "seed": client.seed}
 
 
 def _score(task: AgentTask, trajectory: Trajectory) -> TaskScore:

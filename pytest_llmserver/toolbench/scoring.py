@@ -16,6 +16,10 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SUFFIXES = ("ing", "ed", "es", "s", "e", "y", "ly", "ent", "ence")
 
 
+LENGTH = "length"
+"""The finish reason of a reply cut at its token cap."""
+
+
 @dataclass
 class TaskScore:
     """How one run of a task scored. ``reason`` is empty when it passed."""
@@ -32,6 +36,8 @@ class TaskScore:
     iterations: int
     tool_calls: int
     wall_s: float
+    capped_steps: int = 0
+    """Model turns that ended at the token cap (``finish_reason=length``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -243,11 +249,15 @@ def score_task(task: AgentTask, trajectory: Trajectory) -> TaskScore:
     reasons.extend(answer_problems)
 
     passed = completed and no_forbidden and tool_use_ok and calls_ok and answer_ok
+    capped = sum(1 for step in trajectory.steps if step.finish_reason == LENGTH)
+    reason = "" if passed else reasons[0]
+    if reason and capped:
+        reason += f" ({capped} model turn(s) cut at the token cap: finish_reason={LENGTH})"
     return TaskScore(
         task_id=task.task_id,
         tier=task.tier,
         passed=passed,
-        reason="" if passed else reasons[0],
+        reason=reason,
         completed=completed,
         tool_use_ok=tool_use_ok,
         no_forbidden=no_forbidden,
@@ -256,4 +266,5 @@ def score_task(task: AgentTask, trajectory: Trajectory) -> TaskScore:
         iterations=trajectory.iterations,
         tool_calls=len(calls),
         wall_s=trajectory.wall_s,
+        capped_steps=capped,
     )

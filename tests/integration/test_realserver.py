@@ -17,7 +17,7 @@ from pytest_llmserver.arena import (
     write_arena_report,
 )
 from pytest_llmserver.client import LLMContextOverflowError, ModelClient, ServerRecord
-from pytest_llmserver.discovery import probe_url, scan_network
+from pytest_llmserver.discovery import probe_url, scan_network, server_slots
 from pytest_llmserver.local import LocalServer, LocalServerConfig
 from pytest_llmserver.stress import StressTester, iter_records
 
@@ -57,7 +57,7 @@ EXAMPLE: list[dict[str, Any]] = [
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerRecord]:
     log = tmp_path_factory.mktemp("local") / "server.log"
-    with LocalServer(LocalServerConfig(log_path=log)) as record:
+    with LocalServer(LocalServerConfig(log_path=log, parallel=4)) as record:
         yield record
 
 
@@ -273,3 +273,15 @@ async def test_a_tiny_prompt_arena_completes_and_reports(
     md_path, json_path = write_arena_report(result, tmp_path, "prompts")
     assert "## Leaderboard" in md_path.read_text()
     assert json.loads(json_path.read_text())["kind"] == "prompts"
+
+
+async def test_slots_and_sampling_seed(real_server: ServerRecord) -> None:
+    """llama.cpp says its 4 slots in ``/props``; it takes a temperature and a seed."""
+    assert await server_slots(real_server) == 4
+    async with ModelClient(
+        real_server, real_server.models[0], temperature=0.0, seed=42, max_tokens=8
+    ) as c:
+        first = await c.chat("Name a colour.")
+        again = await c.chat("Name a colour.")
+        assert not c.seed_refused
+    assert first == again

@@ -68,7 +68,9 @@ def test_a_judge_without_verdicts_fails_the_arena(llm_pytester: pytest.Pytester)
 
 
 def test_self_judging_is_warned(llm_pytester: pytest.Pytester) -> None:
-    llm_pytester.runpytest(*ARENA, "-k", "arena_prompts", "--llm-judge-model=sim-small")
+    llm_pytester.runpytest(
+        *ARENA, "-k", "arena_prompts", "--llm-model=sim-small", "--llm-judge-model=sim-small"
+    )
     warnings = _arenas(llm_pytester)["prompts"]["warnings"]
     assert "the judge is the model under test; self-judging is biased" in warnings
 

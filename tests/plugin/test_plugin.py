@@ -84,7 +84,7 @@ def test_sim_session_serves_the_fixtures(user_test: pytest.Pytester, api: str) -
     result = user_test.runpytest("test_user.py", "-s", "--llm-server=sim", f"--llm-api={api}")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        [f"llm-server: sim (api {api}), model: first", f"*SERVER * {api} sim-small"]
+        [f"llm-server: sim (api {api}), model: first", f"*SERVER * {api} oracle"]
     )
 
 

@@ -54,12 +54,12 @@ def test_results_json_summary_and_log(llm_pytester: pytest.Pytester) -> None:
         "stress-throughput-c8-n16-distributions.png",
     ]
     summary = (run / "summary.md").read_text()
-    assert "| throughput | c8-n16 | sim-small | 16 | 0 |" in summary
+    assert "| throughput | c8-n16 | oracle | 16 | 0 |" in summary
     assert "[stress-throughput-c8-n16.md](stress-throughput-c8-n16.md)" in summary
     report = (run / entry["report"]).read_text()
     assert "![Latency over time](stress-throughput-c8-n16-latency.png)" in report
     log = (run / "run.log").read_text()
-    assert "throughput c8-n16 [sim-small]: ok=16 failed=0" in log
+    assert "throughput c8-n16 [oracle]: ok=16 failed=0" in log
     assert "sk-test" not in json.dumps(doc) + log + summary
     result.stdout.fnmatch_lines([f"run summary: logs/{doc['run_id']}/summary.md"])
 
@@ -70,7 +70,7 @@ def test_results_json_summary_and_log(llm_pytester: pytest.Pytester) -> None:
 def test_unchanged_server_passes_its_baseline_repeatedly(llm_pytester: pytest.Pytester) -> None:
     saved = llm_pytester.runpytest(*BURST, "--llm-save-baseline")
     saved.assert_outcomes(passed=1)
-    path = llm_pytester.path / "llm-baselines" / "ollama--sim-small.json"
+    path = llm_pytester.path / "llm-baselines" / "ollama--oracle.json"
     saved.stdout.fnmatch_lines([f"baseline saved: {path}"])
     assert len(load_baseline(path).stress[("throughput", "c8-n16")]["samples"]["ttft_s"]) == 16
     for _ in range(3):
@@ -172,7 +172,7 @@ def test_junit_properties_and_benchmark_rounds(llm_pytester: pytest.Pytester) ->
     tree = ET.parse(llm_pytester.path / "junit.xml")
     props = {p.get("name"): p.get("value") for p in tree.iter("property")}
     assert props["ok"] == "16"
-    assert props["llm_model"] == "sim-small"
+    assert props["llm_model"] == "oracle"
     ttft_s_p50 = props["ttft_s_p50"]
     assert ttft_s_p50 is not None
     assert 0.04 < float(ttft_s_p50) < 0.2

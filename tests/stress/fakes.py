@@ -97,6 +97,8 @@ class FaultyClient:
         self.model = "fake"
         self.server = ServerRecord("http://127.0.0.1:9")
         self.temperature: float | None = None
+        self.seed: int | None = None
+        self.seed_refused = False
         self.system_prompt: str | None = None
 
     async def __aenter__(self) -> FaultyClient:

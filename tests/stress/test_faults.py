@@ -227,3 +227,23 @@ async def test_suspect_figures_are_counted_and_said(tmp_path: Path) -> None:
     top = report.split("## Latency")[0]
     assert f"**Suspect server figures:** {line}" in top
     assert "(eval_duration_ns 3, prompt_tokens 3)" in top
+
+
+async def test_blank_replies_are_warned_and_left_out_of_speed(tmp_path: Path) -> None:
+    """Consistency: whitespace-only replies get a warning note; their decode speed and token
+    counts do not enter the statistics (a 2-token blank reply is no speed figure)."""
+    fake = FaultyClient(every=0, text=lambda n: " \n" if n % 2 else f"answer {n}")
+    stats = await FakeTester(fake, tmp_path).run_consistency_test(6)
+    records = [r for r in all_records(stats.records_path) if not r["warmup"]]
+    blank = [r for r in records if r["decode_tps"] is None]
+    assert len(blank) == stats.figures["blank_replies"] == 3
+    assert all(r["ok"] and r["tpot_s"] is None for r in blank)
+    assert all(r["decode_tps"] == 3000.0 for r in records if r not in blank)
+    speed = stats.summary.metrics.decode_tps
+    assert speed is not None
+    assert (speed.n, speed.min) == (3, 3000.0)
+    assert stats.notes[0] == (
+        "warning: 3 of 6 replies were empty or whitespace only; their decode speed and token "
+        "counts are left out of the statistics"
+    )
+    assert stats.figures["output_tokens_stddev"] == 0.0  # the 3 answers' counts only

@@ -73,6 +73,8 @@ class TesterBase:
         before_start: Callable[[], Awaitable[float | None]] | None = None,
         write_report: bool = True,
         part: Part = WHOLE,
+        temperature: float | None = None,
+        sampling_seed: int | None = None,
     ) -> None:
         self.server = ServerRecord.coerce(server)
         self.model = model
@@ -89,6 +91,8 @@ class TesterBase:
         self.before_start = before_start
         self.write_report = write_report
         self.part = part
+        self.temperature = temperature
+        self.sampling_seed = sampling_seed
         self.schedule: OpenLoopStats | None = None
         self.loop_lag: LoopLagMonitor | None = None
         self.redactor = Redactor(secrets=[api_key], urls=[self.server.url])
@@ -137,6 +141,8 @@ class TesterBase:
             timeouts=Timeouts.from_total(self.timeout_s),
             concurrency=pool,
             max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            seed=self.sampling_seed,
         )
 
     async def run_mode(
@@ -162,6 +168,9 @@ class TesterBase:
             all_params["id"] = self.run_id
         if self.part != WHOLE:
             all_params["part"] = list(self.part)
+        sent = {"temperature": self.temperature, "sampling_seed": self.sampling_seed}
+        all_params.update({key: value for key, value in sent.items() if value is not None})
+        refused: list[str] = []
         started_ns = time.perf_counter_ns()
         lag = self.loop_lag = LoopLagMonitor()
         self.schedule = None
@@ -186,7 +195,7 @@ class TesterBase:
                 interrupted=interrupted,
             )
             first = [stats.bottleneck] if stats.bottleneck else []
-            stats.notes = [*first, *stats.notes, *run_notes(stats)]
+            stats.notes = [*first, *stats.notes, *refused, *run_notes(stats)]
             self._stats, self._results = stats, None
             if self.write_report:
                 write_stress_report(stats, self.out_dir, stem=path.stem)
@@ -205,6 +214,9 @@ class TesterBase:
                         clock.start_at(start)
                         t0_unix_s = start
                     extra = await body(client, clock, sink)
+                    if self.sampling_seed is not None and client.seed_refused:
+                        all_params.pop("sampling_seed", None)
+                        refused.append("the server refused the sampling seed: sent without it")
         except (asyncio.CancelledError, KeyboardInterrupt):
             finish(ModeOutput(), interrupted=True)
             raise

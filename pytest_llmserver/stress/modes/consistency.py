@@ -6,7 +6,7 @@ import hashlib
 import statistics
 from typing import Any
 
-from pytest_llmserver.client import ChatResponse, ModelClient
+from pytest_llmserver.client import ChatMetrics, ChatResponse, ModelClient
 from pytest_llmserver.stress.engine import timed_request
 from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
 from pytest_llmserver.stress.result import TestStats
@@ -47,6 +47,7 @@ async def _run(tester: TesterBase, n: int, text: str, notes: str) -> TestStats:
         raise ValueError(f"consistency needs n >= 2 requests, got {n}")
     outputs: list[str] = []
     tokens: list[int] = []
+    blank: list[int] = []
 
     async def body(client: ModelClient, clock: RunClock, sink: JsonlSink) -> ModeOutput:
         client.temperature = 0.0
@@ -54,7 +55,11 @@ async def _run(tester: TesterBase, n: int, text: str, notes: str) -> TestStats:
         async def send(index: int) -> ChatResponse:
             response = await client.complete(tester.messages(text))
             outputs.append(hashlib.sha256(response.content.encode()).hexdigest()[:16])
-            tokens.append(response.metrics.output_tokens)
+            if response.content.strip() or response.reasoning.strip():
+                tokens.append(response.metrics.output_tokens)
+            else:  # a blank reply's few tokens say nothing of decode speed
+                blank.append(index)
+                _drop_speed(response.metrics)
             return response
 
         ttfts: list[float | None] = []
@@ -63,7 +68,15 @@ async def _run(tester: TesterBase, n: int, text: str, notes: str) -> TestStats:
             result = await timed_request(send, index, clock=clock, sink=sink)
             ttfts.append(result.metrics.ttft_s)
             e2es.append(result.metrics.e2e_s)
-        return _output(drift(ttfts), drift(e2es), outputs, tokens, notes)
+        output = _output(drift(ttfts), drift(e2es), outputs, tokens, notes)
+        if blank:
+            output.notes.insert(
+                1 if notes else 0,  # the caller's notes lead
+                f"warning: {len(blank)} of {n} replies were empty or whitespace only; their "
+                "decode speed and token counts are left out of the statistics",
+            )
+        output.figures["blank_replies"] = len(blank)
+        return output
 
     return await tester.run_mode("consistency", {"n": n, "prompt": text}, body, pool=1)
 
@@ -90,6 +103,13 @@ def _output(
         output_tokens_stddev=statistics.stdev(tokens) if len(tokens) > 1 else None,
     )
     return ModeOutput(figures=figures, notes=[notes, *lines] if notes else lines)
+
+
+def _drop_speed(metrics: ChatMetrics) -> None:
+    """Take the decode-speed figures out of a blank reply's metrics (its record keeps the
+    rest)."""
+    metrics.decode_tps = metrics.tpot_s = metrics.server_decode_tps = None
+    metrics.itl_s = []
 
 
 def _percent(value: float | None) -> str:
