@@ -56,11 +56,16 @@ def outcome(data: bytes) -> tuple[str, str]:
         return "ShapeError", str(exc)
 
 
-def both_ways(data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[tuple[str, str], ...]:
+def both_ways(data: bytes) -> tuple[tuple[str, str], tuple[str, str]]:
+    """``outcome`` with orjson, then with the standard library alone."""
     fast = outcome(data)
-    with monkeypatch.context() as patch:
-        patch.setattr(_checks, "fast_loads", None)
+    original = _checks.fast_loads
+    try:
+        # ``given`` runs many cases in one test: patch by hand rather than per fixture
+        _checks.fast_loads = None
         slow = outcome(data)
+    finally:
+        _checks.fast_loads = original
     return fast, slow
 
 
@@ -70,9 +75,9 @@ def test_orjson_is_taken_when_installed() -> None:
 
 @pytest.mark.parametrize("data", CORPUS)
 def test_loads_gives_the_standard_librarys_values_and_messages(
-    data: bytes, monkeypatch: pytest.MonkeyPatch
+    data: bytes,
 ) -> None:
-    fast, slow = both_ways(data, monkeypatch)
+    fast, slow = both_ways(data)
     assert fast == slow
 
 
@@ -117,15 +122,7 @@ json_values = st.recursive(
 @settings(max_examples=300, derandomize=True, deadline=None)
 @given(value=json_values)
 def test_any_json_value_reads_the_same_both_ways(value: Any) -> None:
-    data = json.dumps(value).encode()
-    fast = outcome(data)
-    original = _checks.fast_loads
-    try:
-        # ``given`` runs many cases in one test: patch by hand rather than per fixture
-        _checks.fast_loads = None
-        slow = outcome(data)
-    finally:
-        _checks.fast_loads = original
+    fast, slow = both_ways(json.dumps(value).encode())
     assert fast == slow
 
 
@@ -134,11 +131,5 @@ def test_any_json_value_reads_the_same_both_ways(value: Any) -> None:
 )
 @given(data=st.binary(max_size=40))
 def test_any_bytes_read_the_same_both_ways(data: bytes) -> None:
-    fast = outcome(data)
-    original = _checks.fast_loads
-    try:
-        _checks.fast_loads = None
-        slow = outcome(data)
-    finally:
-        _checks.fast_loads = original
+    fast, slow = both_ways(data)
     assert fast == slow
