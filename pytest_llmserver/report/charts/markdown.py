@@ -31,8 +31,8 @@ def chart_section(charts: Sequence[Chart], relative_to: Path) -> list[str]:
         return chart_markdown(charts, relative_to)
     if not charts_available():
         return [
-            "Charts skipped: matplotlib is not installed "
-            "(`pip install 'pytest-llmserver[plots]'`).",
+            "Charts skipped: matplotlib is not installed (the `plots` extra: "
+            "`pip install matplotlib`, or `pip install -e '.[plots]'` in a checkout).",
             "",
         ]
     return []
