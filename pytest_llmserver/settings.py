@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_llmserver._util import redact_url
+from pytest_llmserver._util import redact_url, without_secrets
 from pytest_llmserver.options import (
     OPTIONS,
     ApiChoice,
@@ -44,6 +44,8 @@ class TargetSettings:
     api_key: str | None = field(repr=False)
     timeout_s: float
     sim_slowdown: float
+    header: dict[str, str] = field(repr=False)
+    """Extra HTTP headers on every request (``--llm-header``)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class RunSettings:
     builtin: str
     temperature: float | None
     sampling_seed: int | None
+    top_p: float | None
+    extra_body: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -181,5 +185,24 @@ class Settings:
                 value = str(value)
             elif isinstance(value, tuple):
                 value = list(value)
+            elif isinstance(value, dict):
+                value = _public(value)
             out[spec.field] = value
         return out
+
+    def secrets(self) -> list[str]:
+        """The secret values a run sends: the API key and secret-named header values."""
+        shown = without_secrets(self.target.header)
+        found = [v for k, v in self.target.header.items() if k not in shown and v]
+        found += [v.split()[-1] for v in found if len(v.split()) > 1]  # "Bearer <token>"
+        return [self.target.api_key, *found] if self.target.api_key else found
+
+
+def _public(value: Any) -> Any:
+    """``value`` with the value of every secret-named key shown only as ``set``."""
+    if isinstance(value, dict):
+        shown = without_secrets({k: None for k in value})
+        return {k: _public(v) if k in shown else "set" for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value

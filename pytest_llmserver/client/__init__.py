@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pytest_llmserver._lazy import lazy_face
 
 if TYPE_CHECKING:
-    from pytest_llmserver.client._api import ChatRequest, error_message
+    from pytest_llmserver.client._api import CLIENT_KEYS, ChatRequest, error_message, merge_extra
     from pytest_llmserver.client._transport import (
         HTTPX_ERRORS,
         BearerAuth,
@@ -46,6 +46,7 @@ __all__ = [
     "CANCELLED",
     "CANCELLED_TEXT",
     "CHAT_APIS",
+    "CLIENT_KEYS",
     "ERROR_CLASSES",
     "HTTPX_ERRORS",
     "INTERNAL",
@@ -77,6 +78,7 @@ __all__ = [
     "fetch_json",
     "llm_error",
     "map_http_errors",
+    "merge_extra",
     "select_model",
     "split_thinking",
     "status_error",
@@ -87,7 +89,7 @@ if not TYPE_CHECKING:
     __getattr__, __dir__ = lazy_face(
         __name__,
         {
-            "_api": "ChatRequest error_message",
+            "_api": "CLIENT_KEYS ChatRequest error_message merge_extra",
             "_transport": "HTTPX_ERRORS BearerAuth Timeouts llm_error map_http_errors",
             "errors": (
                 "CANCELLED CANCELLED_TEXT ERROR_CLASSES INTERNAL LLMConnectError "

@@ -27,10 +27,31 @@ class ChatRequest:
     max_tokens: int | None = None
     temperature: float | None = None
     seed: int | None = None
+    top_p: float | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     enable_thinking: bool | None = None
     extra: dict[str, Any] | None = None
+    """Merged into the body by ``merge_extra``."""
+
+
+CLIENT_KEYS = frozenset({"model", "messages", "stream"})
+"""Body keys the client always decides; an extra body cannot replace them."""
+
+
+def merge_extra(body: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    """``body`` with ``extra`` merged in: an extra key replaces the body's, except that an
+    object merges key by key into an object the body already has (Ollama's ``options``,
+    ``chat_template_kwargs``), and ``CLIENT_KEYS`` keep the client's values."""
+    for key, value in (extra or {}).items():
+        if key in CLIENT_KEYS:
+            continue
+        mine = body.get(key)
+        if isinstance(mine, dict) and isinstance(value, dict):
+            body[key] = {**mine, **value}
+        else:
+            body[key] = dict(value) if isinstance(value, dict) else value  # the body's own
+    return body
 
 
 class StreamDecoder(Protocol):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import httpx
 
-from pytest_llmserver._util import Redactor, redact_url
+from pytest_llmserver._util import Redactor, redact_url, without_secrets
 from pytest_llmserver.client._api import ChatRequest
 from pytest_llmserver.client._exchange import Exchange
 from pytest_llmserver.client._keepalive import ConnectionPolicy
@@ -104,6 +104,7 @@ class ModelClient:
         max_tokens: int | None = None,
         temperature: float | None = None,
         seed: int | None = None,
+        top_p: float | None = None,
         system_prompt: str | None = None,
         include_usage: bool = True,
         parse_think_tags: bool = True,
@@ -124,10 +125,14 @@ class ModelClient:
         """The sampling seed sent with every request (None: none); set to None when the
         server refuses it (``seed_refused`` then says so)."""
         self.seed_refused = False
+        self.top_p = top_p
         self.system_prompt = system_prompt
         self.include_usage = include_usage
         self.parse_think_tags = parse_think_tags
         self.extra_body = extra_body
+        """Merged into every request body (``merge_extra``: the client keeps ``model``,
+        ``messages`` and ``stream``; an object merges into the body's, e.g. Ollama's
+        ``options``)."""
         self._clock = clock
         self._owns_http = http_client is None
         own = None  # the client's own transport, when this client makes its pool
@@ -151,7 +156,9 @@ class ModelClient:
             direct = DirectPost(self._http, own, url, POST_HEADERS)
         self.chat_url = redact_url(url)
         """The chat endpoint as messages and metrics name it (any URL password redacted)."""
-        self._redactor = Redactor([api_key, _bearer(self._http)], urls=[url])
+        shown = without_secrets(dict(headers or {}))
+        secret_headers = [v for k, v in (headers or {}).items() if k not in shown]
+        self._redactor = Redactor([api_key, _bearer(self._http), *secret_headers], urls=[url])
         policy = ConnectionPolicy.for_kind(self.server.kind)
         self._exchange = Exchange(
             self._http, self.protocol, url, self.chat_url, timeouts, clock, policy, direct
@@ -280,6 +287,7 @@ class ModelClient:
             max_tokens=limit if limit is not None else self.max_tokens,
             temperature=self.temperature,
             seed=self.seed,
+            top_p=self.top_p,
             tools=tools,
             tool_choice=options.get("tool_choice"),
             enable_thinking=options.get("enable_thinking"),
@@ -290,7 +298,7 @@ class ModelClient:
             async for piece in self._send(body, messages, deliver=deliver):
                 yield piece
         except LLMHTTPStatusError as exc:
-            if _refused(exc, "seed") and _drop_seed(body):
+            if self.seed is not None and _refused(exc, "seed") and _drop_seed(body):
                 self.seed, self.seed_refused = None, True
                 async for piece in self._request(messages, tools, options, deliver=deliver):
                     yield piece

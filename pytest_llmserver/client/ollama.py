@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmserver.client._api import event_object, protocol_error, server_event_error
+from pytest_llmserver.client._api import (
+    event_object,
+    merge_extra,
+    protocol_error,
+    server_event_error,
+)
 from pytest_llmserver.client._checks import (
     ShapeError,
     bad,
@@ -128,15 +133,15 @@ class OllamaChat:
             options["temperature"] = request.temperature
         if request.seed is not None:
             options["seed"] = request.seed
+        if request.top_p is not None:
+            options["top_p"] = request.top_p
         if options:
             body["options"] = options
         if request.tools:
             body["tools"] = request.tools
         if request.enable_thinking is not None:
             body["think"] = request.enable_thinking
-        if request.extra:
-            body.update(request.extra)
-        return body
+        return merge_extra(body, request.extra)
 
     def decoder(self, builder: ResponseBuilder, url: str, content_type: str) -> NDJSONDecoder:
         """An NDJSON decoder (Ollama's content type is not checked)."""

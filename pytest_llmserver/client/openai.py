@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmserver.client._api import (
     ChatRequest,
     event_object,
+    merge_extra,
     protocol_error,
     server_event_error,
 )
@@ -284,6 +285,8 @@ class OpenAIChat:
             body["temperature"] = request.temperature
         if request.seed is not None:
             body["seed"] = request.seed
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
         if request.tools:
             body["tools"] = request.tools
             if request.tool_choice is not None:
@@ -291,9 +294,7 @@ class OpenAIChat:
         if request.enable_thinking is not None:
             # Read by the chat templates of reasoning models on llama.cpp, vLLM and SGLang.
             body["chat_template_kwargs"] = {"enable_thinking": request.enable_thinking}
-        if request.extra:
-            body.update(request.extra)
-        return body
+        return merge_extra(body, request.extra)
 
     def decoder(self, builder: ResponseBuilder, url: str, content_type: str) -> SSEDecoder:
         """An SSE decoder; the reply must be ``text/event-stream`` (or say no type)."""

@@ -4,6 +4,7 @@ option (or environment variable, or ini key) and the accepted form."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 from collections.abc import Callable
@@ -198,3 +199,64 @@ def slos(raw: str, source: str) -> dict[str, float]:
         return parse_slos(raw)
     except ValueError as exc:
         raise SettingsError(f"{source}: {exc}") from None
+
+
+top_p = _float_in(lambda v: 0.0 < v <= 1.0, "a probability mass in (0, 1] (e.g. 0.9)")
+
+
+def json_object(raw: str, source: str) -> dict[str, Any]:
+    """A JSON object, none of whose keys the client decides (``model``, ``messages``,
+    ``stream``)."""
+    from pytest_llmserver.client import CLIENT_KEYS
+
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(
+            f"{source}: is not valid JSON: line {exc.lineno} column {exc.colno} ({exc.msg})"
+        ) from None
+    if not isinstance(value, dict):
+        kind = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+        raise SettingsError(
+            f"{source}: not a JSON object (got {kind.get(type(value), 'a number')})"
+        )
+    taken = sorted(CLIENT_KEYS & set(value))
+    if taken:
+        raise SettingsError(
+            f"{source}: {taken[0]!r} is the client's to set "
+            "(model, messages and stream cannot be replaced)"
+        )
+    return value
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CLIENT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
+def headers(raw: str, source: str) -> dict[str, str]:
+    """``NAME:VALUE`` headers, comma or newline separated (a comma piece without a colon
+    continues the value before it); a name given twice keeps its last value."""
+    pairs: list[list[str]] = []
+    for line in raw.splitlines():
+        for piece in line.split(","):
+            name, colon, value = piece.partition(":")
+            if colon and _TOKEN.fullmatch(name.strip()):
+                pairs.append([name.strip(), value.strip()])
+            elif pairs and piece.strip() and not colon:
+                pairs[-1][1] += "," + piece
+            elif piece.strip():
+                raise SettingsError(
+                    f"{source}: {piece.strip()[:60]!r} is not NAME:VALUE "
+                    "(e.g. X-Request-Source:bench)"
+                )
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        if name.lower() in _CLIENT_HEADERS:
+            raise SettingsError(f"{source}: {name} is set by the client's transport")
+        if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in value):
+            raise SettingsError(f"{source}: the value of {name} holds a control character")
+        matching = [key for key in out if key.lower() == name.lower()]
+        for key in matching:
+            del out[key]
+        out[name] = value.strip()
+    return out

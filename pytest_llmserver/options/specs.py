@@ -18,8 +18,10 @@ from pytest_llmserver.options.parsers import (
     count_or_auto,
     flag,
     fraction,
+    headers,
     int_list,
     ipv4_host,
+    json_object,
     names,
     non_empty,
     non_negative,
@@ -31,6 +33,7 @@ from pytest_llmserver.options.parsers import (
     slos,
     subnets,
     text,
+    top_p,
 )
 from pytest_llmserver.stress import PROFILES, ArrivalProcess
 from pytest_llmserver.toolbench import TIERS
@@ -373,5 +376,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
         _or_none(count0),
         "42",
         "N|none",
+    ),
+    OptionSpec("top_p", "run", "top_p sent with those requests (default: none)", top_p, None, "P"),
+    OptionSpec(
+        "extra_body",
+        "run",
+        "JSON object merged into every request body (objects merge, e.g. Ollama options)",
+        json_object,
+        metavar="JSON",
+    ),
+    OptionSpec(
+        "header",
+        "target",
+        "extra HTTP header on every request (repeatable; env/ini: comma or newline separated)",
+        headers,
+        "",
+        "NAME:VALUE",
+        action="append",
     ),
 )

@@ -65,8 +65,9 @@ class Target:
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> ModelClient:
-        """A ``ModelClient`` with the run's key, timeout, concurrency, temperature and sampling
-        seed (for the target unless another server or model is named)."""
+        """A ``ModelClient`` with the run's key, headers, timeout, concurrency, temperature,
+        sampling seed, top_p and extra body (for the target unless another server or model is
+        named)."""
         target, run = self.settings.target, self.settings.run
         return ModelClient(
             server or self.server,
@@ -77,6 +78,9 @@ class Target:
             temperature=run.temperature if temperature is None else temperature,
             seed=run.sampling_seed,
             max_tokens=max_tokens,
+            top_p=run.top_p,
+            extra_body=run.extra_body,
+            headers=target.header,
         )
 
 
