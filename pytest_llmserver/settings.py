@@ -62,7 +62,7 @@ class RunSettings:
     temperature: float | None
     sampling_seed: int | None
     top_p: float | None
-    extra_body: dict[str, Any] | None
+    extra_body: dict[str, Any] | None = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,55 @@ def test_public_dict_has_every_option_and_no_secret() -> None:
     assert "pw-123" not in str(public)
     assert "sk-abcdefghijkl" not in str(public)
     assert public["server"] == "http://user:[redacted]@127.0.0.1:9/v1"
+
+
+def test_request_shape_options_from_cli_env_and_ini() -> None:
+    cli = {"top_p": "0.9", "extra_body": '{"options": {"num_ctx": 2048}, "top_k": 5}'}
+    s = Settings.resolve(cli, {"LLM_HEADER": "X-Team: bench\nX-Trace: a, b"}, {})
+    assert s.run.top_p == 0.9
+    assert s.run.extra_body == {"options": {"num_ctx": 2048}, "top_k": 5}
+    assert s.target.header == {"X-Team": "bench", "X-Trace": "a, b"}
+    ini = Settings.resolve({}, {}, {"header": "X-A:1,x-a:2", "top_p": "1"})
+    assert (ini.target.header, ini.run.top_p) == ({"x-a": "2"}, 1.0)
+    defaults = Settings.defaults()
+    assert (defaults.run.top_p, defaults.run.extra_body, defaults.target.header) == (None, None, {})
+
+
+@pytest.mark.parametrize(
+    ("cli", "message"),
+    [
+        ({"top_p": "0"}, r"--llm-top-p: '0' is not a probability mass in \(0, 1\]"),
+        ({"top_p": "1.01"}, r"--llm-top-p: '1.01' is not a probability mass"),
+        ({"extra_body": "[1, 2]"}, r"^--llm-extra-body: not a JSON object \(got a list\)$"),
+        ({"extra_body": "7"}, r"^--llm-extra-body: not a JSON object \(got a number\)$"),
+        ({"extra_body": "{x"}, r"^--llm-extra-body: is not valid JSON: line 1 column 2 \("),
+        ({"extra_body": '{"stream": false}'}, "--llm-extra-body: 'stream' is the client's to set"),
+        ({"header": "X-A"}, r"^--llm-header: 'X-A' is not NAME:VALUE"),
+        ({"header": "bad name: v"}, r"^--llm-header: 'bad name: v' is not NAME:VALUE"),
+        ({"header": "Content-Length: 3"}, "^--llm-header: Content-Length is set by the client"),
+        ({"header": "X-A: a\x00b"}, "^--llm-header: the value of X-A holds a control character"),
+    ],
+)
+def test_bad_request_shape_values_are_one_line(cli: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        Settings.resolve(cli, {}, {})
+    assert "\n" not in str(caught.value)
+
+
+def test_secret_headers_and_extra_body_keys_are_shown_only_as_set() -> None:
+    s = Settings.resolve(
+        {
+            "header": "Authorization: Bearer tok-777,X-Api-Key: hk-888,X-Team: bench",
+            "extra_body": '{"metadata": {"access_token": "at-999"}, "top_k": 2}',
+            "api_key": "sk-555",
+        },
+        {},
+        {},
+    )
+    public = s.public_dict()
+    assert public["header"] == {"Authorization": "set", "X-Api-Key": "set", "X-Team": "bench"}
+    assert public["extra_body"] == {"metadata": {"access_token": "set"}, "top_k": 2}
+    for secret in ("tok-777", "hk-888", "at-999", "sk-555"):
+        assert secret not in str(public)
+        assert secret not in repr(s)
+    assert set(s.secrets()) == {"sk-555", "Bearer tok-777", "tok-777", "hk-888"}
