@@ -139,7 +139,12 @@ def cannot_start(*args, **kwargs):
     yield
 
 
+real_serve = servers.serve
 servers.serve = cannot_start
+
+
+def pytest_unconfigure(config):
+    servers.serve = real_serve  # inline runs share the module with the runs after this one
 """
 
 
