@@ -13,23 +13,14 @@ import pytest
 import respx
 
 from pytest_llmserver.client import CLIENT_KEYS, LLMHTTPStatusError, ModelClient, merge_extra
-from tests.client.mocked import BASE, OLLAMA_URL, OPENAI_URL
-from tests.clocked import FakeClock, clocked_response, delta, ndjson, sse
+from tests.client.mocked import BASE, OLLAMA_URL, OPENAI_URL, ndjson_ok, sse_ok
+from tests.clocked import FakeClock, delta, ndjson, sse
 
 pytestmark = pytest.mark.asyncio
 
 
-def _sse_ok(clock: FakeClock) -> httpx.Response:
-    return clocked_response(clock, [(30, sse(delta(content="ok", finish="stop")) + sse(b"[DONE]"))])
-
-
-def _ndjson_ok(clock: FakeClock) -> httpx.Response:
-    line = {"message": {"role": "assistant", "content": "ok"}, "done": True}
-    return clocked_response(clock, [(30, ndjson(line))], content_type="application/x-ndjson")
-
-
 async def _sent(clock: FakeClock, kind: str, **kwargs: Any) -> httpx.Request:
-    url, ok = (OPENAI_URL, _sse_ok) if kind == "openai" else (OLLAMA_URL, _ndjson_ok)
+    url, ok = (OPENAI_URL, sse_ok) if kind == "openai" else (OLLAMA_URL, ndjson_ok)
     with respx.mock:
         route = respx.post(url).mock(return_value=ok(clock))
         async with ModelClient({"url": BASE, "type": kind}, "m", clock=clock, **kwargs) as client:

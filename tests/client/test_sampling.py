@@ -9,24 +9,15 @@ import pytest
 import respx
 
 from pytest_llmserver.client import LLMHTTPStatusError, ModelClient
-from tests.client.mocked import BASE, OLLAMA_URL, OPENAI_URL
-from tests.clocked import FakeClock, clocked_response, delta, ndjson, sse
+from tests.client.mocked import BASE, OLLAMA_URL, OPENAI_URL, ndjson_ok, sse_ok
+from tests.clocked import FakeClock
 
 pytestmark = pytest.mark.asyncio
 
 
-def _sse_ok(clock: FakeClock) -> httpx.Response:
-    return clocked_response(clock, [(30, sse(delta(content="ok", finish="stop")) + sse(b"[DONE]"))])
-
-
-def _ndjson_ok(clock: FakeClock) -> httpx.Response:
-    line = {"message": {"role": "assistant", "content": "ok"}, "done": True}
-    return clocked_response(clock, [(30, ndjson(line))], content_type="application/x-ndjson")
-
-
 @respx.mock
 async def test_openai_sends_temperature_and_seed(clock: FakeClock) -> None:
-    route = respx.post(OPENAI_URL).mock(return_value=_sse_ok(clock))
+    route = respx.post(OPENAI_URL).mock(return_value=sse_ok(clock))
     async with ModelClient(
         {"url": BASE, "type": "openai"}, "m", temperature=0.0, seed=42, clock=clock
     ) as client:
@@ -37,7 +28,7 @@ async def test_openai_sends_temperature_and_seed(clock: FakeClock) -> None:
 
 @respx.mock
 async def test_ollama_sends_them_as_options(clock: FakeClock) -> None:
-    route = respx.post(OLLAMA_URL).mock(return_value=_ndjson_ok(clock))
+    route = respx.post(OLLAMA_URL).mock(return_value=ndjson_ok(clock))
     async with ModelClient(
         {"url": BASE, "type": "ollama"}, "m", temperature=0.0, seed=7, max_tokens=5, clock=clock
     ) as client:
@@ -49,7 +40,7 @@ async def test_ollama_sends_them_as_options(clock: FakeClock) -> None:
 
 @respx.mock
 async def test_nothing_sent_when_not_set(openai_client: ModelClient, clock: FakeClock) -> None:
-    route = respx.post(OPENAI_URL).mock(return_value=_sse_ok(clock))
+    route = respx.post(OPENAI_URL).mock(return_value=sse_ok(clock))
     await openai_client.chat("q")
     body = json.loads(route.calls.last.request.content)
     assert "seed" not in body
@@ -57,7 +48,7 @@ async def test_nothing_sent_when_not_set(openai_client: ModelClient, clock: Fake
 
 
 @pytest.mark.parametrize(
-    ("kind", "url", "ok"), [("openai", OPENAI_URL, _sse_ok), ("ollama", OLLAMA_URL, _ndjson_ok)]
+    ("kind", "url", "ok"), [("openai", OPENAI_URL, sse_ok), ("ollama", OLLAMA_URL, ndjson_ok)]
 )
 @respx.mock
 async def test_a_refused_seed_is_dropped_once(
