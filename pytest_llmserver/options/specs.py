@@ -7,12 +7,9 @@ come from the engines that define them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import get_args
 
 from pytest_llmserver.options.parsers import (
-    Parser,
-    SettingsError,
     count,
     count0,
     count_or_auto,
@@ -35,62 +32,11 @@ from pytest_llmserver.options.parsers import (
     text,
     top_p,
 )
+from pytest_llmserver.options.spec import ApiChoice, OptionSpec, or_none
 from pytest_llmserver.stress import PROFILES, ArrivalProcess
 from pytest_llmserver.toolbench import TIERS
 
-ApiChoice = Literal["auto", "openai", "ollama"]
-Group = Literal["target", "run", "discovery", "stress", "gate", "arena"]
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """One option: ``--llm-<name>``, ini ``llm_<name>``, env ``LLM_<NAME>``, and the settings
-    field ``<group>.<name>[_<unit>]``."""
-
-    name: str
-    group: Group
-    help: str
-    parse: Parser
-    default: str | None = None
-    metavar: str = "VALUE"
-    unit: str = ""
-    secret: bool = False
-    action: Literal["store", "append", "store_true", "optional"] = "store"
-
-    @property
-    def flag(self) -> str:
-        return "--llm-" + self.name.replace("_", "-")
-
-    @property
-    def ini(self) -> str:
-        return "llm_" + self.name
-
-    @property
-    def env(self) -> str:
-        return "LLM_" + self.name.upper()
-
-    @property
-    def field(self) -> str:
-        """The settings field: the name with its unit appended (``timeout`` -> ``timeout_s``)."""
-        suffix = f"_{self.unit}"
-        return self.name if not self.unit or self.name.endswith(suffix) else self.name + suffix
-
-
 _STRESS_TIERS = ("all", *TIERS)
-
-
-def _or_none(parse: Parser) -> Parser:
-    """``parse``, or ``none`` for None (nothing sent)."""
-
-    def parse_or_none(raw: str, source: str) -> Any:
-        if raw.strip().lower() == "none":
-            return None
-        try:
-            return parse(raw, source)
-        except SettingsError as exc:
-            raise SettingsError(f"{exc} or none") from None
-
-    return parse_or_none
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -365,7 +311,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "temperature",
         "run",
         "sampling temperature sent with tool-bench, arena and stress requests (none: not sent)",
-        _or_none(non_negative),
+        or_none(non_negative),
         "0",
         "T|none",
     ),
@@ -373,7 +319,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "sampling_seed",
         "run",
         "sampling seed sent with those requests (none: not sent; dropped if the server refuses)",
-        _or_none(count0),
+        or_none(count0),
         "42",
         "N|none",
     ),
