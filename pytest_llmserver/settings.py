@@ -97,6 +97,8 @@ class StressSettings:
     shards: int
     workers: int | None
     meeting_host: str
+    dataset: str | None
+    prompt: str | None
 
 
 @dataclass(frozen=True)

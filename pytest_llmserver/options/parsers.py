@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -260,3 +261,19 @@ def headers(raw: str, source: str) -> dict[str, str]:
             del out[key]
         out[name] = value.strip()
     return out
+
+
+def dataset(raw: str, source: str) -> str:
+    """A dataset file (or ``bundled``), read and checked now so a bad one stops the run before
+    the first test; the value is the absolute path (worker processes may run elsewhere)."""
+    from pytest_llmserver.stress import BUNDLED_DATASET, load_dataset
+
+    value = raw.strip()
+    if value.lower() == BUNDLED_DATASET:
+        return BUNDLED_DATASET
+    path = str(Path(value).expanduser().absolute()) if value else value
+    try:
+        load_dataset(path)
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {exc}") from None
+    return path

@@ -13,6 +13,7 @@ from pytest_llmserver.options.parsers import (
     count,
     count0,
     count_or_auto,
+    dataset,
     flag,
     fraction,
     headers,
@@ -339,5 +340,24 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "",
         "NAME:VALUE",
         action="append",
+    ),
+    # stress (appended): users' own prompts
+    OptionSpec(
+        "dataset",
+        "stress",
+        "prompts for throughput, sustained, realistic-user and consistency runs: a .jsonl "
+        "(prompt or messages, optional output_tokens), ShareGPT .json or .csv (prompt column) "
+        "file, or bundled (our own set); default: the built-in short prompts",
+        dataset,
+        None,
+        "PATH|bundled",
+    ),
+    OptionSpec(
+        "prompt",
+        "stress",
+        "the consistency run's prompt (default: the dataset's first row, else a built-in one)",
+        non_empty("the prompt text"),
+        None,
+        "TEXT",
     ),
 )

@@ -165,6 +165,7 @@ class StressSession:
             "run_id": run_id,
             "temperature": s.run.temperature,
             "sampling_seed": s.run.sampling_seed,
+            "dataset": s.stress.dataset,
         }
         try:
             if call is not None and workers > 1:

@@ -12,6 +12,13 @@ from pytest_llmserver._lazy import lazy_face
 if TYPE_CHECKING:
     from pytest_llmserver.stress.capacity import ClientCapacity, calibrate, measure_capacity
     from pytest_llmserver.stress.combine import merge_worker_results
+    from pytest_llmserver.stress.dataset import (
+        BUNDLED_DATASET,
+        Dataset,
+        DatasetError,
+        PromptRow,
+        load_dataset,
+    )
     from pytest_llmserver.stress.engine import run_closed_loop, run_open_loop, run_warmup
     from pytest_llmserver.stress.meeting import MeetingService, meet
     from pytest_llmserver.stress.modes.tester import StressTester
@@ -56,14 +63,18 @@ if TYPE_CHECKING:
     from pytest_llmserver.stress.workload import PROFILES
 
 __all__ = [
+    "BUNDLED_DATASET",
     "PROFILES",
     "RECORD_FIELDS",
     "ArrivalProcess",
     "ClientCapacity",
+    "Dataset",
+    "DatasetError",
     "JsonlSink",
     "LoopLagMonitor",
     "MeetingService",
     "ModeCall",
+    "PromptRow",
     "RollingMedian",
     "RunClock",
     "StressTester",
@@ -79,6 +90,7 @@ __all__ = [
     "free_stem",
     "goodput",
     "iter_records",
+    "load_dataset",
     "measure_capacity",
     "meet",
     "merge_figures",
@@ -112,6 +124,7 @@ if not TYPE_CHECKING:
         {
             "capacity": "ClientCapacity calibrate measure_capacity",
             "combine": "merge_worker_results",
+            "dataset": "BUNDLED_DATASET Dataset DatasetError PromptRow load_dataset",
             "engine": "run_closed_loop run_open_loop run_warmup",
             "meeting": "MeetingService meet",
             "modes.tester": "StressTester",

@@ -102,7 +102,8 @@ def test_sustained(load: Load) -> None:
 def test_consistency(load: Load) -> None:
     total = load.settings.stress.total
     n = max(2, load.part(total))
-    load.run(lambda t: t.run_consistency_test(n), f"n{total}")
+    prompt = load.settings.stress.prompt
+    load.run(lambda t: t.run_consistency_test(n, prompt), f"n{total}")
 
 
 @pytest.mark.realistic_user

@@ -14,6 +14,7 @@ from typing import Any
 import pytest_llmserver.stress.timing as timing
 from pytest_llmserver._util import Redactor
 from pytest_llmserver.client import CANCELLED, ChatResponse, ModelClient, ServerRecord, Timeouts
+from pytest_llmserver.stress.dataset import Dataset, dataset_sender, load_dataset
 from pytest_llmserver.stress.engine import WHOLE, OpenLoopStats, Part, SendFn, run_warmup
 from pytest_llmserver.stress.records import TestResult, read_results
 from pytest_llmserver.stress.report import write_stress_report
@@ -75,6 +76,7 @@ class TesterBase:
         part: Part = WHOLE,
         temperature: float | None = None,
         sampling_seed: int | None = None,
+        dataset: str | Path | Dataset | None = None,
     ) -> None:
         self.server = ServerRecord.coerce(server)
         self.model = model
@@ -93,6 +95,9 @@ class TesterBase:
         self.part = part
         self.temperature = temperature
         self.sampling_seed = sampling_seed
+        if dataset is not None and not isinstance(dataset, Dataset):
+            dataset = load_dataset(dataset)
+        self.dataset: Dataset | None = dataset
         self.schedule: OpenLoopStats | None = None
         self.loop_lag: LoopLagMonitor | None = None
         self.redactor = Redactor(secrets=[api_key], urls=[self.server.url])
@@ -124,7 +129,10 @@ class TesterBase:
         return messages
 
     def sender(self, client: ModelClient, max_tokens: int | None = None) -> SendFn:
-        """Sends request ``index`` with the ``index``-th short prompt (cycling)."""
+        """Sends request ``index`` with the ``index``-th short prompt (cycling), or with the
+        dataset's rows in the seed's order (``dataset_sender``)."""
+        if self.dataset is not None:
+            return dataset_sender(self, client, self.dataset, max_tokens)
 
         async def send(index: int) -> ChatResponse:
             prompt = SHORT_PROMPTS[index % len(SHORT_PROMPTS)]
@@ -166,6 +174,8 @@ class TesterBase:
         }
         if self.run_id:
             all_params["id"] = self.run_id
+        if self.dataset is not None:
+            all_params["dataset"] = self.dataset.name
         if self.part != WHOLE:
             all_params["part"] = list(self.part)
         sent = {"temperature": self.temperature, "sampling_seed": self.sampling_seed}

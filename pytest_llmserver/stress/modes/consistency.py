@@ -7,6 +7,7 @@ import statistics
 from typing import Any
 
 from pytest_llmserver.client import ChatMetrics, ChatResponse, ModelClient
+from pytest_llmserver.stress.dataset import PromptRow
 from pytest_llmserver.stress.engine import timed_request
 from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
 from pytest_llmserver.stress.result import TestStats
@@ -27,8 +28,9 @@ async def run_consistency_test(
     """One prompt ``n`` times in a row (temperature 0): spread, drift, output divergence.
 
     Our form ``(n, prompt=None)`` and the seed's ``(prompt, iterations, notes="")`` both work
-    (the type of the first argument tells them apart); the prompt defaults to the first short
-    prompt; ``notes`` (free text) lead the run's ``TestStats.notes``.
+    (the type of the first argument tells them apart); the prompt defaults to the tester's
+    dataset's first row (its history and reply length too), else the first short prompt;
+    ``notes`` (free text) lead the run's ``TestStats.notes``.
     """
     if isinstance(n, str):
         text: int | str | None = n
@@ -39,10 +41,17 @@ async def run_consistency_test(
         raise ValueError(f"consistency needs a whole number of requests, got {count!r}")
     if text is not None and not isinstance(text, str):
         raise ValueError(f"the consistency prompt must be text, got {text!r}")
-    return await _run(tester, count, text or SHORT_PROMPTS[0], notes)
+    row = _first_row(tester) if text is None else None
+    return await _run(tester, count, row or PromptRow(text or SHORT_PROMPTS[0]), notes)
 
 
-async def _run(tester: TesterBase, n: int, text: str, notes: str) -> TestStats:
+def _first_row(tester: TesterBase) -> PromptRow | None:
+    """The dataset's first row, when the tester has a dataset."""
+    return tester.dataset.rows[0] if tester.dataset is not None else None
+
+
+async def _run(tester: TesterBase, n: int, row: PromptRow, notes: str) -> TestStats:
+    text = row.text
     if n < 2:
         raise ValueError(f"consistency needs n >= 2 requests, got {n}")
     outputs: list[str] = []
@@ -53,7 +62,8 @@ async def _run(tester: TesterBase, n: int, text: str, notes: str) -> TestStats:
         client.temperature = 0.0
 
         async def send(index: int) -> ChatResponse:
-            response = await client.complete(tester.messages(text))
+            messages = tester.messages(text, row.history)
+            response = await client.complete(messages, max_tokens=row.output_tokens)
             outputs.append(hashlib.sha256(response.content.encode()).hexdigest()[:16])
             if response.content.strip() or response.reasoning.strip():
                 tokens.append(response.metrics.output_tokens)

@@ -112,6 +112,15 @@ class Users:
         self.turns_run: list[int] = []
         self.turns_shed = 0
 
+    def opening(self, rng: random.Random) -> tuple[tuple[str, ...], int | None]:
+        """What a new user says first: one of the short prompts, or a dataset row's user
+        turns as a session script (then follow-ups) and that row's reply length."""
+        dataset = self.tester.dataset
+        if dataset is None:
+            return (rng.choice(SHORT_PROMPTS),), None
+        row = dataset.pick(rng)
+        return row.script, row.output_tokens
+
     async def session(
         self,
         client: ModelClient,
@@ -126,14 +135,17 @@ class Users:
         history: list[dict[str, Any]] = []
         scheduled_ns = due_ns
         done = 0
+        script, first_tokens = self.opening(rng)
         for turn in range(self.depth.turns(rng)):
             now_ns = time.perf_counter_ns()
             too_late = self.max_lag_ns is not None and now_ns - scheduled_ns > self.max_lag_ns
             if turn and (too_late or now_ns > end_ns):
                 self.turns_shed += 1  # it could not be sent in time: the session ends here
                 break
-            text = rng.choice(SHORT_PROMPTS) if turn == 0 else rng.choice(FOLLOW_UPS)
+            text = script[turn] if turn < len(script) else rng.choice(FOLLOW_UPS)
             limit = rng.choices([t for _, t in OUTPUT_MIX], [w for w, _ in OUTPUT_MIX])[0]
+            if turn == 0 and first_tokens is not None:
+                limit = first_tokens
             replies: list[ChatResponse] = []
 
             async def send(
