@@ -93,6 +93,7 @@ class StressSettings:
     shards: int
     workers: int | None
     meeting_host: str
+    shared_prefix_tokens: int
 
 
 @dataclass(frozen=True)

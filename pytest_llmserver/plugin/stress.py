@@ -165,6 +165,7 @@ class StressSession:
             "run_id": run_id,
             "temperature": s.run.temperature,
             "sampling_seed": s.run.sampling_seed,
+            "shared_prefix_tokens": s.stress.shared_prefix_tokens,
         }
         try:
             if call is not None and workers > 1:

@@ -15,13 +15,14 @@ import pytest_llmserver.stress.timing as timing
 from pytest_llmserver._util import Redactor
 from pytest_llmserver.client import CANCELLED, ChatResponse, ModelClient, ServerRecord, Timeouts
 from pytest_llmserver.stress.engine import WHOLE, OpenLoopStats, Part, SendFn, run_warmup
+from pytest_llmserver.stress.prompt_cache import cache_note
 from pytest_llmserver.stress.records import TestResult, read_results
 from pytest_llmserver.stress.report import write_stress_report
 from pytest_llmserver.stress.result import TestStats
 from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.summary import summarize_file, suspect_note
 from pytest_llmserver.stress.timing import LoopLagMonitor, RunClock
-from pytest_llmserver.stress.workload import SHORT_PROMPTS
+from pytest_llmserver.stress.workload import SHORT_PROMPTS, salted, shared_prefix
 
 RecordHook = Callable[[dict[str, Any], int], None]
 
@@ -53,6 +54,10 @@ class TesterBase:
     process's clock), the run's origin is that instant, so every part shares one origin.
     After a run, ``schedule`` holds what its scheduler saw (open-loop modes; else None) and
     ``loop_lag`` its event-loop lag monitor.
+
+    Every prompt ``prompt`` builds starts with a salt of the seed and the request's index, so
+    no request finds another's prefix in a server cache; ``shared_prefix_tokens`` puts the
+    same filler of about that many tokens before the salt, to measure the cache on purpose.
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class TesterBase:
         part: Part = WHOLE,
         temperature: float | None = None,
         sampling_seed: int | None = None,
+        shared_prefix_tokens: int = 0,
     ) -> None:
         self.server = ServerRecord.coerce(server)
         self.model = model
@@ -93,6 +99,10 @@ class TesterBase:
         self.part = part
         self.temperature = temperature
         self.sampling_seed = sampling_seed
+        if shared_prefix_tokens < 0:
+            raise ValueError(f"shared prefix must be >= 0 tokens, got {shared_prefix_tokens}")
+        self.shared_prefix_tokens = shared_prefix_tokens
+        self._prefix = shared_prefix(shared_prefix_tokens)
         self.schedule: OpenLoopStats | None = None
         self.loop_lag: LoopLagMonitor | None = None
         self.redactor = Redactor(secrets=[api_key], urls=[self.server.url])
@@ -123,11 +133,15 @@ class TesterBase:
         messages.append({"role": "user", "content": text})
         return messages
 
+    def prompt(self, text: str, index: int) -> str:
+        """``text`` as request ``index`` sends it: salted, behind the shared prefix if any."""
+        return salted(text, self.seed, index, self._prefix)
+
     def sender(self, client: ModelClient, max_tokens: int | None = None) -> SendFn:
-        """Sends request ``index`` with the ``index``-th short prompt (cycling)."""
+        """Sends request ``index`` with the ``index``-th short prompt (cycling), salted."""
 
         async def send(index: int) -> ChatResponse:
-            prompt = SHORT_PROMPTS[index % len(SHORT_PROMPTS)]
+            prompt = self.prompt(SHORT_PROMPTS[index % len(SHORT_PROMPTS)], index)
             return await client.complete(self.messages(prompt), max_tokens=max_tokens)
 
         return send
@@ -162,6 +176,7 @@ class TesterBase:
             "max_tokens": self.max_tokens,
             "warmup": self.warmup,
             "system_prompt": self.system_prompt,
+            "shared_prefix_tokens": self.shared_prefix_tokens,
             **params,
         }
         if self.run_id:
@@ -194,7 +209,8 @@ class TesterBase:
                 notes=scrub(extra.notes),
                 interrupted=interrupted,
             )
-            first = [stats.bottleneck] if stats.bottleneck else []
+            cache = cache_note(stats.summary.prompt_cache, self.shared_prefix_tokens)
+            first = [line for line in (stats.bottleneck, cache) if line]
             stats.notes = [*first, *stats.notes, *refused, *run_notes(stats)]
             self._stats, self._results = stats, None
             if self.write_report:
@@ -225,7 +241,8 @@ class TesterBase:
 
 def run_notes(stats: TestStats) -> list[str]:
     """Notes every mode's run gets: interrupted, suspect server figures, a client-bound loop.
-    (The bottleneck line of an open-loop run goes first of all its notes.)"""
+    (The bottleneck line of an open-loop run goes first of all its notes, then the note of an
+    unasked-for prefix-cache hit.)"""
     notes: list[str] = []
     summary = stats.summary
     if stats.interrupted:

@@ -28,7 +28,8 @@ async def run_consistency_test(
 
     Our form ``(n, prompt=None)`` and the seed's ``(prompt, iterations, notes="")`` both work
     (the type of the first argument tells them apart); the prompt defaults to the first short
-    prompt; ``notes`` (free text) lead the run's ``TestStats.notes``.
+    prompt; ``notes`` (free text) lead the run's ``TestStats.notes``. Each request carries
+    its own salt before the prompt, so no reply is prefilled from the previous one's cache.
     """
     if isinstance(n, str):
         text: int | str | None = n
@@ -53,7 +54,7 @@ async def _run(tester: TesterBase, n: int, text: str, notes: str) -> TestStats:
         client.temperature = 0.0
 
         async def send(index: int) -> ChatResponse:
-            response = await client.complete(tester.messages(text))
+            response = await client.complete(tester.messages(tester.prompt(text, index)))
             outputs.append(hashlib.sha256(response.content.encode()).hexdigest()[:16])
             if response.content.strip() or response.reasoning.strip():
                 tokens.append(response.metrics.output_tokens)
