@@ -55,9 +55,11 @@ class TesterBase:
     After a run, ``schedule`` holds what its scheduler saw (open-loop modes; else None) and
     ``loop_lag`` its event-loop lag monitor.
 
-    Every prompt ``prompt`` builds starts with a salt of the seed and the request's index, so
-    no request finds another's prefix in a server cache; ``shared_prefix_tokens`` puts the
-    same filler of about that many tokens before the salt, to measure the cache on purpose.
+    Every prompt ``prompt`` builds starts with a salt of the seed, the mode, the run id, the
+    number of the tester's run and the request's index, so no request finds another's prefix
+    in a server cache (a rerun with the same seed repeats them: a server that still holds them
+    shows up in the cache note); ``shared_prefix_tokens`` puts the same filler of about that
+    many tokens before the salt, to measure the cache on purpose.
     """
 
     def __init__(
@@ -103,6 +105,8 @@ class TesterBase:
             raise ValueError(f"shared prefix must be >= 0 tokens, got {shared_prefix_tokens}")
         self.shared_prefix_tokens = shared_prefix_tokens
         self._prefix = shared_prefix(shared_prefix_tokens)
+        self._runs = 0
+        self._salt_key = f"{seed}"
         self.schedule: OpenLoopStats | None = None
         self.loop_lag: LoopLagMonitor | None = None
         self.redactor = Redactor(secrets=[api_key], urls=[self.server.url])
@@ -135,7 +139,7 @@ class TesterBase:
 
     def prompt(self, text: str, index: int) -> str:
         """``text`` as request ``index`` sends it: salted, behind the shared prefix if any."""
-        return salted(text, self.seed, index, self._prefix)
+        return salted(text, self._salt_key, index, self._prefix)
 
     def sender(self, client: ModelClient, max_tokens: int | None = None) -> SendFn:
         """Sends request ``index`` with the ``index``-th short prompt (cycling), salted."""
@@ -170,6 +174,8 @@ class TesterBase:
         the report when asked) before the interrupt is raised again.
         """
         suffix = f"-{self.run_id}" if self.run_id else ""
+        self._runs += 1
+        self._salt_key = f"{self.seed}/{mode}/{self.run_id}/{self._runs}"
         path = self.out_dir / f"stress-{mode}{suffix}.jsonl"
         all_params = {
             "seed": self.seed,
