@@ -89,7 +89,8 @@ def cache_note(cache: PromptCache, shared_prefix_tokens: object) -> str | None:
     return (
         f"prefix cache: {share:.0%} of prompt tokens ({cache.fresh_cached_tokens} of "
         f"{cache.fresh_prompt_tokens}) came from the server's cache without --llm-shared-prefix; "
-        "TTFT and prefill figures are flattered"
+        "TTFT and prefill figures are flattered (prompts start with their own salt, so the "
+        "reused part is a shared system prompt or the chat template's opening tokens)"
     )
 
 

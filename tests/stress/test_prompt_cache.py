@@ -89,7 +89,9 @@ def test_the_note_needs_more_than_the_share_and_no_shared_prefix() -> None:
     assert cache_note(above, 200) is None
     assert cache_note(above, 0) == (
         "prefix cache: 11% of prompt tokens (11 of 100) came from the server's cache without "
-        "--llm-shared-prefix; TTFT and prefill figures are flattered"
+        "--llm-shared-prefix; TTFT and prefill figures are flattered (prompts start with their "
+        "own salt, so the reused part is a shared system prompt or the chat template's opening "
+        "tokens)"
     )
     assert cache_row(above) == "11 of 100 prompt tokens (11.0%)"
 
