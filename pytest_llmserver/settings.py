@@ -99,6 +99,7 @@ class StressSettings:
     meeting_host: str
     dataset: str | None
     prompt: str | None
+    shared_prefix_tokens: int
 
 
 @dataclass(frozen=True)

@@ -360,4 +360,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         None,
         "TEXT",
     ),
+    # stress (appended): prefix caches on purpose
+    OptionSpec(
+        "shared_prefix",
+        "stress",
+        "stress prompts start with the same text of about N tokens (then each request's salt), "
+        "to measure the server's prefix cache; 0: no shared prefix, every prompt salted first",
+        count0,
+        "0",
+        "TOKENS",
+        unit="tokens",
+    ),
 )

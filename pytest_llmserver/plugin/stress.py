@@ -166,6 +166,7 @@ class StressSession:
             "temperature": s.run.temperature,
             "sampling_seed": s.run.sampling_seed,
             "dataset": s.stress.dataset,
+            "shared_prefix_tokens": s.stress.shared_prefix_tokens,
         }
         try:
             if call is not None and workers > 1:

@@ -22,7 +22,8 @@ from pytest_llmserver.sim.generation import (
 )
 from pytest_llmserver.sim.overrides import Overrides
 from pytest_llmserver.sim.policy import DefaultPolicy, SimReply, SimRequest, is_reasoning_model
-from pytest_llmserver.sim.tokens import count_prompt_tokens
+from pytest_llmserver.sim.prefix_cache import PrefixCache
+from pytest_llmserver.sim.tokens import prompt_tokens_of
 
 
 def _optional_count(value: Any, name: str) -> int | None:
@@ -70,10 +71,12 @@ class _ChatBody:
 
 
 class Chat:
-    """Answers ``POST /v1/chat/completions`` and ``POST /api/chat`` for one configuration."""
+    """Answers ``POST /v1/chat/completions`` and ``POST /api/chat`` for one configuration;
+    each model has its own prefix cache (cached prompt tokens are not prefilled again)."""
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
+        self._caches: dict[str, PrefixCache] = {}
 
     def _model(self, body: dict[str, Any], api: Api) -> str:
         model = body.get("model")
@@ -143,11 +146,12 @@ class Chat:
         timing = self.config.timing
         ttft_s = timing.ttft_s if overrides.ttft_s is None else overrides.ttft_s
         per_token_s = timing.per_token_s if overrides.per_token_s is None else overrides.per_token_s
-        prompt_tokens = count_prompt_tokens(request.messages, request.tools)
+        tokens = prompt_tokens_of(request.messages, request.tools)
+        cached_tokens = self._caches.setdefault(request.model, PrefixCache()).admit(tokens)
         deadlines = token_deadlines(
             http_request.read_loop_s,
             len(plan.pieces),
-            ttft_s + timing.prefill_s_per_token * prompt_tokens,
+            ttft_s + timing.prefill_s_per_token * (len(tokens) - cached_tokens),
             per_token_s,
             timing.jitter_s,
             random.Random(timing.seed * 1_000_003 + sequence),
@@ -165,9 +169,10 @@ class Chat:
             make_emitter(plan),
             exchange.response,
             faults,
-            prompt_tokens,
+            len(tokens),
             http_request.started_ns,
             http_request.read_ns,
+            cached_tokens=cached_tokens,
         )
 
     async def openai(self, exchange: Exchange) -> None:

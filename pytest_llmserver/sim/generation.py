@@ -136,6 +136,8 @@ class GenerationStats:
     first_token_ns: int | None
     last_token_ns: int | None
     end_ns: int
+    cached_tokens: int = 0
+    """Prompt tokens served from the prefix cache (counted in ``prompt_tokens`` too)."""
 
     @property
     def prefill_ns(self) -> int:
@@ -224,8 +226,11 @@ async def run_generation(
     prompt_tokens: int,
     started_ns: int,
     t0_ns: int,
+    *,
+    cached_tokens: int = 0,
 ) -> None:
-    """Write the plan's tokens at their deadlines, striking the fault after ``after_tokens``."""
+    """Write the plan's tokens at their deadlines, striking the fault after ``after_tokens``;
+    ``cached_tokens`` of the ``prompt_tokens`` came from the prefix cache."""
     loop = asyncio.get_running_loop()
     count = len(plan.pieces)
     strike_at = min(faults.after_tokens, count)
@@ -266,5 +271,6 @@ async def run_generation(
         first_token_ns=first_ns,
         last_token_ns=last_ns,
         end_ns=time.perf_counter_ns(),
+        cached_tokens=cached_tokens,
     )
     await emitter.finish(stats)

@@ -45,7 +45,7 @@ def usage_body(stats: GenerationStats) -> dict[str, Any]:
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
         "total_tokens": stats.prompt_tokens + stats.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": stats.cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": stats.reasoning_tokens},
     }
 
@@ -55,10 +55,11 @@ def _rate(count: int, ms: float) -> float:
 
 
 def timings_body(stats: GenerationStats) -> dict[str, Any]:
-    """A llama.cpp-style ``timings`` object from the measured prefill and decode times."""
+    """A llama.cpp-style ``timings`` object from the measured prefill and decode times;
+    ``prompt_n`` counts the prompt tokens computed, ``cache_n`` those taken from the cache."""
     prompt_ms = stats.prefill_ns / 1e6
     predicted_ms = stats.decode_ns / 1e6
-    prompt_n = stats.prompt_tokens
+    prompt_n = stats.prompt_tokens - stats.cached_tokens
     predicted_n = stats.completion_tokens
     # The decode time spans the gaps between first and last token, and llama.cpp's own
     # replies divide by that many gaps: predicted_per_second = (predicted_n - 1) / time.
@@ -72,7 +73,7 @@ def timings_body(stats: GenerationStats) -> dict[str, Any]:
         "predicted_ms": predicted_ms,
         "predicted_per_token_ms": predicted_ms / gaps if gaps else 0.0,
         "predicted_per_second": _rate(gaps, predicted_ms),
-        "cache_n": 0,
+        "cache_n": stats.cached_tokens,
     }
 
 

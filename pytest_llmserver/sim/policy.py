@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from pytest_llmserver.sim.tokens import ANSWER_WORDS, REASONING_WORDS, message_text, word_text
+
+SALT_RE = re.compile(r"\[r[0-9a-f]{6}\] ?")
+"""A stress request's salt (``[r7f3a2]``); the default policy's answer does not depend on it."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,10 @@ class DefaultPolicy:
         return DefaultPolicy(answer_tokens=answer_tokens, reasoning_tokens=self.reasoning_tokens)
 
     def respond(self, request: SimRequest) -> SimReply:
-        """Answer ``answer_tokens`` words chosen by a stable hash of the last message."""
+        """Answer ``answer_tokens`` words chosen by a stable hash of the last message (its
+        salts left out, so one prompt salted twice gets one answer)."""
         last = message_text(request.messages[-1].get("content")) if request.messages else ""
+        last = SALT_RE.sub("", last)
         offset = zlib.crc32(f"{request.model}\n{last}".encode())
         content = word_text(ANSWER_WORDS, self.answer_tokens, offset)
         reasoning = ""

@@ -69,6 +69,19 @@ def message_text(content: Any) -> str:
     return ""
 
 
+def prompt_tokens_of(messages: Sequence[Any], tools: Sequence[Any]) -> list[str]:
+    """The prompt as the simulator's template lays it out: the tool schemas, then per message
+    its role between three marker tokens, its content and an end token; ``len`` of it is
+    ``count_prompt_tokens``."""
+    tokens = split_tokens(json.dumps(list(tools))) if tools else []
+    for message in messages:
+        role = message.get("role") if isinstance(message, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        tokens += ["<|start|>", str(role), "<|sep|>", *split_tokens(message_text(content))]
+        tokens.append("<|end|>")
+    return tokens
+
+
 def count_prompt_tokens(messages: Sequence[Any], tools: Sequence[Any]) -> int:
     """Prompt tokens: tokens of each message's content plus 4 per message, plus the tool schemas."""
     total = 0

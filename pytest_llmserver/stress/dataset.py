@@ -238,13 +238,14 @@ def _output_tokens(value: object, where: str) -> int | None:
 def dataset_sender(
     tester: TesterBase, client: ModelClient, dataset: Dataset, max_tokens: int | None = None
 ) -> Callable[[int], Awaitable[ChatResponse]]:
-    """Sends request ``index`` with a row of ``dataset`` in the tester's seeded order (a row's
-    ``output_tokens`` is that request's ``max_tokens``)."""
+    """Sends request ``index`` with a row of ``dataset`` in the tester's seeded order, salted
+    (a row's ``output_tokens`` is that request's ``max_tokens``)."""
     order = dataset.order(tester.seed)
 
     async def send(index: int) -> ChatResponse:
         row = dataset.rows[order[index % len(order)]]
         limit = row.output_tokens if row.output_tokens is not None else max_tokens
-        return await client.complete(tester.messages(row.text, row.history), max_tokens=limit)
+        text = tester.prompt(row.text, index)
+        return await client.complete(tester.messages(text, row.history), max_tokens=limit)
 
     return send

@@ -14,6 +14,7 @@ from pytest_llmserver.stress.percentiles import (
     Percentiles,
     min_samples,
 )
+from pytest_llmserver.stress.prompt_cache import cache_note, cache_row
 from pytest_llmserver.stress.result import TestStats
 from pytest_llmserver.stress.summary import StressSummary, suspect_note
 
@@ -113,6 +114,7 @@ def _throughput_section(summary: StressSummary) -> list[str]:
         ("requests", f"{tp.requests} ({rate(tp.requests_per_s, 'req/s')})"),
         ("output tokens", f"{tp.output_tokens} ({rate(tp.output_tokens_per_s, 'tok/s')})"),
         ("errors", f"{tp.errors} ({rate(tp.errors_per_s, 'err/s')})"),
+        ("cached prompt tokens", cache_row(summary.prompt_cache)),
     ]
     return ["## Throughput", "", *md_table(["measure", "value"], rows), ""]
 
@@ -162,6 +164,9 @@ def render_markdown(stats: TestStats) -> str:
     lines = [f"# Stress: {stats.mode}", ""]
     if stats.bottleneck is not None:
         lines += [f"**{stats.bottleneck}**", ""]
+    cache = cache_note(summary.prompt_cache, stats.params.get("shared_prefix_tokens"))
+    if cache is not None:
+        lines += [f"**{cache}**", ""]
     lines += [
         f"Server: {server}; model: {stats.model}",
         "",

@@ -17,6 +17,7 @@ import numpy as np
 
 from pytest_llmserver.client import ERROR_CLASSES
 from pytest_llmserver.stress.percentiles import MetricCollector, MetricTable, finite_array
+from pytest_llmserver.stress.prompt_cache import PromptCache, PromptCacheCollector
 from pytest_llmserver.stress.records import Record, is_ok, is_warmup, iter_records, number
 from pytest_llmserver.stress.slo import Goodput, GoodputCollector, SLOResult, check_slos
 
@@ -169,7 +170,8 @@ class StressSummary:
     ``total`` counts every record, ``warmup`` the warm-up ones; ``ok`` and ``failed`` count
     the non-warm-up rest (``total == warmup + ok + failed``). ``goodput`` and ``slos`` are set
     only when SLOs were given. ``suspect_records`` counts the records (warm-up included) with
-    server figures outside physical ranges, ``suspect`` the same by figure name.
+    server figures outside physical ranges, ``suspect`` the same by figure name;
+    ``prompt_cache`` the prompt tokens served from the server's cache.
     """
 
     metrics: MetricTable
@@ -183,6 +185,7 @@ class StressSummary:
     slos: list[SLOResult] = field(default_factory=list)
     suspect_records: int = 0
     suspect: dict[str, int] = field(default_factory=dict)
+    prompt_cache: PromptCache = field(default_factory=PromptCache)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict."""
@@ -198,6 +201,7 @@ class StressSummary:
             "slos": [result.to_dict() for result in self.slos],
             "suspect_records": self.suspect_records,
             "suspect": dict(self.suspect),
+            "prompt_cache": self.prompt_cache.to_dict(),
         }
 
 
@@ -210,6 +214,7 @@ class RunCollector:
         self._throughput = ThroughputCollector()
         self._errors = ErrorCollector()
         self._suspect = SuspectCollector()
+        self._cache = PromptCacheCollector()
         self._goodput = GoodputCollector(self._slos) if self._slos else None
         self._total = self._warmup = self._ok = 0
 
@@ -223,6 +228,7 @@ class RunCollector:
         self._throughput.add(record)
         self._errors.add(record)
         self._suspect.add(record)
+        self._cache.add(record)
         if self._goodput is not None:
             self._goodput.add(record)
 
@@ -241,6 +247,7 @@ class RunCollector:
             slos=check_slos(table, self._slos),
             suspect_records=self._suspect.records,
             suspect=dict(self._suspect.counts),
+            prompt_cache=self._cache.prompt_cache(),
         )
 
 

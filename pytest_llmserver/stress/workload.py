@@ -1,7 +1,9 @@
-"""Prompts for the stress modes (our own texts), salted long prompts, session scripts."""
+"""Prompts for the stress modes (our own texts), salts, shared prefixes, salted long prompts,
+session scripts."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 
@@ -46,6 +48,33 @@ def filler(words: int, rng: random.Random) -> str:
         parts.append(sentence)
         count += len(sentence.split())
     return " ".join(parts)
+
+
+SHARED_PREFIX_WORDS_PER_TOKEN = 0.75
+"""Words of filler per requested shared-prefix token (about 4 characters a token)."""
+
+_SHARED_PREFIX_SEED = "pytest-llmserver shared prefix"
+
+
+def salt(seed: int | str, index: int) -> str:
+    """A short tag unique to request ``index`` of a run with ``seed`` (reproducible), e.g.
+    ``[r7f3a2]``; put first, it keeps every prompt apart from the others' cached prefixes."""
+    digest = hashlib.blake2b(f"{seed}/{index}".encode(), digest_size=3).hexdigest()
+    return f"[r{digest}]"
+
+
+def shared_prefix(tokens: int) -> str:
+    """The same filler of about ``tokens`` tokens for every request and run ("" for 0)."""
+    if tokens <= 0:
+        return ""
+    words = max(1, round(tokens * SHARED_PREFIX_WORDS_PER_TOKEN))
+    return " ".join(filler(words, random.Random(_SHARED_PREFIX_SEED)).split()[:words])
+
+
+def salted(text: str, seed: int | str, index: int, prefix: str = "") -> str:
+    """``text`` behind its salt, behind ``prefix`` (a ``shared_prefix``) when one is given."""
+    head = f"{prefix}\n\n" if prefix else ""
+    return f"{head}{salt(seed, index)} {text}"
 
 
 def long_prompt(words: int, salt: str, rng: random.Random) -> str:

@@ -252,6 +252,26 @@ async def test_token_stress_on_the_real_server(real_server: ServerRecord, tmp_pa
     assert stats.figures["context_limit_tokens"] == 4096
 
 
+async def test_salted_prompts_miss_the_cache_and_a_shared_prefix_hits_it(
+    real_server: ServerRecord, tmp_path: Path
+) -> None:
+    """Unsalted, 16-22 of 17-23 prompt tokens came from llama.cpp's cache; salted, only the
+    chat template's opening tokens (and a chance first salt token) can. Its own seed: salts
+    repeat with the seed, and the throughput test above ran with seed 0."""
+    salted = StressTester(real_server, "smollm2-135m", max_tokens=4, out_dir=tmp_path, seed=14)
+    stats = await salted.run_throughput_test(concurrency=4, total=8)
+    cached = [r["cached_tokens"] for c in iter_records(stats.records_path) for r in c]
+    assert len(cached) == 9  # the warm-up too
+    assert max(cached) <= 10
+    shared = StressTester(
+        real_server, "smollm2-135m", max_tokens=4, out_dir=tmp_path, shared_prefix_tokens=200
+    )
+    cache = (await shared.run_throughput_test(concurrency=4, total=8)).summary.prompt_cache
+    assert cache.reporting == 8
+    assert cache.cached_share is not None
+    assert cache.cached_share > 0.3
+
+
 async def test_a_tiny_prompt_arena_completes_and_reports(
     real_server: ServerRecord, tmp_path: Path
 ) -> None:

@@ -16,13 +16,14 @@ from pytest_llmserver._util import Redactor
 from pytest_llmserver.client import CANCELLED, ChatResponse, ModelClient, ServerRecord, Timeouts
 from pytest_llmserver.stress.dataset import Dataset, dataset_sender, load_dataset
 from pytest_llmserver.stress.engine import WHOLE, OpenLoopStats, Part, SendFn, run_warmup
+from pytest_llmserver.stress.prompt_cache import cache_note
 from pytest_llmserver.stress.records import TestResult, read_results
 from pytest_llmserver.stress.report import write_stress_report
 from pytest_llmserver.stress.result import TestStats
 from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.summary import summarize_file, suspect_note
 from pytest_llmserver.stress.timing import LoopLagMonitor, RunClock
-from pytest_llmserver.stress.workload import SHORT_PROMPTS
+from pytest_llmserver.stress.workload import SHORT_PROMPTS, salted, shared_prefix
 
 RecordHook = Callable[[dict[str, Any], int], None]
 
@@ -54,6 +55,12 @@ class TesterBase:
     process's clock), the run's origin is that instant, so every part shares one origin.
     After a run, ``schedule`` holds what its scheduler saw (open-loop modes; else None) and
     ``loop_lag`` its event-loop lag monitor.
+
+    Every prompt ``prompt`` builds starts with a salt of the seed, the mode, the run id, the
+    number of the tester's run and the request's index, so no request finds another's prefix
+    in a server cache (a rerun with the same seed repeats them: a server that still holds them
+    shows up in the cache note); ``shared_prefix_tokens`` puts the same filler of about that
+    many tokens before the salt, to measure the cache on purpose.
     """
 
     def __init__(
@@ -77,6 +84,7 @@ class TesterBase:
         temperature: float | None = None,
         sampling_seed: int | None = None,
         dataset: str | Path | Dataset | None = None,
+        shared_prefix_tokens: int = 0,
     ) -> None:
         self.server = ServerRecord.coerce(server)
         self.model = model
@@ -98,6 +106,12 @@ class TesterBase:
         if dataset is not None and not isinstance(dataset, Dataset):
             dataset = load_dataset(dataset)
         self.dataset: Dataset | None = dataset
+        if shared_prefix_tokens < 0:
+            raise ValueError(f"shared prefix must be >= 0 tokens, got {shared_prefix_tokens}")
+        self.shared_prefix_tokens = shared_prefix_tokens
+        self._prefix = shared_prefix(shared_prefix_tokens)
+        self._runs = 0
+        self._salt_key = f"{seed}"
         self.schedule: OpenLoopStats | None = None
         self.loop_lag: LoopLagMonitor | None = None
         self.redactor = Redactor(secrets=[api_key], urls=[self.server.url])
@@ -128,14 +142,18 @@ class TesterBase:
         messages.append({"role": "user", "content": text})
         return messages
 
+    def prompt(self, text: str, index: int) -> str:
+        """``text`` as request ``index`` sends it: salted, behind the shared prefix if any."""
+        return salted(text, self._salt_key, index, self._prefix)
+
     def sender(self, client: ModelClient, max_tokens: int | None = None) -> SendFn:
         """Sends request ``index`` with the ``index``-th short prompt (cycling), or with the
-        dataset's rows in the seed's order (``dataset_sender``)."""
+        dataset's rows in the seed's order (``dataset_sender``); salted."""
         if self.dataset is not None:
             return dataset_sender(self, client, self.dataset, max_tokens)
 
         async def send(index: int) -> ChatResponse:
-            prompt = SHORT_PROMPTS[index % len(SHORT_PROMPTS)]
+            prompt = self.prompt(SHORT_PROMPTS[index % len(SHORT_PROMPTS)], index)
             return await client.complete(self.messages(prompt), max_tokens=max_tokens)
 
         return send
@@ -164,12 +182,15 @@ class TesterBase:
         the report when asked) before the interrupt is raised again.
         """
         suffix = f"-{self.run_id}" if self.run_id else ""
+        self._runs += 1
+        self._salt_key = f"{self.seed}/{mode}/{self.run_id}/{self._runs}"
         path = self.out_dir / f"stress-{mode}{suffix}.jsonl"
         all_params = {
             "seed": self.seed,
             "max_tokens": self.max_tokens,
             "warmup": self.warmup,
             "system_prompt": self.system_prompt,
+            "shared_prefix_tokens": self.shared_prefix_tokens,
             **params,
         }
         if self.run_id:
@@ -204,7 +225,8 @@ class TesterBase:
                 notes=scrub(extra.notes),
                 interrupted=interrupted,
             )
-            first = [stats.bottleneck] if stats.bottleneck else []
+            cache = cache_note(stats.summary.prompt_cache, self.shared_prefix_tokens)
+            first = [line for line in (stats.bottleneck, cache) if line]
             stats.notes = [*first, *stats.notes, *refused, *run_notes(stats)]
             self._stats, self._results = stats, None
             if self.write_report:
@@ -235,7 +257,8 @@ class TesterBase:
 
 def run_notes(stats: TestStats) -> list[str]:
     """Notes every mode's run gets: interrupted, suspect server figures, a client-bound loop.
-    (The bottleneck line of an open-loop run goes first of all its notes.)"""
+    (The bottleneck line of an open-loop run goes first of all its notes, then the note of an
+    unasked-for prefix-cache hit.)"""
     notes: list[str] = []
     summary = stats.summary
     if stats.interrupted:

@@ -30,7 +30,8 @@ async def run_consistency_test(
     Our form ``(n, prompt=None)`` and the seed's ``(prompt, iterations, notes="")`` both work
     (the type of the first argument tells them apart); the prompt defaults to the tester's
     dataset's first row (its history and reply length too), else the first short prompt;
-    ``notes`` (free text) lead the run's ``TestStats.notes``.
+    ``notes`` (free text) lead the run's ``TestStats.notes``. Each request carries
+    its own salt before the prompt, so no reply is prefilled from the previous one's cache.
     """
     if isinstance(n, str):
         text: int | str | None = n
@@ -62,7 +63,7 @@ async def _run(tester: TesterBase, n: int, row: PromptRow, notes: str) -> TestSt
         client.temperature = 0.0
 
         async def send(index: int) -> ChatResponse:
-            messages = tester.messages(text, row.history)
+            messages = tester.messages(tester.prompt(text, index), row.history)
             response = await client.complete(messages, max_tokens=row.output_tokens)
             outputs.append(hashlib.sha256(response.content.encode()).hexdigest()[:16])
             if response.content.strip() or response.reasoning.strip():

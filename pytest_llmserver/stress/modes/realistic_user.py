@@ -143,6 +143,7 @@ class Users:
                 self.turns_shed += 1  # it could not be sent in time: the session ends here
                 break
             text = script[turn] if turn < len(script) else rng.choice(FOLLOW_UPS)
+            text = self.tester.prompt(text, session_id * 1000) if turn == 0 else text
             limit = rng.choices([t for _, t in OUTPUT_MIX], [w for w, _ in OUTPUT_MIX])[0]
             if turn == 0 and first_tokens is not None:
                 limit = first_tokens
