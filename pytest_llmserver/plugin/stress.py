@@ -167,6 +167,10 @@ class StressSession:
             "sampling_seed": s.run.sampling_seed,
             "dataset": s.stress.dataset,
             "shared_prefix_tokens": s.stress.shared_prefix_tokens,
+            "top_p": s.run.top_p,
+            "extra_body": s.run.extra_body,
+            "headers": s.target.header,
+            "secrets": s.secrets(),
         }
         try:
             if call is not None and workers > 1:

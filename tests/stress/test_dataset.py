@@ -4,6 +4,7 @@ set, and what the modes send from a dataset."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -166,16 +167,25 @@ def test_bundled_set_has_short_medium_long_and_multi_turn_rows() -> None:
     assert all(row.output_tokens for row in data.rows)
 
 
+SALT = re.compile(r"\[r[0-9a-f]+\]")
+
+
 class Recorder(FaultyClient):
     """A client that answers every call and keeps what was sent and its ``max_tokens``."""
 
     def __init__(self) -> None:
         super().__init__(every=0, delay_s=0.0)
         self.sent: list[tuple[list[dict[str, Any]], int | None]] = []
+        self.salted = 0
 
     async def complete(  # type: ignore[override]
         self, messages: list[dict[str, Any]], max_tokens: int | None = None, **_: Any
     ) -> ChatResponse:
+        last = messages[-1]
+        salt, _, text = last["content"].partition(" ")
+        if last["role"] == "user" and SALT.fullmatch(salt):  # the stress modes salt new prompts
+            messages = [*messages[:-1], {**last, "content": text}]
+            self.salted += 1
         self.sent.append((messages, max_tokens))
         return await super().complete(messages)
 
@@ -206,6 +216,7 @@ async def test_throughput_sends_rows_in_the_seed_order(tmp_path: Path, data_path
     sent = sorted(t.recorder.sent, key=lambda s: str(s))  # in flight two at a time
     want = sorted(((t.messages(r.text, r.history), r.output_tokens) for r in expected), key=str)
     assert sent == want
+    assert t.recorder.salted == len(sent)  # every dataset prompt went out salted
     assert (None, "By the lake.") in {(m, msgs[-1]["content"]) for msgs, m in t.recorder.sent}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest_llmserver.stress.timing as timing
-from pytest_llmserver._util import Redactor
+from pytest_llmserver._util import Redactor, without_secrets
 from pytest_llmserver.client import CANCELLED, ChatResponse, ModelClient, ServerRecord, Timeouts
 from pytest_llmserver.stress.dataset import Dataset, dataset_sender, load_dataset
 from pytest_llmserver.stress.engine import WHOLE, OpenLoopStats, Part, SendFn, run_warmup
@@ -85,6 +85,10 @@ class TesterBase:
         sampling_seed: int | None = None,
         dataset: str | Path | Dataset | None = None,
         shared_prefix_tokens: int = 0,
+        top_p: float | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.server = ServerRecord.coerce(server)
         self.model = model
@@ -103,6 +107,9 @@ class TesterBase:
         self.part = part
         self.temperature = temperature
         self.sampling_seed = sampling_seed
+        self.top_p = top_p
+        self.extra_body = dict(extra_body or {})
+        self.headers = dict(headers or {})
         if dataset is not None and not isinstance(dataset, Dataset):
             dataset = load_dataset(dataset)
         self.dataset: Dataset | None = dataset
@@ -114,7 +121,7 @@ class TesterBase:
         self._salt_key = f"{seed}"
         self.schedule: OpenLoopStats | None = None
         self.loop_lag: LoopLagMonitor | None = None
-        self.redactor = Redactor(secrets=[api_key], urls=[self.server.url])
+        self.redactor = Redactor(secrets=[api_key, *secrets], urls=[self.server.url])
         self._stats: TestStats | None = None
         self._results: list[TestResult] | None = None
 
@@ -169,6 +176,9 @@ class TesterBase:
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             seed=self.sampling_seed,
+            top_p=self.top_p,
+            extra_body=self.extra_body or None,
+            headers=self.headers or None,
         )
 
     async def run_mode(
@@ -199,7 +209,12 @@ class TesterBase:
             all_params["dataset"] = self.dataset.name
         if self.part != WHOLE:
             all_params["part"] = list(self.part)
-        sent = {"temperature": self.temperature, "sampling_seed": self.sampling_seed}
+        sent = {
+            "temperature": self.temperature,
+            "sampling_seed": self.sampling_seed,
+            "top_p": self.top_p,
+            "extra_body": without_secrets(self.extra_body) or None,
+        }
         all_params.update({key: value for key, value in sent.items() if value is not None})
         refused: list[str] = []
         started_ns = time.perf_counter_ns()
