@@ -68,7 +68,7 @@ def test_bad_server(raw: str) -> None:
         ({"scan_max_hosts": "0"}, "--llm-scan-max-hosts: '0' is not a whole number >= 1"),
         ({"workers": "0"}, "--llm-workers: '0' is not auto or a whole number >= 1"),
         ({"workers": "many"}, "--llm-workers: 'many' is not auto or a whole number >= 1"),
-        ({"meeting_host": "10.0.0.300"}, "--llm-meeting-host: '10.0.0.300' is not an IPv4"),
+        ({"meeting_host": "127.0.0.300"}, "--llm-meeting-host: '127.0.0.300' is not an IPv4"),
         ({"meeting_host": "::1"}, "--llm-meeting-host: '::1' is not an IPv4 address or a host"),
         ({"meeting_host": "bad host"}, "--llm-meeting-host: 'bad host' is not an IPv4"),
     ],
