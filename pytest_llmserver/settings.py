@@ -4,9 +4,9 @@ from the option specs (``options.py``): each field is an option's name plus its 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmserver._util import redact_url, without_secrets
 from pytest_llmserver.options import (
@@ -17,6 +17,9 @@ from pytest_llmserver.options import (
     SettingsError,
     parse_server_spec,
 )
+
+if TYPE_CHECKING:
+    from pytest_llmserver.stress import TokenLengths
 
 __all__ = [
     "OPTIONS",
@@ -100,6 +103,8 @@ class StressSettings:
     dataset: str | None
     prompt: str | None
     shared_prefix_tokens: int
+    input_tokens: TokenLengths | None
+    output_tokens: TokenLengths | None
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,8 @@ class Settings:
                 value = list(value)
             elif isinstance(value, dict):
                 value = _public(value)
+            elif is_dataclass(value):  # a value object such as token lengths: its text
+                value = str(value)
             out[spec.field] = value
         return out
 

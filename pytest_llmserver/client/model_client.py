@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import httpx
 
 from pytest_llmserver._util import Redactor, redact_url, without_secrets
-from pytest_llmserver.client._api import ChatRequest
+from pytest_llmserver.client._api import ChatRequest, merge_extra
 from pytest_llmserver.client._exchange import Exchange
 from pytest_llmserver.client._keepalive import ConnectionPolicy
 from pytest_llmserver.client._transport import (
@@ -52,6 +52,9 @@ class RequestOptions(TypedDict, total=False):
     """Replaces the client's ``max_tokens`` for this call."""
     stream: bool
     """Stream the reply (default) or take it whole."""
+    extra_body: dict[str, Any] | None
+    """Merged into this request's body under the client's own ``extra_body`` (whose keys
+    win), e.g. a workload's ``ignore_eos``."""
 
 
 def _bearer(http: httpx.AsyncClient) -> str | None:
@@ -291,7 +294,7 @@ class ModelClient:
             tools=tools,
             tool_choice=options.get("tool_choice"),
             enable_thinking=options.get("enable_thinking"),
-            extra=self.extra_body,
+            extra=_extra(options.get("extra_body"), self.extra_body),
         )
         body = self.protocol.body(request)
         try:
@@ -349,3 +352,10 @@ class ModelClient:
         builder.clock.finish(metrics, builder.counts, prompt_estimate=prompt_estimate)
         metrics.finish_reason = builder.finish_reason
         return metrics
+
+
+def _extra(request: dict[str, Any] | None, client: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The request's extra body fields under the client's (the user's own win)."""
+    if not request:
+        return client
+    return merge_extra(dict(request), client)

@@ -10,11 +10,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pytest_llmserver.discovery import ScanInputError, parse_ports, parse_subnet
 from pytest_llmserver.stress import parse_slos
+
+if TYPE_CHECKING:
+    from pytest_llmserver.stress import TokenLengths
 
 ServerMode = Literal["url", "sim", "local", "auto"]
 Parser = Callable[[str, str], Any]
@@ -277,3 +280,13 @@ def dataset(raw: str, source: str) -> str:
     except ValueError as exc:
         raise SettingsError(f"{source}: {exc}") from None
     return path
+
+
+def token_lengths(raw: str, source: str) -> TokenLengths:
+    """``MEAN[:STDDEV[:MIN:MAX]]`` in tokens, each length at least 1."""
+    from pytest_llmserver.stress import TokenLengths
+
+    try:
+        return TokenLengths.parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {exc}") from None

@@ -31,6 +31,7 @@ from pytest_llmserver.options.parsers import (
     slos,
     subnets,
     text,
+    token_lengths,
     top_p,
 )
 from pytest_llmserver.options.spec import ApiChoice, OptionSpec, or_none
@@ -370,5 +371,25 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "0",
         "TOKENS",
         unit="tokens",
+    ),
+    # stress (appended): token lengths as the server counts them
+    OptionSpec(
+        "input_tokens",
+        "stress",
+        "prompt length in tokens as the server counts them, chat template included: synthetic "
+        "prompts calibrated with the server's tokenizer (throughput, sustained, consistency, "
+        "realistic users' first turns); default: the modes' own prompts",
+        token_lengths,
+        None,
+        "MEAN[:STDDEV[:MIN:MAX]]",
+    ),
+    OptionSpec(
+        "output_tokens",
+        "stress",
+        "reply length in tokens, fixed where the server can (ignore_eos on llama.cpp, vLLM and "
+        "SGLang; min_tokens on vLLM), a cap elsewhere (Ollama num_predict); replaces max_tokens",
+        token_lengths,
+        None,
+        "MEAN[:STDDEV[:MIN:MAX]]",
     ),
 )

@@ -23,6 +23,7 @@ from pytest_llmserver.stress import (
     StressTester,
     TestStats,
     WorkerPool,
+    WorkloadError,
     calibrate,
     meet,
     merge_worker_results,
@@ -171,12 +172,17 @@ class StressSession:
             "extra_body": s.run.extra_body,
             "headers": s.target.header,
             "secrets": s.secrets(),
+            # as text: the options also travel to worker processes as JSON
+            "input_tokens": _text(s.stress.input_tokens),
+            "output_tokens": _text(s.stress.output_tokens),
         }
         try:
             if call is not None and workers > 1:
                 stats = self._split(call, workers, options, on_record, fingerprint)
             else:
                 stats = self._single(mode_call, options, on_record, before_start, fingerprint)
+        except WorkloadError as exc:
+            pytest.fail(f"workload: {exc}", pytrace=False)
         finally:
             if last[0]:
                 progress.show(last[0], force=True)
@@ -259,6 +265,10 @@ class StressSession:
                 target.recorder.report_stress(partial, fingerprint, out_dir, compare=False)
             raise
         return merge_worker_results(results, merged, slos)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def junit_properties(stats: TestStats) -> list[tuple[str, object]]:

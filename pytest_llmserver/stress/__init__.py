@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         load_dataset,
     )
     from pytest_llmserver.stress.engine import run_closed_loop, run_open_loop, run_warmup
+    from pytest_llmserver.stress.lengths import TokenLengths, WorkloadError
     from pytest_llmserver.stress.meeting import MeetingService, meet
     from pytest_llmserver.stress.modes.tester import StressTester
     from pytest_llmserver.stress.percentiles import (
@@ -80,7 +81,9 @@ __all__ = [
     "StressTester",
     "TestResult",
     "TestStats",
+    "TokenLengths",
     "WorkerPool",
+    "WorkloadError",
     "arrival_offsets_s",
     "bottleneck_line",
     "calibrate",
@@ -126,6 +129,7 @@ if not TYPE_CHECKING:
             "combine": "merge_worker_results",
             "dataset": "BUNDLED_DATASET Dataset DatasetError PromptRow load_dataset",
             "engine": "run_closed_loop run_open_loop run_warmup",
+            "lengths": "TokenLengths WorkloadError",
             "meeting": "MeetingService meet",
             "modes.tester": "StressTester",
             "percentiles": "metric_table min_samples summarize",

@@ -245,7 +245,6 @@ def dataset_sender(
     async def send(index: int) -> ChatResponse:
         row = dataset.rows[order[index % len(order)]]
         limit = row.output_tokens if row.output_tokens is not None else max_tokens
-        text = tester.prompt(row.text, index)
-        return await client.complete(tester.messages(text, row.history), max_tokens=limit)
+        return await tester.send_shaped(client, row.text, index, limit, row.history)
 
     return send

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmserver._util import fmt_value, md_table, slug
+from pytest_llmserver.stress.lengths import length_row
 from pytest_llmserver.stress.percentiles import (
     LOW_N_TAIL_SAMPLES,
     PERCENTILES,
@@ -116,6 +117,7 @@ def _throughput_section(summary: StressSummary) -> list[str]:
         ("errors", f"{tp.errors} ({rate(tp.errors_per_s, 'err/s')})"),
         ("cached prompt tokens", cache_row(summary.prompt_cache)),
     ]
+    rows += [(f"{key} tokens", length_row(value)) for key, value in summary.lengths.items()]
     return ["## Throughput", "", *md_table(["measure", "value"], rows), ""]
 
 

@@ -67,10 +67,11 @@ class Scrubber:
 
 class JsonlSink:
     """The one record writer: one JSON object per line as requests finish, so memory does not
-    grow with the run. Lines are written in batches (see the module docstring) and the file is
-    synced to disk on close. With a ``redactor`` every record is redacted before it is written
-    (and before ``on_record`` sees it). ``started`` is counted by the engine to report requests
-    in flight."""
+        grow with the run. Lines are written in batches (see the module docstring) and the file is
+        synced to disk on close. With a ``redactor`` every record is redacted before it is written
+        (and before ``on_record`` sees it); ``annotate`` adds what the engine does not know, e.g.
+    the lengths a request asked for. ``started`` is counted by the engine to report requests
+        in flight."""
 
     def __init__(
         self,
@@ -80,11 +81,13 @@ class JsonlSink:
         redactor: Redactor | None = None,
         flush_every: int = FLUSH_EVERY,
         flush_after_s: float = FLUSH_AFTER_S,
+        annotate: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file = path.open("w", encoding="utf-8")
         self._on_record = on_record
+        self._annotate = annotate
         self._scrub = None if redactor is None else Scrubber(redactor)
         self._pending: list[str] = []
         self._flush_every = max(1, flush_every)
@@ -99,7 +102,10 @@ class JsonlSink:
         return self.started - self.count
 
     def write(self, record: dict[str, Any]) -> None:
-        """Add one record (and tell ``on_record``, e.g. a progress line, with in-flight)."""
+        """Add one record (and tell ``on_record``, e.g. a progress line, with in-flight);
+        ``annotate`` may add fields to it first."""
+        if self._annotate is not None:
+            self._annotate(record)
         if self._scrub is not None:
             record = self._scrub(record)
         self._pending.append(json.dumps(record, default=str) + "\n")

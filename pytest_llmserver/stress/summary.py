@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pytest_llmserver.client import ERROR_CLASSES
+from pytest_llmserver.stress.lengths import LengthCollector, LengthStats
 from pytest_llmserver.stress.percentiles import MetricCollector, MetricTable, finite_array
 from pytest_llmserver.stress.prompt_cache import PromptCache, PromptCacheCollector
 from pytest_llmserver.stress.records import Record, is_ok, is_warmup, iter_records, number
@@ -171,7 +172,8 @@ class StressSummary:
     the non-warm-up rest (``total == warmup + ok + failed``). ``goodput`` and ``slos`` are set
     only when SLOs were given. ``suspect_records`` counts the records (warm-up included) with
     server figures outside physical ranges, ``suspect`` the same by figure name;
-    ``prompt_cache`` the prompt tokens served from the server's cache.
+    ``prompt_cache`` the prompt tokens served from the server's cache; ``lengths`` the
+    requested against the actual token lengths, per direction a run asked for.
     """
 
     metrics: MetricTable
@@ -186,6 +188,7 @@ class StressSummary:
     suspect_records: int = 0
     suspect: dict[str, int] = field(default_factory=dict)
     prompt_cache: PromptCache = field(default_factory=PromptCache)
+    lengths: dict[str, LengthStats] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict."""
@@ -202,6 +205,7 @@ class StressSummary:
             "suspect_records": self.suspect_records,
             "suspect": dict(self.suspect),
             "prompt_cache": self.prompt_cache.to_dict(),
+            "lengths": {key: value.to_dict() for key, value in self.lengths.items()},
         }
 
 
@@ -215,6 +219,7 @@ class RunCollector:
         self._errors = ErrorCollector()
         self._suspect = SuspectCollector()
         self._cache = PromptCacheCollector()
+        self._lengths = LengthCollector()
         self._goodput = GoodputCollector(self._slos) if self._slos else None
         self._total = self._warmup = self._ok = 0
 
@@ -229,6 +234,7 @@ class RunCollector:
         self._errors.add(record)
         self._suspect.add(record)
         self._cache.add(record)
+        self._lengths.add(record)
         if self._goodput is not None:
             self._goodput.add(record)
 
@@ -248,6 +254,7 @@ class RunCollector:
             suspect_records=self._suspect.records,
             suspect=dict(self._suspect.counts),
             prompt_cache=self._cache.prompt_cache(),
+            lengths=self._lengths.lengths(),
         )
 
 

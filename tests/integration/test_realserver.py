@@ -272,6 +272,25 @@ async def test_salted_prompts_miss_the_cache_and_a_shared_prefix_hits_it(
     assert cache.cached_share > 0.3
 
 
+async def test_requested_token_lengths_are_what_llamacpp_counts(
+    real_server: ServerRecord, tmp_path: Path
+) -> None:
+    """Issue 14's acceptance: c=4, n=16, 256 input and 64 output tokens: every prompt within
+    2% of 256 tokens (the calibration makes it exact), every reply 64 tokens, none cached."""
+    tester = StressTester(
+        real_server, "smollm2-135m", out_dir=tmp_path, input_tokens=256, output_tokens=64
+    )
+    stats = await tester.run_throughput_test(concurrency=4, total=16)
+    assert stats.summary.ok == 16
+    assert stats.params["prompt_calibration"]["method"] == "tokenize"
+    assert stats.params["output_control"] == "fixed: max_tokens + ignore_eos"
+    for result in tester.results:
+        assert abs((result.metrics.prompt_tokens or 0) - 256) <= 0.02 * 256
+        assert result.metrics.output_tokens == 64
+        assert result.metrics.cached_tokens == 0
+    assert stats.summary.lengths["input"].off == 0
+
+
 async def test_a_tiny_prompt_arena_completes_and_reports(
     real_server: ServerRecord, tmp_path: Path
 ) -> None:

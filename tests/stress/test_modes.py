@@ -112,6 +112,9 @@ async def test_seed_defaults_and_forms(sim_url: str, tmp_path: Path) -> None:
     ours = await t.run_consistency_test(2, "Name a colour.")
     assert ours.params == keywords.params
     assert ours.notes[0].startswith("TTFT second half")
+    assert "; decode speed: " in ours.notes[0]
+    assert ours.figures["decode_tps_n"] == 2  # both replies' decode speed, drift between them
+    assert ours.figures["decode_tps_mean"] > 0
 
 
 async def test_tool_bench_full_runs_every_tier_with_the_seed_fields(tmp_path: Path) -> None:

@@ -15,13 +15,28 @@ import pytest_llmserver.stress.timing as timing
 from pytest_llmserver._util import Redactor, without_secrets
 from pytest_llmserver.client import CANCELLED, ChatResponse, ModelClient, ServerRecord, Timeouts
 from pytest_llmserver.stress.dataset import Dataset, dataset_sender, load_dataset
-from pytest_llmserver.stress.engine import WHOLE, OpenLoopStats, Part, SendFn, run_warmup
+from pytest_llmserver.stress.engine import (
+    WHOLE,
+    OpenLoopStats,
+    Part,
+    SendFn,
+    run_warmup,
+    timed_request,
+)
+from pytest_llmserver.stress.lengths import (
+    TokenLengths,
+    WorkloadError,
+    coerce_lengths,
+    length_notes,
+)
 from pytest_llmserver.stress.prompt_cache import cache_note
 from pytest_llmserver.stress.records import TestResult, read_results
 from pytest_llmserver.stress.report import write_stress_report
 from pytest_llmserver.stress.result import TestStats
+from pytest_llmserver.stress.shaping import LengthShaper, Shaped, usage_counter
 from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.summary import summarize_file, suspect_note
+from pytest_llmserver.stress.synthetic import no_prompt_cache
 from pytest_llmserver.stress.timing import LoopLagMonitor, RunClock
 from pytest_llmserver.stress.workload import SHORT_PROMPTS, salted, shared_prefix
 
@@ -61,6 +76,11 @@ class TesterBase:
     in a server cache (a rerun with the same seed repeats them: a server that still holds them
     shows up in the cache note); ``shared_prefix_tokens`` puts the same filler of about that
     many tokens before the salt, to measure the cache on purpose.
+
+    ``input_tokens`` / ``output_tokens`` (``TokenLengths`` or their ``MEAN[:STDDEV[:MIN:MAX]]``
+    text) make every fresh prompt a synthetic one of a drawn length as the server counts it
+    (calibrated once, before the first warm-up) and fix each reply's length where the server
+    can; records keep the requested lengths beside the actual ones.
     """
 
     def __init__(
@@ -89,6 +109,8 @@ class TesterBase:
         extra_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         secrets: Sequence[str] = (),
+        input_tokens: TokenLengths | str | int | None = None,
+        output_tokens: TokenLengths | str | int | None = None,
     ) -> None:
         self.server = ServerRecord.coerce(server)
         self.model = model
@@ -117,6 +139,19 @@ class TesterBase:
             raise ValueError(f"shared prefix must be >= 0 tokens, got {shared_prefix_tokens}")
         self.shared_prefix_tokens = shared_prefix_tokens
         self._prefix = shared_prefix(shared_prefix_tokens)
+        lengths_in = coerce_lengths(input_tokens, "input tokens")
+        if lengths_in is not None and self.dataset is not None:
+            raise WorkloadError(
+                "input token lengths build their own prompts: they cannot be combined with a "
+                "dataset (drop --llm-input-tokens or --llm-dataset)"
+            )
+        self.lengths = LengthShaper(
+            self.server,
+            model,
+            lengths_in,
+            coerce_lengths(output_tokens, "output tokens"),
+            shared_prefix_tokens,
+        )
         self._runs = 0
         self._salt_key = f"{seed}"
         self.schedule: OpenLoopStats | None = None
@@ -153,17 +188,73 @@ class TesterBase:
         """``text`` as request ``index`` sends it: salted, behind the shared prefix if any."""
         return salted(text, self._salt_key, index, self._prefix)
 
+    def shaped(
+        self,
+        text: str,
+        index: int,
+        max_tokens: int | None = None,
+        *,
+        body: str | None = None,
+        fresh: bool = True,
+    ) -> Shaped:
+        """Request ``index``: ``text`` salted when ``fresh`` (or a synthetic prompt of the
+        run's input length), its token limit (or the run's output length) and body fields."""
+        if fresh and self.lengths.input_tokens is None:
+            text = self.prompt(text, index)
+        return self.lengths.shape(text, index, self._salt_key, max_tokens, body=body, fresh=fresh)
+
+    async def send_shaped(
+        self,
+        client: ModelClient,
+        text: str,
+        index: int,
+        max_tokens: int | None = None,
+        history: Sequence[dict[str, Any]] = (),
+        *,
+        body: str | None = None,
+        fresh: bool = True,
+    ) -> ChatResponse:
+        """Send request ``index`` as ``shaped`` builds it, after ``history``."""
+        shaped = self.shaped(text, index, max_tokens, body=body, fresh=fresh)
+        return await client.complete(
+            self.messages(shaped.text, history),
+            max_tokens=shaped.max_tokens,
+            extra_body=shaped.extra_body,
+        )
+
     def sender(self, client: ModelClient, max_tokens: int | None = None) -> SendFn:
         """Sends request ``index`` with the ``index``-th short prompt (cycling), or with the
-        dataset's rows in the seed's order (``dataset_sender``); salted."""
+        dataset's rows in the seed's order (``dataset_sender``); salted, or of the run's
+        lengths."""
         if self.dataset is not None:
             return dataset_sender(self, client, self.dataset, max_tokens)
 
         async def send(index: int) -> ChatResponse:
-            prompt = self.prompt(SHORT_PROMPTS[index % len(SHORT_PROMPTS)], index)
-            return await client.complete(self.messages(prompt), max_tokens=max_tokens)
+            text = SHORT_PROMPTS[index % len(SHORT_PROMPTS)]
+            return await self.send_shaped(client, text, index, max_tokens)
 
         return send
+
+    async def _calibrate(self, client: ModelClient, clock: RunClock, sink: JsonlSink) -> None:
+        """Check and calibrate the run's lengths; calibration requests are warm-up records."""
+
+        async def prompt_tokens(messages: list[dict[str, Any]]) -> int | None:
+            async def send(_: int) -> ChatResponse:
+                extra = no_prompt_cache(self.server) or None
+                return await client.complete(messages, max_tokens=1, extra_body=extra)
+
+            result = await timed_request(send, -1, clock=clock, sink=sink, warmup=True)
+            if not result.ok:
+                raise WorkloadError(f"a prompt-length calibration request failed: {result.error}")
+            return result.metrics.prompt_tokens
+
+        await self.lengths.prepare(
+            self.messages,
+            usage_counter(prompt_tokens),
+            self.seed,
+            api_key=self.api_key,
+            headers=self.headers,
+        )
 
     def client(self, pool: int) -> ModelClient:
         """The client a run sends through, with ``pool`` connections (not yet opened)."""
@@ -242,16 +333,22 @@ class TesterBase:
             )
             cache = cache_note(stats.summary.prompt_cache, self.shared_prefix_tokens)
             first = [line for line in (stats.bottleneck, cache) if line]
-            stats.notes = [*first, *stats.notes, *refused, *run_notes(stats)]
+            control = self.lengths.control
+            lengths = length_notes(stats.summary.lengths, None if control.fixed else control.label)
+            stats.notes = [*first, *lengths, *stats.notes, *refused, *run_notes(stats)]
             self._stats, self._results = stats, None
             if self.write_report:
                 write_stress_report(stats, self.out_dir, stem=path.stem)
             return stats
 
         try:
-            with JsonlSink(path, self.on_record, redactor=self.redactor) as sink:
+            annotate = self.lengths.annotate if self.lengths.active else None
+            with JsonlSink(path, self.on_record, redactor=self.redactor, annotate=annotate) as sink:
                 async with self.client(pool) as client, lag:
                     clock = RunClock()
+                    if self.lengths.active:
+                        await self._calibrate(client, clock, sink)
+                        all_params.update(self.lengths.params())
                     await run_warmup(self.sender(client), self.warmup, clock=clock, sink=sink)
                     start = None if self.before_start is None else await self.before_start()
                     if start is None:

@@ -63,8 +63,9 @@ async def _run(tester: TesterBase, n: int, row: PromptRow, notes: str) -> TestSt
         client.temperature = 0.0
 
         async def send(index: int) -> ChatResponse:
-            messages = tester.messages(tester.prompt(text, index), row.history)
-            response = await client.complete(messages, max_tokens=row.output_tokens)
+            response = await tester.send_shaped(
+                client, text, index, row.output_tokens, row.history, body="consistency"
+            )
             outputs.append(hashlib.sha256(response.content.encode()).hexdigest()[:16])
             if response.content.strip() or response.reasoning.strip():
                 tokens.append(response.metrics.output_tokens)
@@ -75,11 +76,14 @@ async def _run(tester: TesterBase, n: int, row: PromptRow, notes: str) -> TestSt
 
         ttfts: list[float | None] = []
         e2es: list[float | None] = []
+        decode: list[float | None] = []  # None for blank replies: dropped from the drift
         for index in range(n):
             result = await timed_request(send, index, clock=clock, sink=sink)
             ttfts.append(result.metrics.ttft_s)
             e2es.append(result.metrics.e2e_s)
-        output = _output(drift(ttfts), drift(e2es), outputs, tokens, notes)
+            decode.append(result.metrics.decode_tps)
+        drifts = {"ttft": drift(ttfts), "e2e": drift(e2es), "decode_tps": drift(decode)}
+        output = _output(drifts, outputs, tokens, notes)
         if blank:
             output.notes.insert(
                 1 if notes else 0,  # the caller's notes lead
@@ -93,17 +97,19 @@ async def _run(tester: TesterBase, n: int, row: PromptRow, notes: str) -> TestSt
 
 
 def _output(
-    ttft: Drift, e2e: Drift, outputs: list[str], tokens: list[int], notes: str
+    drifts: dict[str, Drift], outputs: list[str], tokens: list[int], notes: str
 ) -> ModeOutput:
-    """Figures and notes of a consistency run: drift, output divergence, token spread."""
+    """Figures and notes of a consistency run: drift (TTFT, E2E, decode speed), output
+    divergence, token spread."""
     most_common = max((outputs.count(o) for o in set(outputs)), default=0)
     lines = [
-        f"TTFT second half vs first half: {_percent(ttft.relative_change)}; "
-        f"E2E: {_percent(e2e.relative_change)}",
+        f"TTFT second half vs first half: {_percent(drifts['ttft'].relative_change)}; "
+        f"E2E: {_percent(drifts['e2e'].relative_change)}; decode speed: "
+        f"{_percent(drifts['decode_tps'].relative_change)}",
         f"{len(set(outputs))} distinct outputs in {len(outputs)} replies at temperature 0",
     ]
     figures: dict[str, Any] = {}
-    for name, values in (("ttft", ttft), ("e2e", e2e)):
+    for name, values in drifts.items():
         for key, value in values.to_dict().items():
             figures[f"{name}_{key}"] = value
     figures.update(

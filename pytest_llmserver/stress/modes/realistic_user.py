@@ -15,6 +15,7 @@ from pytest_llmserver.stress.engine import DEFAULT_MAX_LAG_S, run_sessions, time
 from pytest_llmserver.stress.modes.base import ModeOutput, TesterBase
 from pytest_llmserver.stress.result import TestStats
 from pytest_llmserver.stress.saturation import schedule_figures
+from pytest_llmserver.stress.shaping import Shaped
 from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.timing import RunClock, arrival_offsets_s
 from pytest_llmserver.stress.workload import (
@@ -143,21 +144,23 @@ class Users:
                 self.turns_shed += 1  # it could not be sent in time: the session ends here
                 break
             text = script[turn] if turn < len(script) else rng.choice(FOLLOW_UPS)
-            text = self.tester.prompt(text, session_id * 1000) if turn == 0 else text
             limit = rng.choices([t for _, t in OUTPUT_MIX], [w for w, _ in OUTPUT_MIX])[0]
             if turn == 0 and first_tokens is not None:
                 limit = first_tokens
+            shaped = self.tester.shaped(text, session_id * 1000 + turn, limit, fresh=turn == 0)
+            text = shaped.text
             replies: list[ChatResponse] = []
 
             async def send(
                 _: int,
-                text: str = text,
-                limit: int = limit,
+                shaped: Shaped = shaped,
                 history: list[dict[str, Any]] = history,
                 replies: list[ChatResponse] = replies,
             ) -> ChatResponse:
-                messages = self.tester.messages(text, history)
-                reply = await client.complete(messages, max_tokens=limit)
+                messages = self.tester.messages(shaped.text, history)
+                reply = await client.complete(
+                    messages, max_tokens=shaped.max_tokens, extra_body=shaped.extra_body
+                )
                 replies.append(reply)
                 return reply
 
