@@ -75,6 +75,10 @@ MARKERS = {
     "realistic_user": "stress: Poisson multi-turn users",
     "arena": "prompt and model arenas",
 }
+USER_MARKERS = {  # the user's own; not markers of the built-in suites
+    "llm_stress": '(mode="throughput", concurrency=8, ...): your own stress test; the llm_stress '
+    "fixture runs that mode and returns its TestStats",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -111,6 +115,8 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    for name, text in USER_MARKERS.items():
+        config.addinivalue_line("markers", f"{name}{text}")
     s = settings(config)
     if s.target.server is not None:
         config.args[:], config.stash[BUILTIN_KEY] = choose(

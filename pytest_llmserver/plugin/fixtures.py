@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pytest_llmserver.plugin.sessions import Target
     from pytest_llmserver.plugin.stress import StressSession
     from pytest_llmserver.plugin.toolbench import ToolbenchSession
+    from pytest_llmserver.stress import TestStats
 
 __all__ = [
     "llm_arena",
@@ -45,6 +46,9 @@ __all__ = [
 _LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
 SLOTS_KEY = pytest.StashKey[dict[str, "int | None"]]()
 """The parallel slots of each server probed this run (None: it did not say)."""
+STRESS_FAILURE_KEY = pytest.StashKey[BaseException]()
+"""A marked test's failed stress run (an SLO miss, a regression), raised as its result."""
+MARKER = "llm_stress"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -182,11 +186,74 @@ def llm_toolbench(request: pytest.FixtureRequest, llm_target: Target) -> Toolben
 
 
 @pytest.fixture(scope="session")
-def llm_stress(request: pytest.FixtureRequest, llm_target: Target) -> StressSession:
-    """Runs stress modes against the target; each writes ``stress-<mode>-<id>.md/.json``."""
+def _llm_stress_session(request: pytest.FixtureRequest, llm_target: Target) -> StressSession:
+    """The run's one ``StressSession`` for the target (its client capacity calibrated once)."""
     from pytest_llmserver.plugin.stress import StressSession
 
     return StressSession(llm_target, quiet=request.config.get_verbosity() < 0)
+
+
+@pytest.fixture
+def llm_stress(
+    request: pytest.FixtureRequest, _llm_stress_session: StressSession
+) -> StressSession | TestStats:
+    """Runs stress modes against the target; each writes ``stress-<mode>-<id>.md/.json``.
+
+    A test marked ``@pytest.mark.llm_stress(mode=..., **kwargs)`` gets its run's ``TestStats``
+    instead: the mode runs with the marker's arguments (the rest from the ``--llm-*``
+    options), is reported and checked like a built-in one; a failed check fails the test."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:
+        return _llm_stress_session
+    from pytest_llmserver.plugin.marker import MarkerError, parse_marker
+
+    node = request.node
+    try:
+        spec = parse_marker(marker.args, marker.kwargs, node.path.parent)
+    except MarkerError as exc:  # checked at collection already; kept for direct calls
+        pytest.fail(f"{node.nodeid}: @pytest.mark.{MARKER}: {exc}", pytrace=False)
+    session = _llm_stress_session
+    try:
+        return session.run(
+            spec.call(session.target.settings),
+            spec.run_id(node.name),
+            request,
+            overrides=spec.overrides,
+        )
+    except pytest.fail.Exception as exc:  # the run's verdict fails the test, not its setup:
+        node.stash[STRESS_FAILURE_KEY] = exc  # raised before the test's body runs
+        return session
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """A marked test whose stress run failed its checks fails here, before its body runs."""
+    failure = item.stash.get(STRESS_FAILURE_KEY, None)
+    if failure is not None:
+        raise failure
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Check every ``llm_stress`` marker before the run starts (a bad one is a usage error
+    naming the test), and mark those tests ``llm``, ``stress`` and their mode, so ``-m``
+    selects them like the built-in stress tests."""
+    marked = [(item, item.get_closest_marker(MARKER)) for item in items]
+    if not any(marker for _, marker in marked):
+        return
+    from pytest_llmserver.plugin.marker import MarkerError, parse_marker
+
+    for item, marker in marked:
+        if marker is None:
+            continue
+        try:
+            if "llm_stress" not in getattr(item, "fixturenames", ()):
+                raise MarkerError("the test does not take the llm_stress fixture that runs it")
+            spec = parse_marker(marker.args, marker.kwargs, item.path.parent)
+        except MarkerError as exc:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{MARKER}: {exc}") from None
+        for name in ("llm", "stress", spec.mode):
+            item.add_marker(name)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,7 @@ class StressSession:
         run_id: str,
         request: pytest.FixtureRequest | None = None,
         shard: int | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> TestStats:
         """Run one mode and write ``stress-<mode>-<id>.md/.json`` (charts, baseline comparison);
         give ``request``'s test its JUnit properties and pytest-benchmark rounds; then fail on
@@ -98,6 +99,9 @@ class StressSession:
         With ``shard`` (0-based, of ``--llm-shards``) ``mode_call`` runs that shard's part of
         the load: it waits for the other shards after its warm-up, and the controller merges
         the shards' records into one report at the end (and compares that with the baseline).
+
+        ``overrides`` replace options of the run (``max_tokens``, ``slos``, ``dataset``, ...:
+        any key of the options given to the ``StressTester``) for this run only.
         """
         target = self.target
         s = target.settings
@@ -176,6 +180,7 @@ class StressSession:
             "input_tokens": _text(s.stress.input_tokens),
             "output_tokens": _text(s.stress.output_tokens),
         }
+        options.update(checked_overrides(options, overrides))
         try:
             if call is not None and workers > 1:
                 stats = self._split(call, workers, options, on_record, fingerprint)
@@ -330,3 +335,14 @@ def check(stats: TestStats) -> None:
             for r in missed
         ]
         pytest.fail("SLO missed: " + "; ".join(parts), pytrace=False)
+
+
+def checked_overrides(
+    options: Mapping[str, Any], overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``overrides`` when each names one of ``options``; ``ValueError`` naming those that
+    do not."""
+    unknown = sorted(set(overrides or ()) - set(options))
+    if unknown:
+        raise ValueError(f"no stress option to override: {', '.join(unknown)}")
+    return dict(overrides or {})
