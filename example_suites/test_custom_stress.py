@@ -14,11 +14,15 @@ import pytest
 from pytest_llmserver import TestStats
 
 
-@pytest.mark.llm_stress(mode="throughput", concurrency=4, total=16, max_tokens=32)
+@pytest.mark.llm_stress(
+    mode="throughput", concurrency=4, total=16, input_tokens=256, output_tokens=16
+)
 def test_burst_of_sixteen(llm_stress: TestStats) -> None:
     stats = llm_stress
     assert stats.params["concurrency"] == 4
     assert stats.params["total"] == 16
+    prompts = stats.summary.lengths["input"]  # as the server counted them
+    assert prompts.off == 0, f"prompts {prompts.actual_mean:.0f} tokens, asked for 256"
     assert stats.summary.ok == 16, f"{stats.summary.failed} failed: {stats.summary.errors}"
     ttft = stats.summary.metrics.metric("ttft_s")
     assert ttft is not None

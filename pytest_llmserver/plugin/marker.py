@@ -100,14 +100,17 @@ def _slos(value: Any) -> dict[str, float]:
     return parse_slos(value)
 
 
-def _token_length(value: Any) -> int | str:
-    """Passed through as given: the run's own parser reads ``MEAN[:STDDEV[:MIN:MAX]]``."""
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+def _token_length(value: Any) -> str:
+    """``MEAN[:STDDEV[:MIN:MAX]]`` text or a whole number, checked now, passed on as text."""
+    from pytest_llmserver.stress import TokenLengths
+
+    form = "MEAN[:STDDEV[:MIN:MAX]] in tokens"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _Form(form)
     try:
-        return int(_whole(1)(value))
-    except _Form:
-        raise _Form('a whole number >= 1 or "MEAN[:STDDEV[:MIN:MAX]]"') from None
+        return TokenLengths.parse(value).text()
+    except ValueError as exc:
+        raise _Form(f"{form} ({exc})") from None
 
 
 def _profiles() -> Sequence[str]:

@@ -161,5 +161,10 @@ def test_the_example_suite_passes_against_the_simulator(llm_pytester: pytest.Pyt
     result.assert_outcomes(passed=3)
     latest = llm_pytester.path / "logs" / "latest"
     assert (latest / "stress-throughput-test_burst_of_sixteen.md").is_file()
+    burst = json.loads((latest / "stress-throughput-test_burst_of_sixteen.json").read_text())
+    assert (burst["params"]["input_tokens"], burst["params"]["output_tokens"]) == ("256", "16")
+    lengths = burst["summary"]["lengths"]
+    assert lengths["input"]["actual_mean"] == lengths["input"]["requested_mean"] == 256
+    assert lengths["output"]["actual_max"] == 16
     assert (latest / "stress-sustained-test_steady_rate_meets_the_slos.md").is_file()
     assert (latest / "stress-consistency-test_same_prompt_same_answer.md").is_file()

@@ -48,8 +48,15 @@ def _settings(**stress: Any) -> Settings:
         ({"mode": "throughput", "shared_prefix_tokens": -5}, "shared_prefix_tokens=-5 is not "),
         ({"mode": "throughput", "slos": {"ttft_p95": 1}}, "slos={'ttft_p95': 1} is not a string "),
         ({"mode": "throughput", "slos": "fast"}, "slos='fast': bad SLO entry 1 'fast': "),
-        ({"mode": "throughput", "input_tokens": 0}, "input_tokens=0 is not a whole number >= 1 or"),
-        ({"mode": "throughput", "output_tokens": ""}, "output_tokens='' is not a whole number "),
+        (
+            {"mode": "throughput", "input_tokens": 0},
+            "input_tokens=0 is not MEAN[:STDDEV[:MIN:MAX]] in tokens (a token length must be >= 1",
+        ),
+        (
+            {"mode": "throughput", "output_tokens": "64:x"},
+            "output_tokens='64:x' is not MEAN[:STDDEV[:MIN:MAX]] in tokens (expected whole",
+        ),
+        ({"mode": "throughput", "output_tokens": 6.5}, "output_tokens=6.5 is not MEAN[:STDDEV"),
         ({"mode": "throughput", "dataset": 3}, "dataset=3 is not a non-empty string"),
         ({"mode": "token_stress", "total": 4}, "mode='token_stress' takes no total= (it takes: "),
     ],
@@ -105,8 +112,8 @@ def test_workload_arguments_become_overrides_as_the_run_takes_them() -> None:
     )
     assert spec.given == {"concurrency": 8}
     assert spec.overrides == {
-        "input_tokens": "512:64",  # passed through: the run's own parser reads it
-        "output_tokens": 128,
+        "input_tokens": "512:64",  # checked, and passed on as text
+        "output_tokens": "128",
         "slos": {"ttft_p95": 0.8},
         "temperature": None,
         "top_p": 1.0,
