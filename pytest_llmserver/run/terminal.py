@@ -40,9 +40,13 @@ class _Redacted:
         self._terminal.write_line(self._redact(line), **markup)
 
 
+TERMINAL_NOTES = ("warning: ", "prefix cache: ")
+"""Report notes a stress row also gets on the terminal: lengths off, an unasked cache hit."""
+
+
 def display(recorder: RunRecorder, terminal: Terminal) -> None:
     """Per model, a table of its stress tests (each with its bottleneck line when the run
-    could not keep its schedule), tool-bench pass rates by tier, arena leaderboards, the
+    could not keep its schedule, and its warnings), tool-bench pass rates by tier, arena leaderboards, the
     cross-model table when several models ran, the comparison with the baseline, errors and
     where the run summary is (only when it was written); every line redacted."""
     terminal = _Redacted(terminal, recorder.redactor.text)
@@ -57,6 +61,9 @@ def display(recorder: RunRecorder, terminal: Terminal) -> None:
             bottleneck = bottleneck_line(entry.figures, entry.params)
             if bottleneck:
                 terminal.write_line(f"  {bottleneck}", yellow=True)
+            for note in entry.notes:
+                if note.startswith(TERMINAL_NOTES):
+                    terminal.write_line(f"  {note}", yellow=True)
         shown = ", ".join(Path(e.report).name for e in entries if e.report)
         if shown:
             terminal.write_line(f"reports in {recorder.run_dir}: {shown}")

@@ -318,3 +318,23 @@ def test_lengths_with_a_dataset_fail_in_one_line(pytester: pytest.Pytester) -> N
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*workload: input token lengths build their own prompts*"])
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.usefixtures("llm_pytester")
+def test_lengths_off_are_a_warning_on_the_terminal(pytester: pytest.Pytester) -> None:
+    """The simulator's 32-token answers cannot fill 64-token replies on the Ollama API."""
+    result = pytester.runpytest_inprocess(
+        "--llm-server=sim",
+        "-m",
+        "throughput",
+        "--llm-sweep=1",
+        "--llm-total=2",
+        "--llm-output-tokens=64",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "  warning: 2 of 2 requests got output lengths more than 5% off the requested ones *"
+            "(output length control on this server: uncontrolled: num_predict caps the reply*"
+        ]
+    )
