@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -12,6 +13,7 @@ from pytest_llmserver.client import ModelClient
 from pytest_llmserver.toolbench.agent import Diagnostics, Trajectory, run_agent_loop
 from pytest_llmserver.toolbench.scoring import TaskScore, score_task
 from pytest_llmserver.toolbench.task import TIERS, AgentTask
+from pytest_llmserver.toolbench.variance import trial_seed, variance_summary
 
 STEP_MAX_TOKENS = 512
 """The tool bench's default cap on generated tokens per model turn (``--llm-max-tokens``
@@ -24,6 +26,10 @@ class TaskResult:
 
     task: AgentTask
     trials: list[tuple[Trajectory, TaskScore]] = field(default_factory=list)
+    trial_numbers: list[int] = field(default_factory=list)
+    """The 0-based trial number of each entry of ``trials`` (they finish in any order)."""
+    trial_seeds: list[int | None] = field(default_factory=list)
+    """The sampling seed each trial was sent with (None: none), in ``trial_numbers`` order."""
 
     @property
     def passes(self) -> int:
@@ -62,7 +68,17 @@ class TaskResult:
         }
         if self.capped_steps:
             out["capped_steps"] = self.capped_steps
+        if len(self.trials) > 1:
+            out["trial_passed"] = self.trial_passed()
         return out
+
+    def trial_passed(self) -> list[bool]:
+        """Each trial's outcome in trial-number order (finish order for trials not numbered)."""
+        order = self.trial_numbers if len(self.trial_numbers) == len(self.trials) else None
+        scores = [s.passed for _, s in self.trials]
+        if order is None:
+            return scores
+        return [passed for _, passed in sorted(zip(order, scores, strict=True))]
 
 
 @dataclass
@@ -79,26 +95,58 @@ class TierSummary:
         return asdict(self)
 
 
+@dataclass
+class RepeatedTierSummary(TierSummary):
+    """A tier's pass rates when tasks ran more than one trial: ``pass_at_1`` with its interval
+    (``toolbench.variance.CI_METHOD``), pass^k for every k, the flip rate and the flaky tasks."""
+
+    trials: int
+    pass_at_1_low: float
+    pass_at_1_high: float
+    pass_hat: dict[str, float]
+    """``{"k": pass^k}``, the unbiased estimate (mean over tasks of C(c,k)/C(n,k))."""
+    flip_rate: float
+    """Share of tasks whose trials did not all agree."""
+    pair_disagreement: float
+    """Mean over tasks of the share of trial pairs that disagree."""
+    flaky: list[str]
+
+
 def tier_summary(outcomes: Iterable[Mapping[str, Any]]) -> list[TierSummary]:
     """One row per tier present (in ``TIERS`` order), then ``all``.
 
     ``outcomes`` holds one mapping per task with ``tier``, ``passes``, ``trials`` and
-    ``passed_all`` (``TaskResult.outcome()``, or outcomes merged from several workers).
+    ``passed_all`` (``TaskResult.outcome()``, or outcomes merged from several workers) and
+    ``task_id`` (to name flaky tasks). Tasks with more than one trial make every row a
+    ``RepeatedTierSummary`` (K=1 rows stay as they were).
     """
     tasks = list(outcomes)
+    repeated = any(int(t.get("trials") or 0) > 1 for t in tasks)
     groups = [(tier, [t for t in tasks if t.get("tier") == tier]) for tier in TIERS]
-    rows = []
+    rows: list[TierSummary] = []
     for tier, members in [*groups, ("all", tasks)]:
-        if members:
-            rows.append(
-                TierSummary(
-                    tier=tier,
-                    tasks=len(members),
-                    pass_at_1=sum(t["passes"] / max(t["trials"], 1) for t in members)
-                    / len(members),
-                    pass_all=sum(bool(t["passed_all"]) for t in members) / len(members),
-                )
+        if not members:
+            continue
+        row = TierSummary(
+            tier=tier,
+            tasks=len(members),
+            pass_at_1=sum(t["passes"] / max(t["trials"], 1) for t in members) / len(members),
+            pass_all=sum(bool(t["passed_all"]) for t in members) / len(members),
+        )
+        named = {str(t.get("task_id", f"#{i}")): t for i, t in enumerate(members)}
+        variance = variance_summary(named) if repeated else None
+        if variance is not None:
+            row = RepeatedTierSummary(
+                **asdict(row),
+                trials=variance.trials,
+                pass_at_1_low=variance.pass_at_1_low,
+                pass_at_1_high=variance.pass_at_1_high,
+                pass_hat=variance.pass_hat,
+                flip_rate=variance.mixed_share,
+                pair_disagreement=variance.pair_disagreement,
+                flaky=list(variance.flaky),
             )
+        rows.append(row)
     return rows
 
 
@@ -124,7 +172,7 @@ class ToolbenchRun:
 
     def summaries(self) -> list[TierSummary]:
         """One row per tier present, then ``all``."""
-        return tier_summary(self.outcomes().values())
+        return tier_summary({"task_id": k, **v} for k, v in self.outcomes().items())
 
     def diagnostics(self) -> Diagnostics:
         """Model diagnostics summed over every trial."""
@@ -157,35 +205,52 @@ async def run_toolbench(
     ``into`` gains each task's ``TaskResult`` when its first trial finishes (in the order they
     finish) and every later trial, so a caller whose run is interrupted keeps what finished.
     ``on_done(task, score)`` and ``on_trial`` (see ``TrialHook``) are told of each trial.
+    Trial ``i`` (0-based) of a task is sent with the sampling seed ``client.seed + i``
+    (``variance.trial_seed``), so trials differ on a sampling server and a rerun repeats them.
     """
     finished: dict[str, TaskResult] = {} if into is None else into
     gate = asyncio.Semaphore(max(1, concurrency))
+    views: list[ModelClient] = []
 
-    async def trial(task: AgentTask) -> None:
+    async def trial(task: AgentTask, number: int) -> None:
         trajectory = Trajectory(task_id=task.task_id, model=client.model)
+        sender = _trial_client(client, number, views)
         try:
             async with gate:
-                await run_agent_loop(client, task, max_tokens=max_tokens, trajectory=trajectory)
+                await run_agent_loop(sender, task, max_tokens=max_tokens, trajectory=trajectory)
         except (asyncio.CancelledError, KeyboardInterrupt):
             if on_trial is not None:
                 on_trial(task, trajectory, None)
             raise
         score = _score(task, trajectory)
-        finished.setdefault(task.task_id, TaskResult(task)).trials.append((trajectory, score))
+        result = finished.setdefault(task.task_id, TaskResult(task))
+        result.trials.append((trajectory, score))
+        result.trial_numbers.append(number)
+        result.trial_seeds.append(sender.seed)
         if on_trial is not None:
             on_trial(task, trajectory, score)
         if on_done is not None:
             on_done(task, score)
 
     started_ns = time.perf_counter_ns()
-    jobs = [asyncio.ensure_future(trial(task)) for task in tasks for _ in range(max(1, repeat))]
+    jobs = [
+        asyncio.ensure_future(trial(task, number))
+        for task in tasks
+        for number in range(max(1, repeat))
+    ]
     try:
         await asyncio.gather(*jobs)
     finally:  # one trial cancelled or failing ends the run: the others end (and report) first
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
-    seed_note = "the server refused the sampling seed: sent without it"
+    notes = []
+    if client.seed_refused or any(view.seed_refused for view in views):
+        notes.append("the server refused the sampling seed: sent without it")
+    elif repeat > 1 and client.seed is not None:
+        notes.append(
+            f"trial i (0..{repeat - 1}) of each task was sent sampling seed {client.seed}+i"
+        )
     return ToolbenchRun(
         model=client.model,
         server_url=client.server.url,
@@ -194,8 +259,19 @@ async def run_toolbench(
         results={task.task_id: finished[task.task_id] for task in tasks},
         wall_s=(time.perf_counter_ns() - started_ns) * 1e-9,
         sent=sent_settings(client, max_tokens),
-        notes=[seed_note] if client.seed_refused else [],
+        notes=notes,
     )
+
+
+def _trial_client(client: ModelClient, number: int, views: list[ModelClient]) -> ModelClient:
+    """``client`` for trial 0; for a later trial a shallow copy (same connection pool) that
+    sends that trial's seed, kept in ``views``."""
+    if number == 0 or client.seed is None:
+        return client
+    view = copy.copy(client)
+    view.seed = trial_seed(client.seed, number)
+    views.append(view)
+    return view
 
 
 def sent_settings(client: ModelClient, max_tokens: int | None) -> dict[str, Any]:
