@@ -7,13 +7,15 @@ import copy
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_llmserver.client import ModelClient
 from pytest_llmserver.toolbench.agent import Diagnostics, Trajectory, run_agent_loop
 from pytest_llmserver.toolbench.scoring import TaskScore, score_task
 from pytest_llmserver.toolbench.task import TIERS, AgentTask
 from pytest_llmserver.toolbench.variance import trial_seed, variance_summary
+
+_T = TypeVar("_T")
 
 STEP_MAX_TOKENS = 512
 """The tool bench's default cap on generated tokens per model turn (``--llm-max-tokens``
@@ -74,11 +76,17 @@ class TaskResult:
 
     def trial_passed(self) -> list[bool]:
         """Each trial's outcome in trial-number order (finish order for trials not numbered)."""
-        order = self.trial_numbers if len(self.trial_numbers) == len(self.trials) else None
-        scores = [s.passed for _, s in self.trials]
-        if order is None:
-            return scores
-        return [passed for _, passed in sorted(zip(order, scores, strict=True))]
+        return self._in_order([s.passed for _, s in self.trials])
+
+    def ordered_seeds(self) -> list[int | None]:
+        """Each trial's sampling seed in trial-number order (as ``trial_passed``)."""
+        return self._in_order(self.trial_seeds)
+
+    def _in_order(self, values: list[_T]) -> list[_T]:
+        if len(self.trial_numbers) != len(values):
+            return list(values)
+        pairs = sorted(zip(self.trial_numbers, values, strict=True), key=lambda pair: pair[0])
+        return [value for _, value in pairs]
 
 
 @dataclass

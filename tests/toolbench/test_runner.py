@@ -106,6 +106,7 @@ def test_summaries_rows_in_tier_order_then_all() -> None:
     )
     assert rows[2] == RepeatedTierSummary("extreme", 1, 0.0, 0.0, 0, 0.0, 0.0, {}, 0.0, 0.0, [])
     low, high = bootstrap_mean_ci([1.0, 0.5, 0.0, 0.0])
+    assert isinstance(rows[3], RepeatedTierSummary)
     assert (rows[3].trials, rows[3].pass_at_1_low, rows[3].pass_at_1_high) == (6, low, high)
     assert (rows[3].pass_hat, rows[3].flip_rate, rows[3].flaky) == (
         {"1": 0.5, "2": 1 / 3},
