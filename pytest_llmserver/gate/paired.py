@@ -244,7 +244,7 @@ def compare_paired(
     better = sum(d > 0 for d in diffs)
     k_base = max((_trials(base[t]) for t in shared), default=0)
     k_cur = max((_trials(cur[t]) for t in shared), default=0)
-    single = k_base == 1 and k_cur == 1
+    single = k_base <= 1 and k_cur <= 1  # (0: no shared task)
     if single:
         p_worse, p_better = mcnemar_p_worse(worse, better), mcnemar_p_worse(better, worse)
     else:
