@@ -222,9 +222,10 @@ async def run_toolbench(
 
     async def trial(task: AgentTask, number: int) -> None:
         trajectory = Trajectory(task_id=task.task_id, model=client.model)
-        sender = _trial_client(client, number, views)
+        sender = client
         try:
             async with gate:
+                sender = _trial_client(client, number, views)
                 await run_agent_loop(sender, task, max_tokens=max_tokens, trajectory=trajectory)
         except (asyncio.CancelledError, KeyboardInterrupt):
             if on_trial is not None:
@@ -273,11 +274,12 @@ async def run_toolbench(
 
 def _trial_client(client: ModelClient, number: int, views: list[ModelClient]) -> ModelClient:
     """``client`` for trial 0; for a later trial a shallow copy (same connection pool) that
-    sends that trial's seed, kept in ``views``."""
+    sends that trial's seed, kept in ``views`` (seedless once the server refused a seed)."""
     if number == 0 or client.seed is None:
         return client
     view = copy.copy(client)
-    view.seed = trial_seed(client.seed, number)
+    refused = client.seed_refused or any(v.seed_refused for v in views)
+    view.seed, view.seed_refused = None if refused else trial_seed(client.seed, number), refused
     views.append(view)
     return view
 

@@ -3,11 +3,14 @@ coverage on synthetic data), per-trial seeds, and the flaky simulator model end 
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Iterator
 
+import httpx
 import pytest
+import respx
 
 from pytest_llmserver.client import ModelClient
 from pytest_llmserver.servers import FLAKY
@@ -24,6 +27,8 @@ from pytest_llmserver.toolbench.variance import (
     trial_seed,
     variance_summary,
 )
+from tests.client.mocked import BASE, OPENAI_URL, sse_ok
+from tests.clocked import FakeClock
 
 
 def test_pass_hat_k_known_values() -> None:
@@ -178,3 +183,20 @@ async def test_one_trial_sends_the_seed_itself_and_adds_nothing(sim_url: str) ->
     assert run.notes == []
     assert "## Variance" not in render_markdown(run)
     assert "seed" not in to_json(run)["tasks"][0]["trials"][0]
+
+
+@respx.mock
+async def test_a_refused_seed_is_dropped_for_every_later_trial() -> None:
+    clock = FakeClock()
+    refused = httpx.Response(400, json={"error": {"message": "unknown field: seed"}})
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return refused if "seed" in json.loads(request.content) else sse_ok(clock)
+
+    route = respx.post(OPENAI_URL).mock(side_effect=answer)
+    task = next(t for t in builtin_tasks() if t.task_id == "Q05_no_tool_capital")
+    async with ModelClient({"url": BASE, "type": "openai"}, "m", seed=42, clock=clock) as c:
+        run = await run_toolbench(c, [task], repeat=3, concurrency=1)
+    assert run.notes == ["the server refused the sampling seed: sent without it"]
+    assert run.results[task.task_id].ordered_seeds() == [None, None, None]
+    assert route.call_count == 4  # one refusal, then three seedless trials
