@@ -108,43 +108,58 @@ class RepeatedTierSummary(TierSummary):
     """A tier's pass rates when tasks ran more than one trial: ``pass_at_1`` with its interval
     (``toolbench.variance.CI_METHOD``), pass^k for every k, the flip rate and the flaky tasks."""
 
-    trials: int
-    pass_at_1_low: float
-    pass_at_1_high: float
-    pass_hat: dict[str, float]
+    trials: int = 0
+    pass_at_1_low: float = 0.0
+    pass_at_1_high: float = 0.0
+    pass_hat: dict[str, float] = field(default_factory=dict)
     """``{"k": pass^k}``, the unbiased estimate (mean over tasks of C(c,k)/C(n,k))."""
-    flip_rate: float
+    flip_rate: float = 0.0
     """Share of tasks whose trials did not all agree."""
-    pair_disagreement: float
+    pair_disagreement: float = 0.0
     """Mean over tasks of the share of trial pairs that disagree."""
-    flaky: list[str]
+    flaky: list[str] = field(default_factory=list)
 
 
 def tier_summary(outcomes: Iterable[Mapping[str, Any]]) -> list[TierSummary]:
     """One row per tier present (in ``TIERS`` order), then ``all``.
 
     ``outcomes`` holds one mapping per task with ``tier``, ``passes``, ``trials`` and
-    ``passed_all`` (``TaskResult.outcome()``, or outcomes merged from several workers) and
-    ``task_id`` (to name flaky tasks). Tasks with more than one trial make every row a
-    ``RepeatedTierSummary`` (K=1 rows stay as they were).
+    ``passed_all`` (``TaskResult.outcome()``, or outcomes merged from several workers).
+    With ``task_id`` and more than one trial per task, see ``with_variance``.
     """
     tasks = list(outcomes)
-    repeated = any(int(t.get("trials") or 0) > 1 for t in tasks)
     groups = [(tier, [t for t in tasks if t.get("tier") == tier]) for tier in TIERS]
-    rows: list[TierSummary] = []
+    rows = []
     for tier, members in [*groups, ("all", tasks)]:
-        if not members:
-            continue
-        row = TierSummary(
-            tier=tier,
-            tasks=len(members),
-            pass_at_1=sum(t["passes"] / max(t["trials"], 1) for t in members) / len(members),
-            pass_all=sum(bool(t["passed_all"]) for t in members) / len(members),
-        )
+        if members:
+            rows.append(
+                TierSummary(
+                    tier=tier,
+                    tasks=len(members),
+                    pass_at_1=sum(t["passes"] / max(t["trials"], 1) for t in members)
+                    / len(members),
+                    pass_all=sum(bool(t["passed_all"]) for t in members) / len(members),
+                )
+            )
+    return with_variance(rows, tasks)
+
+
+def with_variance(rows: list[TierSummary], tasks: list[Mapping[str, Any]]) -> list[TierSummary]:
+    """``rows`` as they are when no task had more than one trial; else each row as a
+    ``RepeatedTierSummary`` with the variance figures of its tier's tasks (named by their
+    ``task_id``)."""
+    if not any(int(t.get("trials") or 0) > 1 for t in tasks):
+        return rows
+    out: list[TierSummary] = []
+    for row in rows:
+        members = [t for t in tasks if row.tier in ("all", t.get("tier"))]
         named = {str(t.get("task_id", f"#{i}")): t for i, t in enumerate(members)}
-        variance = variance_summary(named) if repeated else None
-        if variance is not None:
-            row = RepeatedTierSummary(
+        variance = variance_summary(named)
+        if variance is None:
+            out.append(row)
+            continue
+        out.append(
+            RepeatedTierSummary(
                 **asdict(row),
                 trials=variance.trials,
                 pass_at_1_low=variance.pass_at_1_low,
@@ -154,8 +169,8 @@ def tier_summary(outcomes: Iterable[Mapping[str, Any]]) -> list[TierSummary]:
                 pair_disagreement=variance.pair_disagreement,
                 flaky=list(variance.flaky),
             )
-        rows.append(row)
-    return rows
+        )
+    return out
 
 
 @dataclass
