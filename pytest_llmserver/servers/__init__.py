@@ -48,7 +48,8 @@ if not TYPE_CHECKING:
         {
             "launch": "discovery_options probe run_discovery serve static_models",
             "names": (
-                "DISTRACTED FLAKY JUDGE_FAIR JUDGE_MODELS NO_TOOLS OBEDIENT ORACLE SIM_DEFAULT_MODEL"
+                "DISTRACTED FLAKY JUDGE_FAIR JUDGE_MODELS NO_TOOLS OBEDIENT ORACLE "
+                "SIM_DEFAULT_MODEL"
             ),
         },
     )
