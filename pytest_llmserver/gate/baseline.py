@@ -3,7 +3,9 @@ comparison of a later run with them.
 
 A baseline file (schema ``pytest-llmserver/baseline``, ``schema_version`` 1) holds the model
 fingerprint, the options, per stress test ``{mode, id, summary, samples{metric: [values]}}``
-and the tool bench's per-task outcomes ``{task_id: {passed_all, passes, trials}}``.
+and the tool bench's per-task trial outcomes ``{task_id: {passed_all, passes, trials}}`` (and
+``trial_passed``, each trial's outcome, when the recorder hands it on): what the paired
+pass-rate test (``gate.paired``) needs for any number of trials per task.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from pytest_llmserver.gate.compare import (
     PassRateComparison,
     TaskTransitions,
     Thresholds,
-    compare_pass_rates,
     compare_samples,
     task_transitions,
 )
 from pytest_llmserver.gate.fingerprint import ModelFingerprint
+from pytest_llmserver.gate.paired import PairedPassRates, compare_paired
 from pytest_llmserver.stress import read_records
 
 SCHEMA = "pytest-llmserver/baseline"
@@ -186,10 +188,11 @@ def compare_stress(
 
 @dataclass(frozen=True)
 class ToolbenchComparison:
-    """Task transitions and the pass-rate test of one model's tool bench."""
+    """Task transitions and the pass-rate test of one model's tool bench (the paired test of
+    ``gate.paired``; a ``PassRateComparison`` when built by hand)."""
 
     transitions: TaskTransitions
-    pass_rate: PassRateComparison
+    pass_rate: PairedPassRates | PassRateComparison
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (the pass-rate line included)."""
@@ -197,35 +200,38 @@ class ToolbenchComparison:
 
 
 def compare_toolbench(
-    baseline: Baseline, tasks: Mapping[str, Mapping[str, Any]], alpha: float
+    baseline: Baseline,
+    tasks: Mapping[str, Mapping[str, Any]],
+    alpha: float,
+    thresholds: Thresholds | None = None,
 ) -> ToolbenchComparison | None:
     """Compare per-task outcomes ``{task_id: {passed_all, passes, trials}}`` (None when the
-    baseline has no tool bench). The pass rate is tested over tasks both runs have."""
+    baseline has no tool bench). The pass rate is tested task by task over the tasks both runs
+    have (``gate.paired.compare_paired``, with the power statement of ``thresholds``)."""
     if not baseline.tasks:
         return None
+    thresholds = thresholds or Thresholds()
     transitions = task_transitions(
         {k: bool(v.get("passed_all")) for k, v in baseline.tasks.items()},
         {k: bool(v.get("passed_all")) for k, v in tasks.items()},
     )
-    shared = [k for k in tasks if k in baseline.tasks]
-
-    def count(source: Mapping[str, Mapping[str, Any]], key: str) -> int:
-        return sum(int(source[k].get(key) or 0) for k in shared)
-
-    pass_rate = compare_pass_rates(
-        count(baseline.tasks, "passes"),
-        count(baseline.tasks, "trials"),
-        count(tasks, "passes"),
-        count(tasks, "trials"),
+    pass_rate = compare_paired(
+        baseline.tasks,
+        tasks,
         alpha=alpha,
+        drop=thresholds.pass_drop,
+        target=thresholds.power,
     )
     return ToolbenchComparison(transitions, pass_rate)
 
 
 def comparison_lines(comparison: ToolbenchComparison) -> list[str]:
-    """The pass-rate line, then the task groups that are not empty."""
+    """The pass-rate line, its power statement, then the task groups that are not empty."""
     t = comparison.transitions
     lines = [comparison.pass_rate.line()]
+    power = getattr(comparison.pass_rate, "power", None)
+    if power is not None:
+        lines.append(power.line())
     for label, ids in (
         ("new failures", t.new_failures),
         ("known failures (xfail)", t.known_failures),

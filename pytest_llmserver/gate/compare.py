@@ -64,6 +64,10 @@ class Thresholds:
     seed: int = 0
     min_samples: int = 5
     """Fewer samples on either side give ``"insufficient"``."""
+    pass_drop: float = 0.10
+    """The tool-bench pass-rate drop the gate's power statement is about..."""
+    power: float = 0.80
+    """...and the probability of detecting it that counts as detectable."""
 
     def __post_init__(self) -> None:
         if not (self.relative >= 0 and self.floor_s >= 0):
@@ -72,6 +76,8 @@ class Thresholds:
             raise ValueError("confidence and alpha must lie strictly between 0 and 1")
         if self.resamples < 1 or self.min_samples < 1:
             raise ValueError("resamples and min_samples must be >= 1")
+        if not (0 < self.pass_drop <= 1 and 0 < self.power < 1):
+            raise ValueError("pass_drop must lie in (0, 1] and power strictly between 0 and 1")
 
 
 # --------------------------------------------------------------------------- formatting

@@ -105,16 +105,17 @@ class Gate:
         baseline = self.baseline(fingerprint)
         if baseline is None:
             return None
-        return compare_toolbench(baseline, outcomes, self.thresholds.alpha)
+        return compare_toolbench(baseline, outcomes, self.thresholds.alpha, self.thresholds)
 
     def note_toolbench(self, model: str, comparison: ToolbenchComparison) -> None:
         """Add a tool-bench comparison to the lines and the regressions."""
         label = f"tool bench [{model}]"
         regressed = comparison.pass_rate.status == "regression"
+        rate_line = comparison.pass_rate.line()
         self.comparison_lines += [
             f"{label}: {line}"
             for line in comparison_lines(comparison)
-            if not regressed or "pass rate" not in line
+            if not regressed or line != rate_line
         ]
         if regressed:
             self.regressions.append(f"{label}: {comparison.pass_rate.line()}")

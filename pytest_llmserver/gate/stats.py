@@ -1,5 +1,6 @@
 """The statistics of the gate: percentiles, a seeded percentile bootstrap of a difference, the
-one-sided Mann-Whitney rank test and the pooled two-proportion z-test."""
+one-sided Mann-Whitney rank test, the pooled two-proportion z-test, and the paired tests of
+per-task outcomes (McNemar's exact test, the exact sign-flip permutation test)."""
 
 from __future__ import annotations
 
@@ -152,3 +153,49 @@ def two_proportion_p_worse(
         return 1.0
     z = (base_rate - cur_rate) / math.sqrt(variance)
     return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def mcnemar_p_worse(worse: int, better: int) -> float:
+    """McNemar's exact one-sided p-value that the current run is worse, from paired per-task
+    outcomes: ``worse`` tasks passed in the baseline and fail now, ``better`` the reverse.
+
+    Under no change each discordant task is worse with probability 1/2, so the p-value is
+    ``P(X >= worse)`` for ``X ~ Binomial(worse + better, 1/2)``; 1.0 without discordant tasks.
+    """
+    if worse < 0 or better < 0:
+        raise ValueError(f"need counts >= 0, got {worse} worse and {better} better")
+    n = worse + better
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, i) for i in range(worse, n + 1)) / (1 << n)
+
+
+_SIGN_FLIP_MAX_RANGE = 4_000_000
+"""Largest sum of |scaled differences| the exact sign-flip distribution is computed over."""
+
+
+def sign_flip_p_worse(diffs: Sequence[int]) -> float:
+    """Exact one-sided p-value of the paired sign-flip (permutation) test that the current run
+    is worse: ``diffs`` are per-task differences ``current - baseline`` scaled to integers.
+
+    Under no change each difference is as likely negative as positive, so every one of the
+    ``2^m`` sign patterns of the ``m`` non-zero differences is equally likely; the p-value is
+    the share of patterns whose sum is at most the observed sum. 1.0 when every difference is
+    0. Beyond ``_SIGN_FLIP_MAX_RANGE`` the normal approximation of that distribution is used.
+    """
+    sizes = [abs(d) for d in diffs if d]
+    if not sizes:
+        return 1.0
+    observed = sum(diffs)
+    total = sum(sizes)
+    if total > _SIGN_FLIP_MAX_RANGE:
+        spread = math.sqrt(sum(s * s for s in sizes))
+        return 0.5 * math.erfc(-(observed + 0.5) / spread / math.sqrt(2))
+    probs = np.zeros(2 * total + 1, dtype=np.float64)  # index = sum + total
+    probs[total] = 1.0
+    for size in sizes:
+        shifted = np.zeros_like(probs)
+        shifted[: probs.size - size] += probs[size:]  # this difference negative
+        shifted[size:] += probs[: probs.size - size]  # positive
+        probs = shifted * 0.5
+    return float(min(1.0, probs[: observed + total + 1].sum()))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     )
     from pytest_llmserver.servers.names import (
         DISTRACTED,
+        FLAKY,
         JUDGE_FAIR,
         JUDGE_MODELS,
         NO_TOOLS,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DISTRACTED",
+    "FLAKY",
     "JUDGE_FAIR",
     "JUDGE_MODELS",
     "NO_TOOLS",
@@ -46,7 +48,8 @@ if not TYPE_CHECKING:
         {
             "launch": "discovery_options probe run_discovery serve static_models",
             "names": (
-                "DISTRACTED JUDGE_FAIR JUDGE_MODELS NO_TOOLS OBEDIENT ORACLE SIM_DEFAULT_MODEL"
+                "DISTRACTED FLAKY JUDGE_FAIR JUDGE_MODELS NO_TOOLS OBEDIENT ORACLE "
+                "SIM_DEFAULT_MODEL"
             ),
         },
     )

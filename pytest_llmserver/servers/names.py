@@ -4,8 +4,11 @@ ORACLE = "oracle"
 NO_TOOLS = "bad-no-tools"
 OBEDIENT = "bad-obedient"
 DISTRACTED = "bad-distracted"
-BENCH_MODELS = (ORACLE, NO_TOOLS, OBEDIENT, DISTRACTED)
-"""The tool bench's scripted models: the oracle solves every task, the bad ones fail theirs."""
+FLAKY = "flaky-60"
+"""Solves each trial with probability 0.6 (``servers.flaky``; any ``flaky-NN`` answers)."""
+BENCH_MODELS = (ORACLE, NO_TOOLS, OBEDIENT, DISTRACTED, FLAKY)
+"""The tool bench's scripted models: the oracle solves every task, the bad ones fail theirs,
+the flaky one passes a trial at random (seeded)."""
 
 JUDGE_FIRST = "judge-first"
 JUDGE_PROSE = "judge-prose"

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_llmserver.servers.flaky import flaky_probability, request_seed, trial_passes
 from pytest_llmserver.servers.names import BENCH_MODELS, DISTRACTED, NO_TOOLS, OBEDIENT, ORACLE
 from pytest_llmserver.sim import DefaultPolicy, Policy, SimReply, SimRequest, SimToolCall
 from pytest_llmserver.toolbench import TOOL_GROUPS, AgentTask, SolutionStep
@@ -71,7 +72,8 @@ class BenchPolicy:
 
     def respond(self, request: SimRequest) -> SimReply:
         """The reply of ``request.model`` to this conversation."""
-        if request.model not in BENCH_MODELS:
+        flaky = flaky_probability(request.model)
+        if request.model not in BENCH_MODELS and flaky is None:
             return self._default.respond(request)
         task = self._by_prompt.get(_first_user_text(request))
         if task is None or not task.solution:
@@ -85,6 +87,8 @@ class BenchPolicy:
             return self._obedient(task, request, turns)
         if request.model == DISTRACTED:
             return self._distracted(task, request, turns)
+        if flaky is not None and not trial_passes(flaky, request_seed(request.body), task.task_id):
+            return SimReply(content="")
         return _reply(task.solution[min(len(turns), len(task.solution) - 1)])
 
     def _obedient(

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmserver._util import Redactor, fmt_value, md_cell, md_table
-from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
+from pytest_llmserver.toolbench.runner import RepeatedTierSummary, TaskResult, ToolbenchRun
+from pytest_llmserver.toolbench.variance import CI_METHOD, CONFIDENCE, pair_disagreement
 
 JSON_SCHEMA_VERSION = 1
 
@@ -63,6 +64,7 @@ def render_markdown(run: ToolbenchRun) -> str:
         ],
         align=_TIER_ALIGN,
     )
+    lines += variance_lines(run)
     lines += ["", "## Tasks", ""]
     ordered = sorted(run.results.values(), key=lambda r: (r.passed_all, r.task.task_id))
     lines += md_table(_TASK_HEADER, [_task_row(result) for result in ordered], align=_TASK_ALIGN)
@@ -83,6 +85,61 @@ def render_markdown(run: ToolbenchRun) -> str:
         lines += ["", "## Errors", ""]
         lines += [f"- `{task_id}` ({kind}): {md_cell(str(text))}" for task_id, kind, text in errors]
     return "\n".join(lines) + "\n"
+
+
+def variance_lines(run: ToolbenchRun) -> list[str]:
+    """The ``Variance`` section of a run with more than one trial per task (else nothing):
+    pass@1 with its interval, pass^k for each k, the flip rate, and the flaky tasks."""
+    rows = [row for row in run.summaries() if isinstance(row, RepeatedTierSummary)]
+    if not rows:
+        return []
+    ks = sorted({int(k) for row in rows for k in row.pass_hat})
+    lines = ["", f"## Variance over {run.repeat} trials per task", ""]
+    lines += md_table(
+        [
+            "tier",
+            "tasks",
+            "trials",
+            "pass@1",
+            f"{CONFIDENCE:.0%} interval",
+            *(f"pass^{k}" for k in ks),
+            "flip rate",
+            "pairs disagreeing",
+        ],
+        [
+            [
+                row.tier,
+                row.tasks,
+                row.trials,
+                f"{row.pass_at_1:.1%}",
+                f"{row.pass_at_1_low:.1%}..{row.pass_at_1_high:.1%}",
+                *(_percent(row.pass_hat.get(str(k))) for k in ks),
+                f"{row.flip_rate:.1%}",
+                f"{row.pair_disagreement:.1%}",
+            ]
+            for row in rows
+        ],
+        align=("---", *("---:",) * (6 + len(ks))),
+    )
+    lines += [
+        "",
+        f"Interval: {CI_METHOD}. pass^k: the unbiased estimate, mean over tasks of "
+        "C(passes, k) / C(trials, k). Flip rate: share of tasks whose trials disagree.",
+    ]
+    flaky = [r for r in run.results.values() if 0 < r.passes < len(r.trials)]
+    if flaky:
+        lines += ["", "Flaky tasks (mixed outcomes):", ""]
+        lines += [
+            f"- `{r.task.task_id}` ({r.task.tier}): {r.passes}/{len(r.trials)} passed "
+            f"({''.join('P' if p else 'F' for p in r.trial_passed())}), "
+            f"{pair_disagreement(r.passes, len(r.trials)):.0%} of trial pairs disagree"
+            for r in sorted(flaky, key=lambda r: r.task.task_id)
+        ]
+    return lines
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _task_row(result: TaskResult) -> list[object]:
@@ -127,12 +184,20 @@ def to_json(run: ToolbenchRun) -> dict[str, Any]:
                 "passed_all": r.passed_all,
                 "trials": [
                     {"score": score.to_dict(), "trajectory": trajectory.to_dict()}
-                    for trajectory, score in r.trials
+                    | _trial_of(r, index, run.repeat)
+                    for index, (trajectory, score) in enumerate(r.trials)
                 ],
             }
             for r in run.results.values()
         ],
     }
+
+
+def _trial_of(result: TaskResult, index: int, repeat: int) -> dict[str, Any]:
+    """The trial number and sampling seed of ``result.trials[index]`` (nothing when K=1)."""
+    if repeat <= 1 or index >= min(len(result.trial_numbers), len(result.trial_seeds)):
+        return {}
+    return {"trial": result.trial_numbers[index], "seed": result.trial_seeds[index]}
 
 
 def write_report(

@@ -44,11 +44,13 @@ def test_auto_runs_the_quick_tier_on_the_discovered_ollama_sim(
     )
     result = llm_pytester.runpytest(*args)
     result.assert_outcomes(passed=7)
+    served = len(bench_sim_config().models)
     result.stdout.fnmatch_lines(
         [
-            f"llm-server: auto -> {ollama_url} (ollama *, 10 models, *), found by the subnet scan*",
+            f"llm-server: auto -> {ollama_url} (ollama *, {served} models, *), found by the "
+            "subnet scan*",
             "  2 servers found; chose the first healthy one with models*",
-            f"    {vllm_url} (vllm, 10 models, *)",
+            f"    {vllm_url} (vllm, {served} models, *)",
         ]
     )
     again = llm_pytester.runpytest(*args)
@@ -106,7 +108,7 @@ def test_model(llm_model, llm_client):
 def test_model_all_parametrizes_over_every_model_with_ids(llm_pytester: pytest.Pytester) -> None:
     llm_pytester.makepyfile(test_models=MODEL_TEST)
     result = llm_pytester.runpytest("--llm-server=sim", "--llm-model=all", "-v", "test_models.py")
-    result.assert_outcomes(passed=10)
+    result.assert_outcomes(passed=len(bench_sim_config().models))
     result.stdout.fnmatch_lines_random(
         [f"test_models.py::test_model[[]{m}[]] PASSED*" for m in bench_sim_config().models]
     )

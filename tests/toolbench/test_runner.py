@@ -15,6 +15,8 @@ from pytest_llmserver.toolbench import (
     Trajectory,
     tier_summary,
 )
+from pytest_llmserver.toolbench.runner import RepeatedTierSummary
+from pytest_llmserver.toolbench.variance import bootstrap_mean_ci
 
 
 def task(task_id: str, tier: str) -> AgentTask:
@@ -58,13 +60,21 @@ def make_run() -> ToolbenchRun:
 
 def test_outcomes() -> None:
     assert make_run().outcomes() == {
-        "Q1": {"passed_all": True, "passes": 2, "trials": 2, "tier": "quick", "reason": ""},
+        "Q1": {
+            "passed_all": True,
+            "passes": 2,
+            "trials": 2,
+            "tier": "quick",
+            "reason": "",
+            "trial_passed": [True, True],
+        },
         "Q2": {
             "passed_all": False,
             "passes": 1,
             "trials": 2,
             "tier": "quick",
             "reason": "failed trial 1",
+            "trial_passed": [True, False],
         },
         "H1": {
             "passed_all": False,
@@ -72,6 +82,7 @@ def test_outcomes() -> None:
             "trials": 2,
             "tier": "hard",
             "reason": "failed trial 0",
+            "trial_passed": [False, False],
         },
         "E1": {"passed_all": False, "passes": 0, "trials": 0, "tier": "extreme", "reason": ""},
     }
@@ -79,22 +90,61 @@ def test_outcomes() -> None:
 
 def test_summaries_rows_in_tier_order_then_all() -> None:
     rows = make_run().summaries()
-    assert rows == [
+    assert [TierSummary(r.tier, r.tasks, r.pass_at_1, r.pass_all) for r in rows] == [
         TierSummary("quick", 2, 0.75, 0.5),
         TierSummary("hard", 1, 0.0, 0.0),
         TierSummary("extreme", 1, 0.0, 0.0),
         TierSummary("all", 4, 0.375, 0.25),
     ]
-    assert rows[0].to_dict() == {"tier": "quick", "tasks": 2, "pass_at_1": 0.75, "pass_all": 0.5}
+    # two trials per task: every row carries the variance figures
+    low, high = bootstrap_mean_ci([1.0, 0.5])
+    assert rows[0] == RepeatedTierSummary(
+        "quick", 2, 0.75, 0.5, 4, low, high, {"1": 0.75, "2": 0.5}, 0.5, 0.5, ["Q2"]
+    )
+    assert rows[1] == RepeatedTierSummary(
+        "hard", 1, 0.0, 0.0, 2, 0.0, 0.0, {"1": 0.0, "2": 0.0}, 0.0, 0.0, []
+    )
+    assert rows[2] == RepeatedTierSummary("extreme", 1, 0.0, 0.0, 0, 0.0, 0.0, {}, 0.0, 0.0, [])
+    low, high = bootstrap_mean_ci([1.0, 0.5, 0.0, 0.0])
+    assert isinstance(rows[3], RepeatedTierSummary)
+    assert (rows[3].trials, rows[3].pass_at_1_low, rows[3].pass_at_1_high) == (6, low, high)
+    assert (rows[3].pass_hat, rows[3].flip_rate, rows[3].flaky) == (
+        {"1": 0.5, "2": 1 / 3},
+        1 / 3,
+        ["Q2"],
+    )
+    assert rows[0].to_dict() == {
+        "tier": "quick",
+        "tasks": 2,
+        "pass_at_1": 0.75,
+        "pass_all": 0.5,
+        "trials": 4,
+        "pass_at_1_low": rows[0].pass_at_1_low,
+        "pass_at_1_high": 1.0,
+        "pass_hat": {"1": 0.75, "2": 0.5},
+        "flip_rate": 0.5,
+        "pair_disagreement": 0.5,
+        "flaky": ["Q2"],
+    }
+
+
+def test_one_trial_per_task_keeps_the_plain_rows() -> None:
+    run = make_run()
+    single = {k: replace(r, trials=r.trials[:1]) for k, r in run.results.items()}
+    rows = replace(run, repeat=1, results=single).summaries()
+    assert all(type(r) is TierSummary for r in rows)
+    assert rows[-1].to_dict() == {"tier": "all", "tasks": 4, "pass_at_1": 0.5, "pass_all": 0.5}
+    assert "trial_passed" not in single["Q2"].outcome()
 
 
 def test_tier_summary_matches_the_run_and_works_on_merged_outcomes() -> None:
     run = make_run()
-    assert tier_summary(run.outcomes().values()) == run.summaries()
+    named = [{"task_id": k, **v} for k, v in run.outcomes().items()]
+    assert tier_summary(named) == run.summaries()
     # outcomes as they arrive from two xdist workers, merged into one list of mappings
-    worker_a = {k: v for k, v in run.outcomes().items() if k.startswith("Q")}
-    worker_b = {k: v for k, v in run.outcomes().items() if not k.startswith("Q")}
-    merged = iter([*worker_a.values(), *worker_b.values()])
+    worker_a = [o for o in named if o["task_id"].startswith("Q")]
+    worker_b = [o for o in named if not o["task_id"].startswith("Q")]
+    merged = iter([*worker_a, *worker_b])
     assert tier_summary(merged) == run.summaries()
 
 
