@@ -46,6 +46,10 @@ from pytest_llmserver.toolbench import ToolbenchRun
 Samples = dict[str, list[float]]
 
 
+BASELINE_TASK_KEYS = ("passed_all", "passes", "trials", "trial_passed")
+"""What a baseline keeps of each tool-bench task (``trial_passed``: each trial's outcome)."""
+
+
 class RunRecorder:
     """Collects the session's results; ``finish()`` writes the run's files."""
 
@@ -324,7 +328,7 @@ class RunRecorder:
                 if e.model == fingerprint.model
             ]
             tasks = {
-                t["task_id"]: {k: t[k] for k in ("passed_all", "passes", "trials")}
+                t["task_id"]: {k: t[k] for k in BASELINE_TASK_KEYS if k in t}
                 for bench in self.results.toolbench
                 if bench.model == fingerprint.model
                 for t in bench.tasks
