@@ -46,9 +46,10 @@ TERMINAL_NOTES = ("warning: ", "prefix cache: ")
 
 def display(recorder: RunRecorder, terminal: Terminal) -> None:
     """Per model, a table of its stress tests (each with its bottleneck line when the run
-    could not keep its schedule, and its warnings), tool-bench pass rates by tier, arena leaderboards, the
-    cross-model table when several models ran, the comparison with the baseline, errors and
-    where the run summary is (only when it was written); every line redacted."""
+    could not keep its schedule, and its warnings), tool-bench pass rates by tier, arena
+    leaderboards, the cross-model table when several models ran, the comparison with the
+    baseline, errors and where the run summary is (only when it was written); every line
+    redacted."""
     terminal = _Redacted(terminal, recorder.redactor.text)
     results = recorder.results
     for model in sorted({e.model for e in results.stress}):
