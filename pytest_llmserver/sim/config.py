@@ -38,6 +38,13 @@ class TimingModel:
             if not value >= 0.0 or value == float("inf"):
                 raise ValueError(f"TimingModel.{name} must be a finite number >= 0, got {value!r}")
 
+    def service_s(self, completion_tokens: int, computed_prompt_tokens: int = 0) -> float:
+        """How long a request holds its slot: ttft + prefill of the computed (not cached)
+        prompt tokens + one step per generated token. With ``slots`` N and every request
+        alike, the server sustains N / service_s requests per second."""
+        prefill_s = self.prefill_s_per_token * computed_prompt_tokens
+        return self.ttft_s + prefill_s + completion_tokens * self.per_token_s
+
 
 class Fault(str, Enum):
     """A misbehaviour the simulator can put on a request."""

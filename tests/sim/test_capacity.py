@@ -16,7 +16,7 @@ from tests.sim.helpers import USER, stream_lines
 TTFT_S = 0.05
 TOKEN_S = 0.01
 TOKENS = 10
-SERVICE_S = TTFT_S + TOKENS * TOKEN_S  # what one request holds its slot for
+SERVICE_S = TimingModel(ttft_s=TTFT_S, per_token_s=TOKEN_S).service_s(TOKENS)
 
 
 def _config(slots: int | None) -> SimConfig:
@@ -104,6 +104,12 @@ async def test_a_waiter_whose_client_left_raises_and_leaves() -> None:
 def test_slots_must_be_positive() -> None:
     with pytest.raises(ValueError, match="slots must be >= 1, got 0"):
         Capacity(0)
+
+
+def test_service_time_formula() -> None:
+    timing = TimingModel(ttft_s=0.05, per_token_s=0.01, prefill_s_per_token=0.001)
+    assert timing.service_s(10) == pytest.approx(0.15)
+    assert timing.service_s(10, computed_prompt_tokens=20) == pytest.approx(0.17)
 
 
 def test_default_is_unlimited() -> None:
