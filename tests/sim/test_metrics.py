@@ -4,6 +4,7 @@ and types, and counters equal to what the clients received."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,14 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pytest_llmserver.sim import DefaultPolicy, SimConfig, SimServer, TimingModel
+from pytest_llmserver.sim import (
+    DefaultPolicy,
+    SimConfig,
+    SimProcess,
+    SimServer,
+    SimThread,
+    TimingModel,
+)
 from pytest_llmserver.sim.cli import build_parser, config_from_args
 from tests.sim.helpers import FAST, USER
 from tests.sim.test_capacity import settle
@@ -227,3 +235,19 @@ def test_command_line_sets_slots_and_metrics() -> None:
     assert (config.slots, config.metrics, config.kv_cache_tokens) == (4, "llamacpp", 512)
     default = config_from_args(build_parser().parse_args([]))
     assert (default.slots, default.metrics) == (None, "auto")
+
+
+def test_process_and_thread_serve_slots_and_metrics() -> None:
+    with SimProcess("--slots=2", "--persona=llamacpp", "--ttft-ms=5") as url:
+        assert httpx.get(url + "/props", timeout=5.0).json()["total_slots"] == 2
+        text = httpx.get(url + "/metrics", timeout=5.0).text
+        assert "# TYPE llamacpp:requests_deferred gauge" in text.splitlines()
+    with SimThread(_config(slots=1)) as runner:
+        body = {"model": "sim-small", "messages": USER}
+        reply = httpx.post(runner.url + "/v1/chat/completions", json=body, timeout=5.0)
+        deadline = time.monotonic() + 5.0
+        while not runner.metrics.records and time.monotonic() < deadline:
+            time.sleep(0.01)
+        records = list(runner.metrics.records)
+    assert [(r.completion_tokens, r.queued_s) for r in records] == [(TOKENS, 0.0)]
+    assert reply.json()["usage"]["completion_tokens"] == TOKENS
