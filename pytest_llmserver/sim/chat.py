@@ -162,17 +162,20 @@ class Chat:
             after_tokens=self.config.fault_after_tokens if after_tokens is None else after_tokens,
             stall_s=self.config.stall_s if stall_s is None else stall_s,
         )
-        trace = self.metrics.begin(request.model, len(tokens), cached_tokens, http_request.read_ns)
         arrival_s = http_request.read_loop_s
+        trace = self.metrics.begin(
+            request.model, len(tokens), cached_tokens, (http_request.read_ns, arrival_s)
+        )
         try:
             start_s = await self.capacity.acquire(arrival_s, exchange.client_gone)
         except BaseException:
             trace.close(time.perf_counter_ns())
             raise
-        trace.started(start_s - arrival_s)
-        # The slot is held for the timing model's service time: ttft + prefill + one decode
-        # step per generated token (the last step ends the sequence).
-        end_s = start_s + first_s + len(plan.pieces) * per_token_s
+        trace.started(start_s)
+        # The slot is held for the timing model's service time (a stall included): ttft +
+        # prefill + one decode step per generated token (the last step ends the sequence).
+        stalled_s = faults.stall_s if faults.fault is Fault.STALL else 0.0
+        end_s = start_s + first_s + len(plan.pieces) * per_token_s + stalled_s
         deadlines = token_deadlines(
             start_s,
             len(plan.pieces),
@@ -199,14 +202,14 @@ class Chat:
             self._free_slot(trace, end_s)
 
     def _free_slot(self, trace: Trace, end_s: float) -> None:
-        """Free the request's slot at the end of its service time (at once when the reply was
-        cut short; when it ran late, as it ends)."""
+        """Free the request's slot when its service time ends, even if the simulator itself
+        ran late (so capacity follows the timing model); at once when the reply was cut short."""
         loop = asyncio.get_running_loop()
         now_s = loop.time()
         if trace.finished and end_s > now_s:
             loop.call_at(end_s, self._release, trace, end_s)
         else:
-            self._release(trace, max(end_s, now_s) if trace.finished else now_s)
+            self._release(trace, end_s if trace.finished else now_s)
 
     def _release(self, trace: Trace, end_s: float) -> None:
         trace.close(time.perf_counter_ns())

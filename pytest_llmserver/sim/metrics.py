@@ -80,10 +80,17 @@ class ModelMetrics:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """What the simulator did for one request that got a slot (seconds, server clock)."""
+    """What the simulator did for one request that got a slot (seconds; ``arrival_s`` and
+    ``start_s`` on the server's loop clock, the rest measured with ``perf_counter_ns``)."""
 
     model: str
+    arrival_s: float
+    """When the request's last byte was read."""
+    start_s: float
+    """When its service began: at arrival when a slot was free, else when the service of the
+    request that freed the slot ended (by the timing model, not by the simulator's lag)."""
     queued_s: float
+    """``start_s - arrival_s``: the wait for a slot."""
     ttft_s: float | None
     e2e_s: float
     prompt_tokens: int
@@ -124,9 +131,11 @@ class ServerMetrics:
         bucket, self.bucket = self.bucket, Bucket()
         return bucket
 
-    def begin(self, model: str, prompt_tokens: int, cached_tokens: int, arrival_ns: int) -> Trace:
-        """A request has arrived and waits for a slot."""
-        return Trace(self, model, prompt_tokens, cached_tokens, arrival_ns)
+    def begin(
+        self, model: str, prompt_tokens: int, cached_tokens: int, arrival: tuple[int, float]
+    ) -> Trace:
+        """A request has arrived (``arrival``: perf_counter ns, loop s) and waits for a slot."""
+        return Trace(self, model, prompt_tokens, cached_tokens, arrival)
 
 
 class Trace:
@@ -138,14 +147,15 @@ class Trace:
         model: str,
         prompt_tokens: int,
         cached_tokens: int,
-        arrival_ns: int,
+        arrival: tuple[int, float],
     ) -> None:
         self._server = metrics
         self._model = model
         self._m = metrics.of(model)
         self._prompt_tokens = prompt_tokens
         self._cached_tokens = cached_tokens
-        self._arrival_ns = arrival_ns
+        self._arrival_ns, self._arrival_s = arrival
+        self._start_s = self._arrival_s
         self._start_ns = 0
         self._queued_s = 0.0
         self._first_ns: int | None = None
@@ -160,9 +170,11 @@ class Trace:
         """Whether the reply was completed."""
         return self._state == "finished"
 
-    def started(self, queued_s: float) -> None:
-        """The request got a slot after ``queued_s`` in the queue; its prompt is held."""
+    def started(self, start_s: float) -> None:
+        """The request got a slot at loop time ``start_s``; its prompt is held."""
         m = self._m
+        queued_s = start_s - self._arrival_s
+        self._start_s = start_s
         m.waiting -= 1
         m.running += 1
         m.queue.observe(queued_s)
@@ -230,6 +242,8 @@ class Trace:
         self._server.records.append(
             RequestRecord(
                 self._model,
+                self._arrival_s,
+                self._start_s,
                 self._queued_s,
                 ttft_s,
                 e2e_s,

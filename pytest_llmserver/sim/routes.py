@@ -34,7 +34,8 @@ class Routes:
         self._created_s = int(time.time())
         self._modified = datetime.now(timezone.utc)
         self.capacity = Capacity(config.slots)
-        self.metrics = ServerMetrics(config.kv_cache_tokens, config.models)
+        # series of the first model from the start, of the others once they are asked for
+        self.metrics = ServerMetrics(config.kv_cache_tokens, config.models[:1])
         chat = Chat(config, self.capacity, self.metrics)
         self._table: dict[str, tuple[str, Handler]] = {
             "/v1/models": ("GET", self._openai_models),

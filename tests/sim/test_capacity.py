@@ -11,6 +11,7 @@ import pytest
 
 from pytest_llmserver.sim import DefaultPolicy, SimConfig, SimServer, TimingModel
 from pytest_llmserver.sim.capacity import Capacity
+from pytest_llmserver.sim.metrics import RequestRecord
 from tests.sim.helpers import USER, stream_lines
 
 TTFT_S = 0.05
@@ -135,11 +136,8 @@ CHATS = [
 ]
 
 
-@pytest.mark.timing
-@pytest.mark.parametrize(("path", "stream"), CHATS)
-async def test_two_slots_queue_the_third_and_fourth_request(path: str, stream: bool) -> None:
-    """With 2 slots, requests 3 and 4 start one service time after 1 and 2 (server stamps);
-    their TTFT is the wait plus their own first-token time."""
+async def _four_on_two_slots(path: str, stream: bool) -> list[RequestRecord]:
+    """Two requests, then two more while both slots are busy; the records by start time."""
     async with SimServer(_config(2)) as sim, httpx.AsyncClient(timeout=10.0) as http:
         body = {"model": "sim-small", "messages": USER, "stream": stream}
         first_two = [asyncio.ensure_future(http.post(sim.url + path, json=body)) for _ in "ab"]
@@ -149,17 +147,29 @@ async def test_two_slots_queue_the_third_and_fourth_request(path: str, stream: b
         for reply in await asyncio.gather(*first_two, *last_two):
             assert reply.status_code == 200
         await settle(lambda: sim.metrics.running == 0)
-    records = sorted(sim.metrics.records, key=lambda r: r.queued_s)
+    return sorted(sim.metrics.records, key=lambda r: r.start_s)
+
+
+@pytest.mark.parametrize(("path", "stream"), CHATS)
+async def test_two_slots_chain_service_times_exactly(path: str, stream: bool) -> None:
+    """With 2 slots, requests 3 and 4 start exactly one service time after 1 and 2 (the
+    server's own clock; the simulator's lag does not enter)."""
+    records = await _four_on_two_slots(path, stream)
     assert [r.completion_tokens for r in records] == [TOKENS] * 4
-    assert records[0].queued_s == records[1].queued_s == 0.0
-    first_s = TTFT_S
-    for record in records[2:]:
-        # queued from its arrival (a little after the first two) to one service time after
-        assert SERVICE_S - 0.05 < record.queued_s <= SERVICE_S
-        assert record.ttft_s is not None
-        assert record.ttft_s == pytest.approx(record.queued_s + first_s, abs=0.02)
-    for record in records[:2]:
-        assert record.ttft_s == pytest.approx(first_s, abs=0.02)
+    assert [r.queued_s for r in records[:2]] == [0.0, 0.0]
+    assert [r.start_s for r in records[:2]] == [r.arrival_s for r in records[:2]]
+    for earlier, later in zip(records[:2], records[2:], strict=True):
+        assert later.start_s == pytest.approx(earlier.start_s + SERVICE_S, abs=1e-9)
+        assert later.queued_s == pytest.approx(later.start_s - later.arrival_s, abs=1e-9)
+        assert later.queued_s > 0.0
+
+
+@pytest.mark.timing
+async def test_queued_requests_ttft_includes_the_wait() -> None:
+    """Server stamps: each TTFT is its wait plus the model's first-token time."""
+    records = await _four_on_two_slots("/v1/chat/completions", True)
+    for record in records:
+        assert record.ttft_s == pytest.approx(record.queued_s + TTFT_S, abs=0.02)
 
 
 @pytest.mark.timing

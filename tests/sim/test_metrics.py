@@ -100,8 +100,8 @@ async def test_vllm_counters_equal_what_the_clients_received() -> None:
     assert after[("vllm:num_preemptions_total", small)] == 0
     for gauge in ("num_requests_running", "num_requests_waiting", "kv_cache_usage_perc"):
         assert after[(f"vllm:{gauge}", small)] == 0
-    reasoner = _model("sim-reasoner")  # every served model has its series, idle ones too
-    assert after[("vllm:generation_tokens_total", reasoner)] == 0
+    # the first model has its series from the start, the others once asked for
+    assert ("vllm:generation_tokens_total", _model("sim-reasoner")) not in after
 
 
 async def test_vllm_histogram_buckets_are_cumulative() -> None:
