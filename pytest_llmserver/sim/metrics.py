@@ -116,6 +116,8 @@ class ServerMetrics:
         self.models: dict[str, ModelMetrics] = {model: ModelMetrics() for model in models}
         self.records: deque[RequestRecord] = deque(maxlen=MAX_RECORDS)
         self.bucket = Bucket()
+        self.busy = 0
+        """Requests holding a slot, all models (kept as they start and end)."""
 
     def of(self, model: str) -> ModelMetrics:
         """The metrics of ``model`` (created empty on first use)."""
@@ -124,7 +126,7 @@ class ServerMetrics:
     @property
     def running(self) -> int:
         """Requests holding a slot, all models."""
-        return sum(m.running for m in self.models.values())
+        return self.busy
 
     def take_bucket(self) -> Bucket:
         """The work since the previous call, and start a new bucket."""
@@ -177,6 +179,7 @@ class Trace:
         self._start_s = start_s
         m.waiting -= 1
         m.running += 1
+        self._server.busy += 1
         m.queue.observe(queued_s)
         self._state = "running"
         self._queued_s = queued_s
@@ -189,7 +192,7 @@ class Trace:
 
     def _decode(self) -> None:
         self._m.decodes += 1
-        self._m.busy_slots_total += self._server.running
+        self._m.busy_slots_total += self._server.busy
 
     def _prefilled(self, now_ns: int) -> None:
         """The prompt is computed: count its tokens and time (one decode call)."""
@@ -262,6 +265,7 @@ class Trace:
             if self._state == "running":
                 self._end(now_ns, "abort")
             m.running -= 1
+            self._server.busy -= 1
             m.kv_tokens -= self._held
             self._held = 0
         self._state = "closed"
