@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmserver.sim import ollama_api, openai_api
+from pytest_llmserver.sim.capacity import Capacity
 from pytest_llmserver.sim.config import Fault, SimConfig
 from pytest_llmserver.sim.errors import Api, ApiError
 from pytest_llmserver.sim.exchange import Exchange, parse_body
@@ -20,6 +22,7 @@ from pytest_llmserver.sim.generation import (
     run_generation,
     token_deadlines,
 )
+from pytest_llmserver.sim.metrics import ServerMetrics, Trace
 from pytest_llmserver.sim.overrides import Overrides
 from pytest_llmserver.sim.policy import DefaultPolicy, SimReply, SimRequest, is_reasoning_model
 from pytest_llmserver.sim.prefix_cache import PrefixCache
@@ -72,10 +75,13 @@ class _ChatBody:
 
 class Chat:
     """Answers ``POST /v1/chat/completions`` and ``POST /api/chat`` for one configuration;
-    each model has its own prefix cache (cached prompt tokens are not prefilled again)."""
+    each model has its own prefix cache (cached prompt tokens are not prefilled again). All
+    models share the server's slots (``capacity``); ``metrics`` counts what was done."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, capacity: Capacity, metrics: ServerMetrics) -> None:
         self.config = config
+        self.capacity = capacity
+        self.metrics = metrics
         self._caches: dict[str, PrefixCache] = {}
 
     def _model(self, body: dict[str, Any], api: Api) -> str:
@@ -148,14 +154,7 @@ class Chat:
         per_token_s = timing.per_token_s if overrides.per_token_s is None else overrides.per_token_s
         tokens = prompt_tokens_of(request.messages, request.tools)
         cached_tokens = self._caches.setdefault(request.model, PrefixCache()).admit(tokens)
-        deadlines = token_deadlines(
-            http_request.read_loop_s,
-            len(plan.pieces),
-            ttft_s + timing.prefill_s_per_token * (len(tokens) - cached_tokens),
-            per_token_s,
-            timing.jitter_s,
-            random.Random(timing.seed * 1_000_003 + sequence),
-        )
+        first_s = ttft_s + timing.prefill_s_per_token * (len(tokens) - cached_tokens)
         after_tokens = overrides.fault_after_tokens
         stall_s = overrides.stall_s
         faults = FaultSettings(
@@ -163,17 +162,58 @@ class Chat:
             after_tokens=self.config.fault_after_tokens if after_tokens is None else after_tokens,
             stall_s=self.config.stall_s if stall_s is None else stall_s,
         )
-        await run_generation(
-            plan,
-            deadlines,
-            make_emitter(plan),
-            exchange.response,
-            faults,
-            len(tokens),
-            http_request.started_ns,
-            http_request.read_ns,
-            cached_tokens=cached_tokens,
+        arrival_s = http_request.read_loop_s
+        trace = self.metrics.begin(
+            request.model, len(tokens), cached_tokens, (http_request.read_ns, arrival_s)
         )
+        try:
+            start_s = await self.capacity.acquire(arrival_s, exchange.client_gone)
+        except BaseException:
+            trace.close(time.perf_counter_ns())
+            raise
+        trace.started(start_s)
+        # The slot is held for the timing model's service time (a stall included): ttft +
+        # prefill + one decode step per generated token (the last step ends the sequence).
+        stalled_s = faults.stall_s if faults.fault is Fault.STALL else 0.0
+        end_s = start_s + first_s + len(plan.pieces) * per_token_s + stalled_s
+        deadlines = token_deadlines(
+            start_s,
+            len(plan.pieces),
+            first_s,
+            per_token_s,
+            timing.jitter_s,
+            random.Random(timing.seed * 1_000_003 + sequence),
+        )
+        try:
+            await run_generation(
+                plan,
+                deadlines,
+                make_emitter(plan),
+                exchange.response,
+                faults,
+                len(tokens),
+                http_request.started_ns,
+                http_request.read_ns,
+                cached_tokens=cached_tokens,
+                queued_ns=round((start_s - arrival_s) * 1e9),
+                trace=trace,
+            )
+        finally:
+            self._free_slot(trace, end_s)
+
+    def _free_slot(self, trace: Trace, end_s: float) -> None:
+        """Free the request's slot when its service time ends, even if the simulator itself
+        ran late (so capacity follows the timing model); at once when the reply was cut short."""
+        loop = asyncio.get_running_loop()
+        now_s = loop.time()
+        if trace.finished and end_s > now_s:
+            loop.call_at(end_s, self._release, trace, end_s)
+        else:
+            self._release(trace, end_s if trace.finished else now_s)
+
+    def _release(self, trace: Trace, end_s: float) -> None:
+        trace.close(time.perf_counter_ns())
+        self.capacity.release(end_s)
 
     async def openai(self, exchange: Exchange) -> None:
         """``POST /v1/chat/completions``: SSE when ``stream`` is true, else one JSON."""

@@ -8,7 +8,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from pytest_llmserver.sim.config import Fault, SimConfig, TimingModel, is_loopback_host
+from pytest_llmserver.sim.config import (
+    METRICS_OPTIONS,
+    Fault,
+    SimConfig,
+    TimingModel,
+    is_loopback_host,
+)
 from pytest_llmserver.sim.persona import PERSONAS
 from pytest_llmserver.sim.policy import DefaultPolicy, Policy
 from pytest_llmserver.sim.server import SimServer
@@ -48,6 +54,21 @@ def build_parser(prog: str = "python -m pytest_llmserver.sim") -> argparse.Argum
     parser.add_argument(
         "--persona", default="sim", choices=list(PERSONAS), help="server product to look like"
     )
+    parser.add_argument(
+        "--slots",
+        type=int,
+        default=None,
+        help="requests generated at once; later ones queue (default: unlimited)",
+    )
+    parser.add_argument(
+        "--metrics",
+        default="auto",
+        choices=list(METRICS_OPTIONS),
+        help="/metrics flavour (default auto: by persona, vllm for sim)",
+    )
+    parser.add_argument(
+        "--kv-cache-tokens", type=int, default=65536, help="KV-cache size per model, tokens"
+    )
     return parser
 
 
@@ -73,6 +94,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         reasoning_style=args.reasoning_style,
         policy=policy,
         persona=args.persona,
+        slots=args.slots,
+        metrics=args.metrics,
+        kv_cache_tokens=args.kv_cache_tokens,
     )
 
 

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import ipaddress
+import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from pytest_llmserver.sim.exposition import MetricsFlavour
 from pytest_llmserver.sim.persona import PERSONAS, Persona
 from pytest_llmserver.sim.policy import DefaultPolicy, Policy
+
+MetricsOption = Literal["auto", "vllm", "llamacpp", "off"]
+METRICS_OPTIONS: tuple[MetricsOption, ...] = typing.get_args(MetricsOption)
+AUTO_METRICS: dict[Persona, MetricsFlavour] = {
+    "sim": "vllm",
+    "vllm": "vllm",
+    "llamacpp": "llamacpp",
+}
+DEFAULT_REPORTED_SLOTS = 4
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,13 @@ class TimingModel:
             value = getattr(self, name)
             if not value >= 0.0 or value == float("inf"):
                 raise ValueError(f"TimingModel.{name} must be a finite number >= 0, got {value!r}")
+
+    def service_s(self, completion_tokens: int, computed_prompt_tokens: int = 0) -> float:
+        """How long a request holds its slot: ttft + prefill of the computed (not cached)
+        prompt tokens + one step per generated token. With ``slots`` N and every request
+        alike, the server sustains N / service_s requests per second."""
+        prefill_s = self.prefill_s_per_token * computed_prompt_tokens
+        return self.ttft_s + prefill_s + completion_tokens * self.per_token_s
 
 
 class Fault(str, Enum):
@@ -66,8 +84,27 @@ class SimConfig:
     reasoning_style: Literal["field", "inline"] = "field"
     policy: Policy = field(default_factory=DefaultPolicy)
     persona: Persona = "sim"
-    slots: int = 4
-    """Parallel slots the ``llamacpp`` persona reports (``/props`` ``total_slots``, ``/slots``)."""
+    slots: int | None = None
+    """At most this many requests generate at once; later ones wait in a FIFO queue (their
+    TTFT includes the wait). ``None``: unlimited. The ``llamacpp`` persona reports it
+    (``/props`` ``total_slots``, ``/slots``; 4 when unlimited)."""
+    metrics: MetricsOption = "auto"
+    """``/metrics`` flavour: ``vllm``, ``llamacpp`` or ``off``; ``auto`` follows the persona
+    (``llamacpp`` for llamacpp, ``vllm`` for sim and vllm, off for the others: Ollama has none)."""
+    kv_cache_tokens: int = 65536
+    """KV-cache size per model in tokens: usage = tokens held by running requests / this."""
+
+    @property
+    def reported_slots(self) -> int:
+        """The slot count the ``llamacpp`` persona reports."""
+        return self.slots if self.slots is not None else DEFAULT_REPORTED_SLOTS
+
+    @property
+    def metrics_flavour(self) -> MetricsFlavour:
+        """The ``/metrics`` flavour served (``auto`` resolved by the persona)."""
+        if self.metrics != "auto":
+            return self.metrics
+        return AUTO_METRICS.get(self.persona, "off")
 
     def __post_init__(self) -> None:
         if not is_loopback_host(self.host):
@@ -82,7 +119,13 @@ class SimConfig:
             raise ValueError("stall_s must be >= 0")
         if self.persona not in PERSONAS:
             raise ValueError(f"unknown persona {self.persona!r} (one of {', '.join(PERSONAS)})")
-        if self.slots < 1:
+        if self.slots is not None and self.slots < 1:
             raise ValueError(f"slots must be >= 1, got {self.slots}")
+        if self.metrics not in METRICS_OPTIONS:
+            raise ValueError(
+                f"unknown metrics {self.metrics!r} (one of {', '.join(METRICS_OPTIONS)})"
+            )
+        if self.kv_cache_tokens < 1:
+            raise ValueError(f"kv_cache_tokens must be >= 1, got {self.kv_cache_tokens}")
         if self.reasoning_style not in ("field", "inline"):
             raise ValueError(f"unknown reasoning_style {self.reasoning_style!r}")

@@ -22,6 +22,8 @@ class Exchange:
     overrides: Overrides
     fault: Fault
     sequence: int
+    client_gone: Callable[[], Awaitable[object]] | None = None
+    """Waits until the client has closed the connection (``None``: not known)."""
 
 
 Handler = Callable[[Exchange], Awaitable[None]]

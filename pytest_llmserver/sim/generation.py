@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 from pytest_llmserver._util import sleep_until_ns
 from pytest_llmserver.sim.config import Fault
 from pytest_llmserver.sim.http import ResponseWriter
+from pytest_llmserver.sim.metrics import Trace
 from pytest_llmserver.sim.policy import SimReply
 from pytest_llmserver.sim.tokens import split_arguments, split_tokens
 
@@ -138,12 +139,15 @@ class GenerationStats:
     end_ns: int
     cached_tokens: int = 0
     """Prompt tokens served from the prefix cache (counted in ``prompt_tokens`` too)."""
+    queued_ns: int = 0
+    """Time the request waited for a slot after its end was read."""
 
     @property
     def prefill_ns(self) -> int:
-        """End of request to first generated token (to the end when nothing was generated)."""
+        """Start of service (end of request plus queue wait) to first generated token (to the
+        end when nothing was generated)."""
         stop = self.first_token_ns if self.first_token_ns is not None else self.end_ns
-        return stop - self.t0_ns
+        return stop - self.t0_ns - self.queued_ns
 
     @property
     def decode_ns(self) -> int:
@@ -228,9 +232,12 @@ async def run_generation(
     t0_ns: int,
     *,
     cached_tokens: int = 0,
+    queued_ns: int = 0,
+    trace: Trace | None = None,
 ) -> None:
     """Write the plan's tokens at their deadlines, striking the fault after ``after_tokens``;
-    ``cached_tokens`` of the ``prompt_tokens`` came from the prefix cache."""
+    ``cached_tokens`` of the ``prompt_tokens`` came from the prefix cache, the request waited
+    ``queued_ns`` for a slot; ``trace`` counts each token as it is written."""
     loop = asyncio.get_running_loop()
     count = len(plan.pieces)
     strike_at = min(faults.after_tokens, count)
@@ -260,6 +267,8 @@ async def run_generation(
             first_ns = now_ns
         last_ns = now_ns
         await emitter.token(i, plan.pieces[i])
+        if trace is not None:
+            trace.token(now_ns)
     stats = GenerationStats(
         prompt_tokens=prompt_tokens,
         completion_tokens=count,
@@ -272,5 +281,8 @@ async def run_generation(
         last_token_ns=last_ns,
         end_ns=time.perf_counter_ns(),
         cached_tokens=cached_tokens,
+        queued_ns=queued_ns,
     )
     await emitter.finish(stats)
+    if trace is not None:
+        trace.finish(stats.end_ns, "length" if stats.truncated else "stop")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -12,6 +13,44 @@ from typing import Any
 MAX_HEADER_COUNT = 100
 MAX_BODY_BYTES = 16 * 1024 * 1024
 SERVER_NAME = "pytest-llmserver-sim"
+
+
+class ConnectionReader(asyncio.StreamReader):
+    """A stream reader that also tells when the peer closed its side (or the connection
+    broke), without reading: :meth:`peer_gone` waits for it."""
+
+    def __init__(self, limit: int = 2**16) -> None:
+        super().__init__(limit=limit)
+        self._gone = asyncio.Event()
+
+    def feed_eof(self) -> None:
+        """The peer closed its side."""
+        super().feed_eof()
+        self._gone.set()
+
+    def set_exception(self, exc: Exception) -> None:
+        """The connection broke."""
+        super().set_exception(exc)
+        self._gone.set()
+
+    async def peer_gone(self) -> None:
+        """Return once the peer has closed its side or the connection broke."""
+        await self._gone.wait()
+
+
+async def start_server(
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    host: str,
+    port: int,
+    backlog: int,
+) -> asyncio.Server:
+    """``asyncio.start_server`` with a :class:`ConnectionReader` per connection."""
+    loop = asyncio.get_running_loop()
+
+    def protocol() -> asyncio.StreamReaderProtocol:
+        return asyncio.StreamReaderProtocol(ConnectionReader(), serve)
+
+    return await loop.create_server(protocol, host=host, port=port, backlog=backlog)
 
 
 class HttpProtocolError(Exception):

@@ -7,10 +7,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pytest_llmserver.sim import ollama_api, openai_api
+from pytest_llmserver.sim.capacity import Capacity
 from pytest_llmserver.sim.chat import Chat
 from pytest_llmserver.sim.config import SimConfig
 from pytest_llmserver.sim.errors import ApiError
 from pytest_llmserver.sim.exchange import Exchange, Handler, parse_body
+from pytest_llmserver.sim.exposition import CONTENT_TYPE, exposition
+from pytest_llmserver.sim.metrics import ServerMetrics
 from pytest_llmserver.sim.persona import OWNERS, extra_routes, model_extra, speaks_ollama
 
 
@@ -30,7 +33,10 @@ class Routes:
         self.config = config
         self._created_s = int(time.time())
         self._modified = datetime.now(timezone.utc)
-        chat = Chat(config)
+        self.capacity = Capacity(config.slots)
+        # series of the first model from the start, of the others once they are asked for
+        self.metrics = ServerMetrics(config.kv_cache_tokens, config.models[:1])
+        chat = Chat(config, self.capacity, self.metrics)
         self._table: dict[str, tuple[str, Handler]] = {
             "/v1/models": ("GET", self._openai_models),
             "/v1/chat/completions": ("POST", chat.openai),
@@ -43,8 +49,10 @@ class Routes:
                 "/api/show": ("POST", self._ollama_show),
                 "/api/chat": ("POST", chat.ollama),
             }
-        for path, body in extra_routes(persona, config.models, config.slots).items():
+        for path, body in extra_routes(persona, config.models, config.reported_slots).items():
             self._table[path] = ("GET", _fixed_json(body))
+        if config.metrics_flavour != "off":
+            self._table["/metrics"] = ("GET", self._metrics)
 
     def handler(self, method: str, path: str) -> Handler:
         """The handler of ``method path``; 404 for an unknown path, 405 for another method."""
@@ -66,6 +74,10 @@ class Routes:
                 model_extra(self.config.persona),
             ),
         )
+
+    async def _metrics(self, exchange: Exchange) -> None:
+        text = exposition(self.metrics, self.config.metrics_flavour)
+        await exchange.response.send(200, CONTENT_TYPE, text.encode())
 
     async def _ollama_version(self, exchange: Exchange) -> None:
         await exchange.response.send_json(200, {"version": ollama_api.VERSION})

@@ -6,12 +6,21 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from pytest_llmserver.sim.config import Fault, SimConfig
 from pytest_llmserver.sim.errors import Api, ApiError, api_of
 from pytest_llmserver.sim.exchange import Exchange
-from pytest_llmserver.sim.http import HttpProtocolError, HttpRequest, ResponseWriter, read_request
+from pytest_llmserver.sim.http import (
+    ConnectionReader,
+    HttpProtocolError,
+    HttpRequest,
+    ResponseWriter,
+    read_request,
+    start_server,
+)
+from pytest_llmserver.sim.metrics import ServerMetrics
 from pytest_llmserver.sim.overrides import parse_overrides
 from pytest_llmserver.sim.routes import Routes
 
@@ -58,6 +67,11 @@ class SimServer:
         return f"http://{host}:{self._port}"
 
     @property
+    def metrics(self) -> ServerMetrics:
+        """What the server did so far: counters per model and one record per request."""
+        return self._routes.metrics
+
+    @property
     def request_count(self) -> int:
         """Requests read so far (every request, errors included)."""
         return self._request_count
@@ -69,7 +83,7 @@ class SimServer:
         """Bind and start accepting connections; sets :attr:`port`."""
         if self._server is not None:
             raise RuntimeError("server already started")
-        self._server = await asyncio.start_server(
+        self._server = await start_server(
             self._serve_connection, host=self._bind_host(), port=self.config.port, backlog=512
         )
         self._port = int(self._server.sockets[0].getsockname()[1])
@@ -145,12 +159,17 @@ class SimServer:
             # this one parses and answers, so a burst of requests does not delay later t0s.
             await asyncio.sleep(0)
             response = ResponseWriter(writer, request.keep_alive)
-            await self._dispatch(request, response, sequence)
+            gone = reader.peer_gone if isinstance(reader, ConnectionReader) else None
+            await self._dispatch(request, response, sequence, gone)
             if response.aborted or not response.finished or not response.keep_alive:
                 return
 
     async def _dispatch(
-        self, request: HttpRequest, response: ResponseWriter, sequence: int
+        self,
+        request: HttpRequest,
+        response: ResponseWriter,
+        sequence: int,
+        gone: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         api = api_of(request.path)
         try:
@@ -160,7 +179,7 @@ class SimServer:
                 await response.send(200, "text/html; charset=utf-8", HTML_PAGE)
                 return
             handler = self._routes.handler(request.method, request.path)
-            await handler(Exchange(request, response, overrides, fault, sequence))
+            await handler(Exchange(request, response, overrides, fault, sequence, gone))
         except ApiError as exc:
             await _answer_error(response, exc, api)
         except (ConnectionError, asyncio.CancelledError):

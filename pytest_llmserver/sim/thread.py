@@ -8,6 +8,7 @@ import threading
 from types import TracebackType
 
 from pytest_llmserver.sim.config import SimConfig
+from pytest_llmserver.sim.metrics import ServerMetrics
 from pytest_llmserver.sim.server import SimServer
 
 THREAD_TIMEOUT_S = 10.0
@@ -34,6 +35,11 @@ class SimThread:
     def port(self) -> int:
         """The bound port of the running server."""
         return self._running().port
+
+    @property
+    def metrics(self) -> ServerMetrics:
+        """The running server's counters and per-request records (read them, do not change)."""
+        return self._running().metrics
 
     @property
     def request_count(self) -> int:
