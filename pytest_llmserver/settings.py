@@ -100,6 +100,8 @@ class StressSettings:
     dataset: str | None
     prompt: str | None
     shared_prefix_tokens: int
+    server_metrics: tuple[str, ...]
+    server_metrics_interval_s: float
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import get_args
 
 from pytest_llmserver.options.parsers import (
+    SettingsError,
     count,
     count0,
     count_or_auto,
@@ -38,6 +39,15 @@ from pytest_llmserver.stress import PROFILES, ArrivalProcess
 from pytest_llmserver.toolbench import TIERS
 
 _STRESS_TIERS = ("all", *TIERS)
+
+
+def _scrape_targets(raw: str, source: str) -> tuple[str, ...]:
+    from pytest_llmserver.servermetrics import parse_scrape_targets
+
+    try:
+        return parse_scrape_targets(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {exc}") from None
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -370,5 +380,18 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "0",
         "TOKENS",
         unit="tokens",
+    ),
+    # stress (appended): the server's own metrics
+    OptionSpec(
+        "server_metrics",
+        "stress",
+        "scrape the server's Prometheus /metrics (Ollama: /api/ps) during stress runs: auto "
+        "(found on the target), off, or URL[,URL...] to scrape besides",
+        _scrape_targets,
+        "auto",
+        "auto|off|URL,...",
+    ),
+    OptionSpec(
+        "server_metrics_interval", "stress", "seconds between scrapes", seconds, "1", "SECONDS", "s"
     ),
 )

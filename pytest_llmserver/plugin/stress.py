@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -32,6 +32,9 @@ from pytest_llmserver.stress import (
     worker_count,
 )
 from pytest_llmserver.stress import ModeCall as SplitCall
+
+if TYPE_CHECKING:
+    from pytest_llmserver.servermetrics import Scraper
 
 ModeCall = Callable[[StressTester], Coroutine[Any, Any, TestStats]]
 
@@ -172,15 +175,18 @@ class StressSession:
             "headers": s.target.header,
             "secrets": s.secrets(),
         }
+        scraper = self.scraper(shards)
         try:
-            if call is not None and workers > 1:
-                stats = self._split(call, workers, options, on_record, fingerprint)
-            else:
-                stats = self._single(mode_call, options, on_record, before_start, fingerprint)
+            with scraper:
+                if call is not None and workers > 1:
+                    stats = self._split(call, workers, options, on_record, fingerprint)
+                else:
+                    stats = self._single(mode_call, options, on_record, before_start, fingerprint)
         finally:
             if last[0]:
                 progress.show(last[0], force=True)
             progress.close()
+        attach_server_metrics(stats, scraper)
         if shards > 1:
             stats.params.update(shard=shard, shards=shards, shard_group=group, **clock)
             stats.notes += notes
@@ -197,6 +203,24 @@ class StressSession:
         if regressions:
             pytest.fail("regression against the baseline: " + "; ".join(regressions), False)
         return stats
+
+    def scraper(self, shards: int) -> Scraper:
+        """The run's scraper of the server's own metrics (``--llm-server-metrics``), found
+        before the run; scrapes nothing when off or sharded (each shard is its own process)."""
+        from pytest_llmserver.servermetrics import MetricsError, open_scraper
+
+        s, server = self.target.settings, self.target.server
+        targets = ("off",) if shards > 1 else s.stress.server_metrics
+        try:
+            return open_scraper(
+                targets,
+                server.url,
+                server.type,
+                s.target.api_key,
+                s.stress.server_metrics_interval_s,
+            )
+        except MetricsError as exc:
+            pytest.fail(f"--llm-server-metrics: {exc}", pytrace=False)
 
     def _single(
         self,
@@ -259,6 +283,23 @@ class StressSession:
                 target.recorder.report_stress(partial, fingerprint, out_dir, compare=False)
             raise
         return merge_worker_results(results, merged, slos)
+
+
+def attach_server_metrics(stats: TestStats, scraper: Scraper) -> None:
+    """Write the scraped series next to the run's records and put its summary in the report
+    (tables, notes); nothing when nothing was scraped."""
+    from pytest_llmserver.servermetrics import series_path, server_report
+    from pytest_llmserver.stress import read_records
+
+    series = scraper.series
+    if not series.endpoints and not series.notes:
+        return
+    records = list(read_records(stats.records_path)) if stats.records_path.is_file() else []
+    report = server_report(series, records, stats.t0_unix_s)
+    if series.endpoints:
+        series.write(series_path(stats.records_path))
+    stats.tables.update(report.tables())
+    stats.notes += [f"server metrics: {note}" for note in report.notes]
 
 
 def junit_properties(stats: TestStats) -> list[tuple[str, object]]:
