@@ -65,6 +65,7 @@ LLAMACPP = Family(
     waiting=("llamacpp:requests_deferred",),
     kv_use=("llamacpp:kv_cache_usage_ratio",),
     prompt_tokens=("llamacpp:prompt_tokens_total",),
+    cached_prompt_tokens=("llamacpp:prompt_tokens_cached_total",),
     generated_tokens=("llamacpp:tokens_predicted_total",),
 )
 TGI = Family(

@@ -64,7 +64,14 @@ class ServerReport:
             out["server_vs_client_latency"] = latency
         if self.overhead:
             out["client_overhead"] = [
-                {"metric": name, **{k: _ms(v) if k != "n" else v for k, v in figures.items()}}
+                {
+                    "metric": name,
+                    **{
+                        k if k == "n" else f"{k} (ms)": v if k == "n" else _ms(v)
+                        for k, v in figures.items()
+                    },
+                    "basis": self.overhead_basis,
+                }
                 for name, figures in self.overhead.items()
             ]
         if self.ollama_models:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pytest_llmserver.report.charts.base import (
     WIDE_FIGSIZE,
     Chart,
+    integer_ticks,
     legend_below,
     ms,
     new_figure,
@@ -66,6 +67,7 @@ def server_metrics_chart(
         twin.step(xs, ys, where="post", color=colors[key], label=name)
     twin.set_ylabel("server requests")
     twin.set_ylim(bottom=0)
+    integer_ticks(twin)
     if kv and kv[1]:
         name, points = kv
         bottom.step(
