@@ -15,13 +15,14 @@ if TYPE_CHECKING:
     from pytest_llmserver.servermetrics.families import family_of
     from pytest_llmserver.servermetrics.prom import MetricsError, Scrape, parse_prometheus
     from pytest_llmserver.servermetrics.report import ServerReport, server_report
-    from pytest_llmserver.servermetrics.scraper import Scraper, open_scraper, parse_scrape_targets
+    from pytest_llmserver.servermetrics.scraper import Scraper, open_scraper
     from pytest_llmserver.servermetrics.series import Series, read_series, series_path
     from pytest_llmserver.servermetrics.summary import (
         bucket_quantile,
         gauge_points,
         reset_aware_delta,
     )
+    from pytest_llmserver.servermetrics.targets import parse_scrape_targets
 
 __all__ = [
     "MetricsError",
@@ -48,7 +49,8 @@ if not TYPE_CHECKING:
             "families": "family_of",
             "prom": "MetricsError Scrape parse_prometheus",
             "report": "ServerReport server_report",
-            "scraper": "Scraper open_scraper parse_scrape_targets",
+            "scraper": "Scraper open_scraper",
+            "targets": "parse_scrape_targets",
             "series": "Series read_series series_path",
             "summary": "bucket_quantile gauge_points reset_aware_delta",
         },

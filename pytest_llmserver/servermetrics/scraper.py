@@ -1,6 +1,6 @@
-"""Scraping during a run: which URLs (``--llm-server-metrics``), discovery of the target's
-``/metrics`` (or Ollama's ``/api/ps``), and a background thread with its own small HTTP client
-that samples every endpoint on an interval until the run ends."""
+"""Scraping during a run: discovery of the target's ``/metrics`` (or Ollama's ``/api/ps``)
+and of the extra URLs, and a background thread with its own small HTTP client that samples
+every endpoint on an interval until the run ends."""
 
 from __future__ import annotations
 
@@ -9,43 +9,22 @@ import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from pytest_llmserver._util import redact_url
 from pytest_llmserver.servermetrics.families import family_of
 from pytest_llmserver.servermetrics.prom import MetricsError, parse_prometheus
 from pytest_llmserver.servermetrics.series import Endpoint, Sample, Series
+from pytest_llmserver.servermetrics.targets import AUTO, OFF
 
 if TYPE_CHECKING:
     import httpx
 
-AUTO, OFF = "auto", "off"
 TIMEOUT_S = 2.0
 """Longest one scrape may take (connect, read); a slow endpoint never holds up the run."""
 MAX_SAMPLES = 50_000
 """Samples kept per run (a day at 1 s for one endpoint); later ones are counted, not kept."""
 SETTLE_S = 0.25
 """Wait after the run before the last scrape, so counters bumped at a request's end count."""
-
-
-def parse_scrape_targets(raw: str) -> tuple[str, ...]:
-    """``auto``, ``off`` or ``URL[,URL...]`` (each URL scraped besides the target's own
-    discovery, ``auto`` implied); raise ``ValueError`` with the accepted form."""
-    parts = [part.strip() for part in raw.split(",") if part.strip()]
-    if not parts:
-        raise ValueError("empty (pass auto, off or URL[,URL...])")
-    lowered = [part.lower() for part in parts]
-    if OFF in lowered:
-        if len(parts) > 1:
-            raise ValueError(f"{raw.strip()!r}: off cannot be combined with URLs")
-        return (OFF,)
-    urls: list[str] = []
-    for part in parts:
-        split = urlsplit(part)
-        if part.lower() != AUTO and (split.scheme not in ("http", "https") or not split.hostname):
-            raise ValueError(f"{part!r} is not auto, off or an http(s) URL")
-        urls.append(part)
-    return tuple(dict.fromkeys([AUTO, *(u for u in urls if u.lower() != AUTO)]))
 
 
 def _root(url: str) -> str:

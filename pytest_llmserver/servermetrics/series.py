@@ -4,7 +4,6 @@ put on the records' time axis, written as JSONL next to the records and read bac
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +91,7 @@ class Series:
 
     def align(self, records: Iterable[Mapping[str, Any]], t0_unix_s: float | None) -> str:
         """Set every sample's ``t_s`` on the records' axis; how it was aligned. By
-        ``perf_counter`` (the median of ``t_send_ns`` - ``sent_s`` over the records: exact,
+        ``perf_counter`` (the (upper) median of ``t_send_ns`` - ``sent_s`` over the records: exact,
         one clock), else by wall clock against ``t0_unix_s``."""
         offsets = [
             float(r["t_send_ns"]) / 1e9 - float(r["sent_s"])
@@ -102,7 +101,7 @@ class Series:
             and isinstance(r.get("sent_s"), (int, float))
         ]
         if offsets:
-            origin = statistics.median(offsets)
+            origin = sorted(offsets)[len(offsets) // 2]
             for sample in self.samples:
                 sample.t_s = sample.t_perf_s - origin
             return "perf_counter"

@@ -130,6 +130,18 @@ def _first_present(samples: Sequence[Sample], names: Sequence[str]) -> str | Non
     return None
 
 
+def _series_name(
+    samples: Sequence[Sample], family: Family, key: str, notes: list[str]
+) -> str | None:
+    """The first of the family's names for ``key`` the samples hold; a note when none (and the
+    family has names for it)."""
+    names: tuple[str, ...] = getattr(family, key)
+    name = _first_present(samples, names)
+    if name is None and names:
+        notes.append(f"no {key} series ({', '.join(names)})")
+    return name
+
+
 def _values(samples: Sequence[Sample], name: str) -> list[float]:
     return [s.scrape.values[name] for s in samples if s.scrape and name in s.scrape.values]
 
@@ -145,18 +157,14 @@ def summarize_endpoint(
     if len(good) < 2:
         summary.notes.append(f"{len(good)} good scrape(s): no delta over the run")
     for key in ("running", "waiting", "kv_use"):
-        name = _first_present(good, getattr(family, key))
+        name = _series_name(good, family, key, summary.notes)
         if name is None:
-            if getattr(family, key):
-                summary.notes.append(f"no {key} series ({', '.join(getattr(family, key))})")
             continue
         values = _values(good, name)
         summary.gauges[key] = Gauge(name, len(values), sum(values) / len(values), max(values))
     for key in ("preemptions", "prompt_tokens", "cached_prompt_tokens", "generated_tokens"):
-        name = _first_present(good, getattr(family, key))
+        name = _series_name(good, family, key, summary.notes)
         if name is None:
-            if getattr(family, key):
-                summary.notes.append(f"no {key} series ({', '.join(getattr(family, key))})")
             continue
         delta, resets = reset_aware_delta(_values(good, name))
         summary.counters[key] = Delta(name, delta, resets)
