@@ -211,16 +211,14 @@ class StressSession:
 
         s, server = self.target.settings, self.target.server
         targets = ("off",) if shards > 1 else s.stress.server_metrics
+        interval = s.stress.server_metrics_interval_s
         try:
-            return open_scraper(
-                targets,
-                server.url,
-                server.type,
-                s.target.api_key,
-                s.stress.server_metrics_interval_s,
-            )
+            scraper = open_scraper(targets, server.url, server.type, s.target.api_key, interval)
         except MetricsError as exc:
             pytest.fail(f"--llm-server-metrics: {exc}", pytrace=False)
+        if shards > 1 and s.stress.server_metrics != ("off",):
+            scraper.series.notes.append("not scraped: --llm-shards splits the run over processes")
+        return scraper
 
     def _single(
         self,
@@ -294,11 +292,16 @@ def attach_server_metrics(stats: TestStats, scraper: Scraper) -> None:
     series = scraper.series
     if not series.endpoints and not series.notes:
         return
-    records = list(read_records(stats.records_path)) if stats.records_path.is_file() else []
+    try:
+        records = list(read_records(stats.records_path)) if stats.records_path.is_file() else []
+    except (OSError, ValueError) as exc:
+        stats.notes.append(f"server metrics: not summarised: the records do not read ({exc})")
+        return
     report = server_report(series, records, stats.t0_unix_s)
     if series.endpoints:
         series.write(series_path(stats.records_path))
     stats.tables.update(report.tables())
+    stats.figures.update(report.figures())
     stats.notes += [f"server metrics: {note}" for note in report.notes]
 
 

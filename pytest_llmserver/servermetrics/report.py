@@ -42,6 +42,27 @@ class ServerReport:
         out = {k: v for k, v in self.__dict__.items() if k != "endpoints"}
         return {"endpoints": [e.to_dict() for e in self.endpoints], **out}
 
+    def figures(self) -> dict[str, float]:
+        """Key numbers of the first Prometheus endpoint for the report's figures:
+        ``server_<gauge>_max``, ``server_<counter>`` (deltas) and
+        ``server_<counter>_diff_pct`` (server - client, % of client) for tokens."""
+        if not self.endpoints:
+            return {}
+        first = self.endpoints[0]
+        out = {f"server_{key}_max": round(g.max, 6) for key, g in first.gauges.items()}
+        out.update({f"server_{key}": d.delta for key, d in first.counters.items()})
+        cached = first.counters.get("cached_prompt_tokens")
+        clients = {
+            "prompt_tokens": self.client_prompt_tokens,
+            "generated_tokens": self.client_output_tokens,
+        }
+        for key, client in clients.items():
+            delta = first.counters.get(key)
+            if delta is not None and client:
+                server = delta.delta + (cached.delta if cached and key == "prompt_tokens" else 0)
+                out[f"server_{key}_diff_pct"] = round((server - client) / client * 100, 3)
+        return out
+
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """Report tables: ``server_metrics`` (gauges, counters, tokens server vs client),
         ``server_vs_client_latency``, ``client_overhead`` and ``ollama_models`` where there

@@ -84,6 +84,12 @@ def test_vllm_summary_against_the_records() -> None:
     assert rows["vllm:kv_cache_usage_perc mean / max"] == "22.50 / 40.00 %"
     assert tables["server_vs_client_latency"][0]["server p50 (ms)"] == "100.0"
     assert any("warm-up included" in note for note in report.notes)
+    figures = report.figures()
+    assert figures["server_generated_tokens"] == 150.0
+    assert figures["server_generated_tokens_diff_pct"] == 0.0
+    assert figures["server_prompt_tokens_diff_pct"] == 400.0
+    assert figures["server_running_max"] == 2.0
+    assert figures["server_preemptions"] == 1.0
 
 
 def test_llamacpp_counts_cached_prompt_tokens_apart_and_stamps_each_request() -> None:
@@ -104,6 +110,7 @@ def test_llamacpp_counts_cached_prompt_tokens_apart_and_stamps_each_request() ->
     prompt = rows["llamacpp:prompt_tokens_total (delta)"]
     assert "with llamacpp:prompt_tokens_cached_total 22" in prompt  # 14 processed + 8 cached
     assert prompt.endswith("client 22 (+0.00 %)")
+    assert report.figures()["server_prompt_tokens_diff_pct"] == 0.0
     assert rows["llamacpp:requests_deferred mean / max"] == "0.67 / 1.00"
     assert report.overhead_basis == "per request"
     ttft = report.overhead["ttft - server prefill"]
