@@ -202,7 +202,8 @@ def _overhead(report: ServerReport, records: Sequence[Mapping[str, Any]]) -> Non
                 k: None if (c := row.client.get(k)) is None or s is None else c - s
                 for k, s in row.server.items()
             }
-            report.overhead[f"{row.metric} client - server"] = {"n": row.client_n, **diffs}
+            if row.client_n:
+                report.overhead[f"{row.metric} client - server"] = {"n": row.client_n, **diffs}
     if report.overhead:
         report.overhead_basis = "difference of percentiles"
         report.notes.append(

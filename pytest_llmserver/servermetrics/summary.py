@@ -183,9 +183,10 @@ def _histogram_delta(samples: Sequence[Sample], name: str) -> dict[str, float] |
 
 
 CLIENT_METRICS: dict[str, Callable[[Mapping[str, Any]], list[float]]] = {
+    # No queue_s: the server's queue time has no client counterpart (ours is the wait
+    # before sending, behind max-in-flight).
     "ttft_s": lambda r: _one(r, "ttft_s"),
     "e2e_s": lambda r: _one(r, "e2e_s"),
-    "queue_s": lambda r: _one(r, "queue_s"),
     "itl_s": lambda r: [g for g in r.get("itl_s") or [] if _number(g)],
 }
 
@@ -218,7 +219,8 @@ def _latencies(
             notes.append(f"{name}: fewer than 2 scrapes with it")
             continue
         total = max(delta.values(), default=0.0)
-        client = [v for r in ok for v in CLIENT_METRICS[metric](r)]
+        measure = CLIENT_METRICS.get(metric)
+        client = [v for r in ok for v in measure(r)] if measure is not None else []
         rows.append(
             Latency(
                 metric,

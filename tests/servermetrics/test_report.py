@@ -211,3 +211,21 @@ def test_the_chart_puts_server_gauges_beside_client_ttft(tmp_path: Path) -> None
     (server,) = [c for c in charts if c.path.name == "s-server.png"]
     assert server.title == "Server queue and KV cache against client TTFT"
     assert server.path.stat().st_size > 1000
+
+
+def test_the_servers_queue_time_has_no_client_counterpart() -> None:
+    def text(n: int) -> str:
+        return (
+            "# TYPE vllm:request_queue_time_seconds histogram\n"
+            f'vllm:request_queue_time_seconds_bucket{{le="0.05"}} {n}\n'
+            f'vllm:request_queue_time_seconds_bucket{{le="+Inf"}} {n}\n'
+            f"vllm:request_queue_time_seconds_count {n}\n"
+        )
+
+    series = _series([text(1), text(5)], "vllm")
+    report = server_report(series, [_record(0, queue_s=0.2)], None)
+    (queue,) = report.endpoints[0].latency
+    assert (queue.metric, queue.server_n, queue.client_n) == ("queue_s", 4, 0)
+    assert queue.server["p50"] == pytest.approx(0.025)
+    assert queue.client == {"p50": None, "p95": None, "p99": None}
+    assert report.overhead == {}
