@@ -105,6 +105,8 @@ class StressSettings:
     shared_prefix_tokens: int
     input_tokens: TokenLengths | None
     output_tokens: TokenLengths | None
+    server_metrics: tuple[str, ...]
+    server_metrics_interval_s: float
 
 
 @dataclass(frozen=True)

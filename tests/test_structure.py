@@ -20,7 +20,15 @@ MAX_LINES = 400
 PYTEST_SIDE = {"plugin", "suites"}
 NOT_APIS = {"suites"}  # test modules the plugin collects, not a package others import
 PYTEST_MODULES = ("pytest", "_pytest", "pytest_asyncio", "xdist", "pluggy")
-HEAVY = ("numpy", "matplotlib", "httpx", "httpcore", "yaml", "pytest_llmserver.sim")
+HEAVY = (
+    "numpy",
+    "matplotlib",
+    "httpx",
+    "httpcore",
+    "yaml",
+    "prometheus_client",
+    "pytest_llmserver.sim",
+)
 
 
 def module_name(path: Path) -> str:

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from typing import get_args
 
+from pytest_llmserver.options.later import LATER_OPTIONS
 from pytest_llmserver.options.parsers import (
     count,
     count0,
     count_or_auto,
-    dataset,
     flag,
     fraction,
-    headers,
     int_list,
     ipv4_host,
-    json_object,
     names,
     non_empty,
     non_negative,
@@ -31,10 +29,8 @@ from pytest_llmserver.options.parsers import (
     slos,
     subnets,
     text,
-    token_lengths,
-    top_p,
 )
-from pytest_llmserver.options.spec import ApiChoice, OptionSpec, or_none
+from pytest_llmserver.options.spec import ApiChoice, OptionSpec
 from pytest_llmserver.stress import PROFILES, ArrivalProcess
 from pytest_llmserver.toolbench import TIERS
 
@@ -299,97 +295,5 @@ OPTIONS: tuple[OptionSpec, ...] = (
         None,
         "NAME,NAME@URL,...",
     ),
-    # run (appended): which built-in suites a run collects
-    OptionSpec(
-        "builtin",
-        "run",
-        "built-in suites (with --llm-server): yes = besides your tests, only = just them, "
-        "no = never, auto = when an argument, -m or -k names them or your paths hold no tests",
-        one_of(("auto", "yes", "no", "only"), lower=True),
-        "auto",
-        "auto|yes|no|only",
-    ),
-    OptionSpec(
-        "temperature",
-        "run",
-        "sampling temperature sent with tool-bench, arena and stress requests (none: not sent)",
-        or_none(non_negative),
-        "0",
-        "T|none",
-    ),
-    OptionSpec(
-        "sampling_seed",
-        "run",
-        "sampling seed sent with those requests (none: not sent; dropped if the server refuses)",
-        or_none(count0),
-        "42",
-        "N|none",
-    ),
-    OptionSpec("top_p", "run", "top_p sent with those requests (default: none)", top_p, None, "P"),
-    OptionSpec(
-        "extra_body",
-        "run",
-        "JSON object merged into every request body (objects merge, e.g. Ollama options)",
-        json_object,
-        metavar="JSON",
-    ),
-    OptionSpec(
-        "header",
-        "target",
-        "extra HTTP header on every request (repeatable; env/ini: comma or newline separated)",
-        headers,
-        "",
-        "NAME:VALUE",
-        action="append",
-    ),
-    # stress (appended): users' own prompts
-    OptionSpec(
-        "dataset",
-        "stress",
-        "prompts for throughput, sustained, realistic-user and consistency runs: a .jsonl "
-        "(prompt or messages, optional output_tokens), ShareGPT .json or .csv (prompt column) "
-        "file, or bundled (our own set); default: the built-in short prompts",
-        dataset,
-        None,
-        "PATH|bundled",
-    ),
-    OptionSpec(
-        "prompt",
-        "stress",
-        "the consistency run's prompt (default: the dataset's first row, else a built-in one)",
-        non_empty("the prompt text"),
-        None,
-        "TEXT",
-    ),
-    # stress (appended): prefix caches on purpose
-    OptionSpec(
-        "shared_prefix",
-        "stress",
-        "stress prompts start with the same text of about N tokens (then each request's salt), "
-        "to measure the server's prefix cache; 0: no shared prefix, every prompt salted first",
-        count0,
-        "0",
-        "TOKENS",
-        unit="tokens",
-    ),
-    # stress (appended): token lengths as the server counts them
-    OptionSpec(
-        "input_tokens",
-        "stress",
-        "prompt length in tokens as the server counts them, chat template included: synthetic "
-        "prompts calibrated with the server's tokenizer (throughput, sustained, consistency, "
-        "realistic users' first turns); default: the modes' own prompts",
-        token_lengths,
-        None,
-        "MEAN[:STDDEV[:MIN:MAX]]",
-    ),
-    OptionSpec(
-        "output_tokens",
-        "stress",
-        "reply length in tokens, fixed where the server can (ignore_eos on llama.cpp, vLLM and "
-        "SGLang; min_tokens on vLLM), a cap elsewhere (Ollama num_predict); replaces max_tokens",
-        token_lengths,
-        None,
-        "MEAN[:STDDEV[:MIN:MAX]]",
-    ),
+    *LATER_OPTIONS,
 )

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -33,6 +33,9 @@ from pytest_llmserver.stress import (
     worker_count,
 )
 from pytest_llmserver.stress import ModeCall as SplitCall
+
+if TYPE_CHECKING:
+    from pytest_llmserver.servermetrics import Scraper
 
 ModeCall = Callable[[StressTester], Coroutine[Any, Any, TestStats]]
 
@@ -181,17 +184,20 @@ class StressSession:
             "output_tokens": _text(s.stress.output_tokens),
         }
         options.update(checked_overrides(options, overrides))
+        scraper = self.scraper(shards)
         try:
-            if call is not None and workers > 1:
-                stats = self._split(call, workers, options, on_record, fingerprint)
-            else:
-                stats = self._single(mode_call, options, on_record, before_start, fingerprint)
+            with scraper:
+                if call is not None and workers > 1:
+                    stats = self._split(call, workers, options, on_record, fingerprint)
+                else:
+                    stats = self._single(mode_call, options, on_record, before_start, fingerprint)
         except WorkloadError as exc:
             pytest.fail(f"workload: {exc}", pytrace=False)
         finally:
             if last[0]:
                 progress.show(last[0], force=True)
             progress.close()
+        attach_server_metrics(stats, scraper)
         if shards > 1:
             stats.params.update(shard=shard, shards=shards, shard_group=group, **clock)
             stats.notes += notes
@@ -208,6 +214,22 @@ class StressSession:
         if regressions:
             pytest.fail("regression against the baseline: " + "; ".join(regressions), False)
         return stats
+
+    def scraper(self, shards: int) -> Scraper:
+        """The run's scraper of the server's own metrics (``--llm-server-metrics``), found
+        before the run; scrapes nothing when off or sharded (each shard is its own process)."""
+        from pytest_llmserver.servermetrics import MetricsError, open_scraper
+
+        s, server = self.target.settings, self.target.server
+        targets = ("off",) if shards > 1 else s.stress.server_metrics
+        interval = s.stress.server_metrics_interval_s
+        try:
+            scraper = open_scraper(targets, server.url, server.type, s.target.api_key, interval)
+        except MetricsError as exc:
+            pytest.fail(f"--llm-server-metrics: {exc}", pytrace=False)
+        if shards > 1 and s.stress.server_metrics != ("off",):
+            scraper.series.notes.append("not scraped: --llm-shards splits the run over processes")
+        return scraper
 
     def _single(
         self,
@@ -274,6 +296,28 @@ class StressSession:
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def attach_server_metrics(stats: TestStats, scraper: Scraper) -> None:
+    """Write the scraped series next to the run's records and put its summary in the report
+    (tables, notes); nothing when nothing was scraped."""
+    from pytest_llmserver.servermetrics import series_path, server_report
+    from pytest_llmserver.stress import read_records
+
+    series = scraper.series
+    if not series.endpoints and not series.notes:
+        return
+    try:
+        records = list(read_records(stats.records_path)) if stats.records_path.is_file() else []
+    except (OSError, ValueError) as exc:
+        stats.notes.append(f"server metrics: not summarised: the records do not read ({exc})")
+        return
+    report = server_report(series, records, stats.t0_unix_s)
+    if series.endpoints:
+        series.write(series_path(stats.records_path))
+    stats.tables.update(report.tables())
+    stats.figures.update(report.figures())
+    stats.notes += [f"server metrics: {note}" for note in report.notes]
 
 
 def junit_properties(stats: TestStats) -> list[tuple[str, object]]:

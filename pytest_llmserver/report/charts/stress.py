@@ -25,6 +25,7 @@ from pytest_llmserver.report.charts.base import (
     spread_x,
 )
 from pytest_llmserver.report.charts.samplers import NumberSample, Occupancy, Sample
+from pytest_llmserver.report.charts.servermetrics import server_metrics_chart
 from pytest_llmserver.stress import read_records
 
 if TYPE_CHECKING:
@@ -93,8 +94,9 @@ def read_series(path: Path) -> RecordSeries:
 def stress_charts(
     records_path: Path, stats: dict[str, Any], out_dir: Path, stem: str
 ) -> list[Chart]:
-    """Charts of one stress run: ``{stem}-latency.png``, ``{stem}-distributions.png`` and, for
-    mode ``token_stress``, ``{stem}-prefill.png``; each only when there is data to draw."""
+    """Charts of one stress run: ``{stem}-latency.png``, ``{stem}-distributions.png``,
+    ``{stem}-server.png`` (server metrics scraped during the run) and, for mode
+    ``token_stress``, ``{stem}-prefill.png``; each only when there is data to draw."""
     figure = figure_class()
     if figure is None:
         return []
@@ -104,6 +106,10 @@ def stress_charts(
         _latency_chart(figure, series, out_dir, f"{stem}-latency.png"),
         _distributions_chart(figure, series, out_dir, f"{stem}-distributions.png"),
     ]
+    server = server_metrics_chart(
+        figure, records_path, series.ttft_points.items, out_dir, f"{stem}-server.png"
+    )
+    drawn.append(server)
     if stats.get("mode") == "token_stress":
         tables = stats.get("tables")
         rows = tables.get("sizes") if isinstance(tables, Mapping) else None
