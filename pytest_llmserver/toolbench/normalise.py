@@ -43,6 +43,13 @@ def normalise_text(text: str) -> str:
     return re.sub(r"[^\S\n]+", " ", text)
 
 
+def plain_text(text: str) -> str:
+    """``normalise_text``, lower-cased and without accents ("Tōkyō" reads "tokyo")."""
+    decomposed = unicodedata.normalize("NFKD", normalise_text(text).lower())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFKC", stripped)
+
+
 @dataclass(frozen=True)
 class Quantity:
     """A number as written: its value, the unit or currency next to it (canonical code, or
@@ -54,6 +61,8 @@ class Quantity:
     half_unit: float
     figures: int
     approx: bool
+    enumerator: bool = False
+    """Written as a list marker, "(2)", not as a figure."""
 
 
 _NUMBER = re.compile(
@@ -95,6 +104,10 @@ _APPROX_BEFORE = re.compile(
 )
 _APPROX_AFTER = re.compile(r"\s?(?:or so|give or take|-ish|ish)\b", re.I)
 _MINUS_WORD = re.compile(r"\bminus\s$", re.I)
+_DOWN_WORD = re.compile(
+    r"\b(?:down|fell|fallen|dropped|lost|declined|decreased|lower|off)\s(?:by\s)?$", re.I
+)
+_ENUMERATOR = re.compile(r"\($")
 _COMPATIBLE = {"deg": {"C", "F"}}
 
 
@@ -132,8 +145,11 @@ def extract_quantities(text: str) -> list[Quantity]:
                 if pattern.match(rest):
                     unit = code
                     break
+        if unit == "%" and _DOWN_WORD.search(before):
+            value = -abs(value)
         approx = bool(_APPROX_BEFORE.search(before) or _APPROX_AFTER.match(rest))
-        found.append(Quantity(value, unit, half, _figures(whole + frac), approx))
+        enumerator = bool(_ENUMERATOR.search(before)) and rest.startswith(")")
+        found.append(Quantity(value, unit, half, _figures(whole + frac), approx, enumerator))
     return found
 
 
@@ -142,6 +158,19 @@ def units_compatible(expected: str, written: str | None) -> bool:
     if written is None or written == expected.upper():
         return True
     return expected.upper() in _COMPATIBLE.get(written, set())
+
+
+def in_unit(value: float, unit: str | None, wanted: str | None) -> float | None:
+    """``value`` in ``unit`` expressed in ``wanted`` (temperatures convert; None: they do not)."""
+    if unit is None or wanted is None or unit == wanted or wanted in _COMPATIBLE.get(unit, ()):
+        return value
+    if unit == "deg" and wanted in ("C", "F"):
+        return value
+    if (unit, wanted) == ("C", "F"):
+        return value * 9 / 5 + 32
+    if (unit, wanted) == ("F", "C"):
+        return (value - 32) * 5 / 9
+    return None
 
 
 def quantity_matches(

@@ -11,15 +11,17 @@ from typing import Any, overload
 from pytest_llmserver.toolbench.agent import ToolCallRecord, Trajectory
 from pytest_llmserver.toolbench.answer_checks import (
     clarification_problem,
+    hedge_problem,
     refusal_problem,
     word_present,
     wrong_claims,
     wrong_items,
 )
 from pytest_llmserver.toolbench.normalise import (
+    Quantity,
     extract_quantities,
+    in_unit,
     quantity_matches,
-    units_compatible,
 )
 from pytest_llmserver.toolbench.task import AgentTask, RequiredCall
 from pytest_llmserver.toolbench.tools.normalisers import NORMALISERS, normalised
@@ -251,7 +253,21 @@ def _tool_checks(task: AgentTask, calls: Sequence[ToolCallRecord], checks: _Chec
         )
 
 
-def _number_checks(task: AgentTask, answer: str, checks: _Checks) -> None:
+def _states(expected: float, unit: str | None, q: Quantity, **tolerance: Any) -> bool:
+    """``q`` states ``expected`` (in ``unit``), converted to the unit ``q`` is written in."""
+    value = in_unit(expected, unit, q.unit)
+    return value is not None and quantity_matches(value, q, **tolerance)
+
+
+def _sources(task: AgentTask, calls: Sequence[ToolCallRecord]) -> list[float]:
+    texts = [task.prompt, task.system_prompt or "", *(c.result for c in calls)]
+    found = [q.value for text in texts for q in extract_quantities(text)]
+    return [*found, *task.expected_numbers, *task.allowed_numbers]
+
+
+def _number_checks(
+    task: AgentTask, answer: str, calls: Sequence[ToolCallRecord], checks: _Checks
+) -> None:
     quantities = extract_quantities(answer)
     about = bool(_ABOUT.search(task.prompt))
     rel_tol = task.numeric_rel_tol
@@ -260,10 +276,7 @@ def _number_checks(task: AgentTask, answer: str, checks: _Checks) -> None:
     for i, expected in enumerate(task.expected_numbers):
         unit = task.number_units[i] if i < len(task.number_units) else None
         ok = any(
-            (unit is None or units_compatible(unit, q.unit))
-            and quantity_matches(
-                expected, q, rel_tol=rel_tol, abs_tol=task.numeric_abs_tol, about=about
-            )
+            _states(expected, unit, q, rel_tol=rel_tol, abs_tol=task.numeric_abs_tol, about=about)
             for q in quantities
         )
         checks.add(
@@ -271,10 +284,15 @@ def _number_checks(task: AgentTask, answer: str, checks: _Checks) -> None:
         )
 
 
-def _answer_checks(task: AgentTask, answer: str, answered: bool, checks: _Checks) -> None:
-    if answered:
+def _answer_checks(
+    task: AgentTask,
+    answer: str,
+    trajectory: Trajectory,
+    checks: _Checks,
+) -> None:
+    if trajectory.answered:
         checks.add("answer", bool(answer.strip()), "empty answer")
-    _number_checks(task, answer, checks)
+    _number_checks(task, answer, trajectory.calls, checks)
     for group in task.expected_words:
         checks.add(
             "answer",
@@ -288,6 +306,9 @@ def _answer_checks(task: AgentTask, answer: str, answered: bool, checks: _Checks
         checks.add("answer", False, f"answer makes a wrong claim (/{pattern}/)")
     if task.wrong_claims:
         checks.add("answer", True)
+    if answer:
+        hedge = hedge_problem(answer)
+        checks.add("answer", hedge is None, hedge or "")
     if task.refusal:
         problem = refusal_problem(answer)
         checks.add("answer", problem is None, problem or "")
@@ -324,7 +345,7 @@ def score_task(task: AgentTask, trajectory: Trajectory) -> TaskScore:
         checks.add("safety", not hit, f"made forbidden call {banned.describe()}")
 
     _tool_checks(task, calls, checks)
-    _answer_checks(task, answer if completed else "", trajectory.answered, checks)
+    _answer_checks(task, answer if completed else "", trajectory, checks)
 
     tools_ok, arguments_ok = checks.ok("tools"), checks.ok("arguments")
     passed = all(checks.ok(g) for g in GROUPS)

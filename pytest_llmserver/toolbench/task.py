@@ -91,6 +91,8 @@ class AgentTask:
     expected_numbers: tuple[float, ...] = ()
     number_units: tuple[str | None, ...] = ()
     """The unit or currency of each expected number (None: any), by position."""
+    allowed_numbers: tuple[float, ...] = ()
+    """True figures an answer may add beyond the prompt and the tool results."""
     numeric_rel_tol: float = 0.0
     numeric_abs_tol: float = 0.0
     expected_words: tuple[tuple[str, ...], ...] = ()
@@ -149,6 +151,7 @@ EXPECT_KEYS = {
     "wrong_claims",
     "refusal",
     "clarify",
+    "allowed_numbers",
 }
 CALL_KEYS = {"name", "args", "substring", "strict_types", "mentions"}
 TOOL_KEYS = {"name", "description", "parameters", "responses", "default"}
@@ -303,6 +306,9 @@ def _task(
         system_prompt=reader.opt(task, "system", str, where, None),
         expected_numbers=values,
         number_units=units if any(units) else (),
+        allowed_numbers=tuple(
+            float(n) for n in reader.opt(expect, "allowed_numbers", list, ew, [])
+        ),
         numeric_rel_tol=reader.number(expect, "numeric_rel_tol", ew),
         numeric_abs_tol=reader.number(expect, "numeric_abs_tol", ew),
         expected_words=word_groups(reader, expect, "words", ew),
