@@ -194,3 +194,52 @@ def quantity_matches(
     if found.figures >= 2 and rel <= 0.01:
         return True
     return (found.approx or about) and rel <= 0.02
+
+
+_UNITS_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS_WORDS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_SPELLED = re.compile(
+    r"\b(?:(?P<tens>"
+    + "|".join(_TENS_WORDS)
+    + r")(?:[- ](?P<unit>"
+    + "|".join(_UNITS_WORDS[1:10])
+    + r"))?|(?P<small>"
+    + "|".join(_UNITS_WORDS)
+    + r"))\b",
+    re.I,
+)
+
+
+def spelled_quantities(text: str) -> list[Quantity]:
+    """Whole numbers below 100 written as words ("forty-eight" is 48)."""
+    found = []
+    for match in _SPELLED.finditer(normalise_text(text)):
+        if match.group("small"):
+            value = _UNITS_WORDS.index(match.group("small").lower())
+        else:
+            value = 20 + 10 * _TENS_WORDS.index(match.group("tens").lower())
+            if match.group("unit"):
+                value += _UNITS_WORDS.index(match.group("unit").lower())
+        found.append(Quantity(float(value), None, 0.5, 2, False))
+    return found

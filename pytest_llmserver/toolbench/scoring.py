@@ -22,6 +22,7 @@ from pytest_llmserver.toolbench.normalise import (
     extract_quantities,
     in_unit,
     quantity_matches,
+    spelled_quantities,
 )
 from pytest_llmserver.toolbench.task import AgentTask, RequiredCall
 from pytest_llmserver.toolbench.tools.normalisers import NORMALISERS, normalised
@@ -269,6 +270,7 @@ def _number_checks(
     task: AgentTask, answer: str, calls: Sequence[ToolCallRecord], checks: _Checks
 ) -> None:
     quantities = extract_quantities(answer)
+    spelled = spelled_quantities(answer)
     about = bool(_ABOUT.search(task.prompt))
     rel_tol = task.numeric_rel_tol
     if about and not (task.numeric_rel_tol or task.numeric_abs_tol):
@@ -277,7 +279,7 @@ def _number_checks(
         unit = task.number_units[i] if i < len(task.number_units) else None
         ok = any(
             _states(expected, unit, q, rel_tol=rel_tol, abs_tol=task.numeric_abs_tol, about=about)
-            for q in quantities
+            for q in [*quantities, *spelled]
         )
         checks.add(
             "answer", ok, f"answer lacks the number {expected:g}{' ' + unit if unit else ''}"

@@ -87,6 +87,13 @@ def _iso_date(value: Any) -> Any:
     return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
 
 
+def _integer(value: Any) -> Any:
+    """An integer argument as the tool reads it (3.0 is 3; "3" is refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
 def _address(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else None
 
@@ -107,6 +114,9 @@ NORMALISERS: Mapping[str, Mapping[str, Normaliser]] = MappingProxyType(
         "quick_translate": {"text": _phrase},
         "days_between": {"start_date": _iso_date, "end_date": _iso_date},
         "send_email": {"to": _address, "subject": _text},
+        "get_customer": {"customer_id": _integer},
+        "list_orders": {"customer_id": _integer},
+        "get_order": {"order_id": _integer},
     }
 )
 
