@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _GROUPED_SPACES = re.compile(r"(?<=\d)[\u00a0\u202f\u2009\u2007](?=\d{3}(?!\d))")
@@ -91,6 +92,11 @@ _UNITS_AFTER: tuple[tuple[str, str], ...] = (
     (r"%|per ?cent", "%"),
     (r"km\b|kilomet(?:re|er)s?", "km"),
     (r"mi\b|miles?", "mi"),
+    (r"days?\b", "days"),
+    (r"weeks?\b", "weeks"),
+    (r"months?\b", "months"),
+    (r"hours?\b", "hours"),
+    (r"p\b|pence", "GBX"),
 )
 _UNIT_AFTER = [
     (re.compile(r"\s?(?:" + pattern + r")", re.I), code) for pattern, code in _UNITS_AFTER
@@ -107,6 +113,7 @@ _MINUS_WORD = re.compile(r"\bminus\s$", re.I)
 _DOWN_WORD = re.compile(
     r"\b(?:down|fell|fallen|dropped|lost|declined|decreased|lower|off)\s(?:by\s)?$", re.I
 )
+_DOWN_AFTER = re.compile(r"\s?(?:loss|drop|fall|decline|decrease|lower)\b", re.I)
 _ENUMERATOR = re.compile(r"\($")
 _COMPATIBLE = {"deg": {"C", "F"}}
 
@@ -145,7 +152,7 @@ def extract_quantities(text: str) -> list[Quantity]:
                 if pattern.match(rest):
                     unit = code
                     break
-        if unit == "%" and _DOWN_WORD.search(before):
+        if unit == "%" and (_DOWN_WORD.search(before) or _DOWN_AFTER.match(rest[1:])):
             value = -abs(value)
         approx = bool(_APPROX_BEFORE.search(before) or _APPROX_AFTER.match(rest))
         enumerator = bool(_ENUMERATOR.search(before)) and rest.startswith(")")
@@ -164,7 +171,7 @@ def in_unit(value: float, unit: str | None, wanted: str | None) -> float | None:
     """``value`` in ``unit`` expressed in ``wanted`` (temperatures convert; None: they do not)."""
     if unit is None or wanted is None or unit == wanted or wanted in _COMPATIBLE.get(unit, ()):
         return value
-    if unit == "deg" and wanted in ("C", "F"):
+    if "deg" in (unit, wanted) and {unit, wanted} <= {"deg", "C", "F"}:
         return value
     if (unit, wanted) == ("C", "F"):
         return value * 9 / 5 + 32
@@ -243,3 +250,21 @@ def spelled_quantities(text: str) -> list[Quantity]:
                 value += _UNITS_WORDS.index(match.group("unit").lower())
         found.append(Quantity(float(value), None, 0.5, 2, False))
     return found
+
+
+_PLAIN_NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d])")
+
+
+def extract_numbers(text: str) -> list[float]:
+    """Every number written in ``text`` ("1,250.5" is 1250.5; "-3" is -3)."""
+    return [float(m.group(0).replace(",", "")) for m in _PLAIN_NUMBER.finditer(text)]
+
+
+def numeric_match(
+    expected: float, found: Iterable[float], rel_tol: float = 0.0, abs_tol: float = 0.0
+) -> bool:
+    """True when some found number equals ``expected`` (exactly, unless a tolerance is given)."""
+    return any(
+        math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol) or value == expected
+        for value in found
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmserver._util import Redactor, fmt_value, md_cell, md_table
+from pytest_llmserver.toolbench.partial import PartialRow
 from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
 
 JSON_SCHEMA_VERSION = 1
@@ -63,6 +64,14 @@ def render_markdown(run: ToolbenchRun) -> str:
         ],
         align=_TIER_ALIGN,
     )
+    partial = run.partial_summary()
+    if partial:
+        lines += ["", "## Partial credit (share of checks passed)", ""]
+        lines += md_table(
+            ["tier", "tasks", "partial", *_PARTIAL_GROUPS],
+            [_partial_row(row) for row in partial],
+            align=("---", "---:", "---:", *("---:",) * len(_PARTIAL_GROUPS)),
+        )
     lines += ["", "## Tasks", ""]
     ordered = sorted(run.results.values(), key=lambda r: (r.passed_all, r.task.task_id))
     lines += md_table(_TASK_HEADER, [_task_row(result) for result in ordered], align=_TASK_ALIGN)
@@ -83,6 +92,14 @@ def render_markdown(run: ToolbenchRun) -> str:
         lines += ["", "## Errors", ""]
         lines += [f"- `{task_id}` ({kind}): {md_cell(str(text))}" for task_id, kind, text in errors]
     return "\n".join(lines) + "\n"
+
+
+_PARTIAL_GROUPS = ("tools", "arguments", "answer", "safety")
+
+
+def _partial_row(row: PartialRow) -> list[object]:
+    shares = [f"{row.groups[g]:.1%}" if g in row.groups else "" for g in _PARTIAL_GROUPS]
+    return [row.tier, row.tasks, f"{row.partial:.1%}", *shares]
 
 
 def _task_row(result: TaskResult) -> list[object]:
@@ -117,6 +134,7 @@ def to_json(run: ToolbenchRun) -> dict[str, Any]:
         "sent": run.sent,
         "notes": run.notes,
         "summary": [asdict(row) for row in run.summaries()],
+        "partial_credit": [row.to_dict() for row in run.partial_summary()],
         "diagnostics": asdict(run.diagnostics()),
         "tasks": [
             {

@@ -10,6 +10,7 @@ from typing import Any
 
 from pytest_llmserver.client import ModelClient
 from pytest_llmserver.toolbench.agent import Diagnostics, Trajectory, run_agent_loop
+from pytest_llmserver.toolbench.partial import PartialRow, partial_summary
 from pytest_llmserver.toolbench.scoring import TaskScore, score_task
 from pytest_llmserver.toolbench.task import TIERS, AgentTask
 
@@ -125,6 +126,12 @@ class ToolbenchRun:
     def summaries(self) -> list[TierSummary]:
         """One row per tier present, then ``all``."""
         return tier_summary(self.outcomes().values())
+
+    def partial_summary(self) -> list[PartialRow]:
+        """Partial credit per tier present, then ``all`` (see ``toolbench.partial``)."""
+        return partial_summary(
+            (r.task.tier, [score for _, score in r.trials]) for r in self.results.values()
+        )
 
     def diagnostics(self) -> Diagnostics:
         """Model diagnostics summed over every trial."""

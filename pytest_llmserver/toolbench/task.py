@@ -13,6 +13,8 @@ from typing import Any
 from pytest_llmserver.toolbench.task_expect import (
     ClosedSet,
     closed_set,
+    excludes,
+    labels,
     mentions,
     numbers,
     patterns,
@@ -54,6 +56,8 @@ class RequiredCall:
     strict_types: bool = False
     mentions: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     """``(argument, items)``: numbers and word groups the argument's text must state."""
+    excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """``(argument, items)``: wrong items the argument's text must not name."""
 
     def describe(self) -> str:
         """``name(k=v, ...)`` for reasons and reports."""
@@ -99,6 +103,8 @@ class AgentTask:
     forbidden_words: tuple[str, ...] = ()
     closed_set: ClosedSet | None = None
     wrong_claims: tuple[str, ...] = ()
+    labels: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    """``(label, right figures)``: the first figure after a label must be one of them."""
     refusal: bool = False
     """The answer must decline (by what it says and does, not by one keyword)."""
     clarify: tuple[tuple[str, ...], ...] = ()
@@ -152,8 +158,9 @@ EXPECT_KEYS = {
     "refusal",
     "clarify",
     "allowed_numbers",
+    "labels",
 }
-CALL_KEYS = {"name", "args", "substring", "strict_types", "mentions"}
+CALL_KEYS = {"name", "args", "substring", "strict_types", "mentions", "excludes"}
 TOOL_KEYS = {"name", "description", "parameters", "responses", "default"}
 
 
@@ -250,6 +257,7 @@ def _required_call(reader: Reader, node: object, where: str, line: int) -> Requi
         substring=frozenset(reader.strings(call, "substring", where)),
         strict_types=reader.opt(call, "strict_types", bool, where, False),
         mentions=mentions(reader, call, where),
+        excludes=excludes(reader, call, where),
     )
 
 
@@ -315,6 +323,7 @@ def _task(
         forbidden_words=reader.strings(expect, "forbidden_words", ew),
         closed_set=closed_set(reader, expect, ew),
         wrong_claims=patterns(reader, expect, ew),
+        labels=labels(reader, expect, ew),
         refusal=reader.opt(expect, "refusal", bool, ew, False),
         clarify=word_groups(reader, expect, "clarify", ew),
         required_calls=tuple(

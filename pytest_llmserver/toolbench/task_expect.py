@@ -113,3 +113,27 @@ def mentions(reader: Reader, call: Node, where: str) -> tuple[tuple[str, tuple[A
                 raise reader.fail(node, key, f"{where}.mentions: '{key}' holds numbers and words")
         out.append((str(key), tuple(parsed)))
     return tuple(out)
+
+
+def labels(reader: Reader, expect: Node, where: str) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """``labels: {label: number | [numbers]}``: the figures each label may carry."""
+    if "labels" not in expect:
+        return ()
+    node = reader.get(expect, "labels", dict, where)
+    out = []
+    for label, value in node.items():
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        ):
+            raise reader.fail(node, label, f"{where}.labels: '{label}' must be numbers")
+        out.append((str(label), tuple(float(v) for v in values)))
+    return tuple(out)
+
+
+def excludes(reader: Reader, call: Node, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``excludes: {argument: [item, ...]}``: wrong items an argument's text must not name."""
+    if "excludes" not in call:
+        return ()
+    node = reader.get(call, "excludes", dict, where)
+    return tuple((str(key), reader.strings(node, key, f"{where}.excludes")) for key in node)

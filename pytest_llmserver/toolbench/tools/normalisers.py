@@ -11,6 +11,7 @@ from typing import Any
 
 from pytest_llmserver.toolbench.tools.base import ToolError, fold
 from pytest_llmserver.toolbench.tools.basic import city_name
+from pytest_llmserver.toolbench.tools.calculator import safe_calc
 from pytest_llmserver.toolbench.tools.world import STOCKS, WEATHER
 from pytest_llmserver.toolbench.tools.world_language import LANGUAGES
 from pytest_llmserver.toolbench.tools.world_records import (
@@ -94,12 +95,18 @@ def _integer(value: Any) -> Any:
     return int(value) if float(value).is_integer() else None
 
 
+def _calculation(value: Any) -> Any:
+    """The value the calculator gives an expression."""
+    return safe_calc(value) if isinstance(value, str) else None
+
+
 def _address(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else None
 
 
 NORMALISERS: Mapping[str, Mapping[str, Normaliser]] = MappingProxyType(
     {
+        "calculator": {"expression": _calculation},
         "get_weather": {"city": _city},
         "weather_observations": {"city": _city},
         "get_stock_price": {"ticker": _upper},
