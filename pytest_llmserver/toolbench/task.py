@@ -24,7 +24,9 @@ from pytest_llmserver.toolbench.tools.base import ToolError, ToolSpec, ToolState
 from pytest_llmserver.toolbench.tools.registry import resolve_catalog
 from pytest_llmserver.toolbench.yamldoc import DocumentError, Node, Reader, load
 
-TIERS = ("quick", "base", "hard", "brutal", "realistic", "extreme")
+TIERS = ("quick", "base", "hard", "brutal", "extreme", "realistic")
+"""Every tier: the difficulty order (``tiers.DIFFICULTY_ORDER``), then ``realistic``, an axis of
+its own."""
 TIER_DIFFICULTY = {
     "quick": "Q",
     "base": "Q",

@@ -26,10 +26,10 @@ TASKS_DIR = Path(__file__).parents[2] / "pytest_llmserver" / "toolbench" / "task
 TIER_FILES = {
     "quick": 7,
     "base": 8,
-    "hard": 10,
+    "hard": 11,
     "brutal": 6,
     "realistic": 6,
-    "extreme": 8,
+    "extreme": 7,
 }
 DIFFICULTY = {
     "quick": "Q",
