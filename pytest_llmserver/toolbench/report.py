@@ -11,6 +11,7 @@ from typing import Any
 from pytest_llmserver._util import Redactor, fmt_value, md_cell, md_table
 from pytest_llmserver.toolbench.partial import PartialRow
 from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
+from pytest_llmserver.toolbench.tiers import difficulty_factors
 
 JSON_SCHEMA_VERSION = 1
 
@@ -141,6 +142,7 @@ def to_json(run: ToolbenchRun) -> dict[str, Any]:
                 "task_id": r.task.task_id,
                 "tier": r.task.tier,
                 "capabilities": list(r.task.capabilities),
+                "difficulty_factors": difficulty_factors(r.task).to_dict(),
                 "pass_at_1": r.pass_at_1,
                 "passed_all": r.passed_all,
                 "trials": [

@@ -10,6 +10,8 @@ from pytest_llmserver.toolbench import Trajectory, builtin_tasks, score_task
 from pytest_llmserver.toolbench.agent import ToolCallRecord
 from pytest_llmserver.toolbench.normalise import extract_quantities
 from pytest_llmserver.toolbench.partial import partial_summary
+from pytest_llmserver.toolbench.report import render_markdown, to_json
+from pytest_llmserver.toolbench.runner import TaskResult, ToolbenchRun
 from pytest_llmserver.toolbench.tools import ToolState, execute, resolve_catalog
 
 TASKS = {task.task_id: task for task in builtin_tasks()}
@@ -91,3 +93,19 @@ def test_partial_credit_by_group() -> None:
     rows = partial_summary([("quick", [good, wrong])])
     assert [r.tier for r in rows] == ["quick", "all"]
     assert rows[0].partial == pytest.approx((1.0 + wrong.partial) / 2)
+
+
+def test_partial_credit_in_the_report() -> None:
+    task = TASKS["Q01_weather_oslo"]
+    trajectory = run(task.task_id, "14 °C and rain.", WEATHER)
+    result = TaskResult(task, [(trajectory, score_task(task, trajectory))])
+    bench = ToolbenchRun("m", "http://127.0.0.1:1", 1, 1, {task.task_id: result}, 0.1)
+    text = render_markdown(bench)
+    assert "## Partial credit (share of checks passed)" in text
+    data = to_json(bench)
+    [quick, overall] = data["partial_credit"]
+    assert quick["tier"] == "quick"
+    assert overall["tier"] == "all"
+    assert 0 < quick["partial"] < 1
+    assert quick["groups"]["tools"] == 1.0
+    assert data["tasks"][0]["difficulty_factors"]["challenge"] == 0
