@@ -166,7 +166,7 @@ def test_a_seed_style_script_runs_unchanged(sim_url: str, tmp_path: Path) -> Non
     assert out["arena"][1] >= 1
     assert out["toolbench"] == [True, True, False]
     assert out["types"] == [True, True, True, True, True]
-    assert out["subsets"] == [45, 7, 10, 6, 6, 8]
+    assert out["subsets"] == [45, 7, 11, 6, 6, 7]
     assert out["chat"] == [True, True]
     assert out["helpers"] == [42, [1250.5, -3.0], True, True]
     assert out["history"] == [True, 1]

@@ -151,6 +151,8 @@ class ToolbenchEntry:
     reports: list[str] = field(default_factory=list)
     charts: list[str] = field(default_factory=list)
     comparison: dict[str, Any] | None = None
+    partial_credit: list[dict[str, Any]] = field(default_factory=list)
+    """Per tier, then ``all``: the share of checks passed (tools, arguments, answer, safety)."""
 
     @property
     def failed_tasks(self) -> list[dict[str, Any]]:

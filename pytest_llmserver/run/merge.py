@@ -16,7 +16,7 @@ from pytest_llmserver.stress import (
     summarize_file,
     suspect_note,
 )
-from pytest_llmserver.toolbench import tier_summary
+from pytest_llmserver.toolbench import partial_summary, tier_summary
 
 if TYPE_CHECKING:
     from pytest_llmserver.run.recorder import RunRecorder
@@ -76,6 +76,7 @@ def merge_toolbench(recorder: RunRecorder) -> None:
             },
             reports=[r for e in entries for r in e.reports],
             charts=[c for e in entries for c in e.charts],
+            partial_credit=[row.to_dict() for row in partial_summary(tasks.values())],
         )
         fingerprint = ModelFingerprint.from_dict(entry.fingerprint)
         comparison = recorder.gate.compare_toolbench(fingerprint, tasks)

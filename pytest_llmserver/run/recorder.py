@@ -227,6 +227,7 @@ class RunRecorder:
             reports=[self.relative(report)],
             charts=[self.relative(c.path) for c in charts],
             comparison=None if comparison is None else comparison.to_dict(),
+            partial_credit=[row.to_dict() for row in run.partial_summary()],
         )
         self.results.toolbench.append(entry)
         if comparison is not None and not self.worker:

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
         Trajectory,
         run_agent_loop,
     )
+    from pytest_llmserver.toolbench.answer_checks import word_present
     from pytest_llmserver.toolbench.builtin import TASKS_DIR, builtin_tasks
+    from pytest_llmserver.toolbench.normalise import extract_numbers, numeric_match
+    from pytest_llmserver.toolbench.partial import partial_summary
     from pytest_llmserver.toolbench.report import write_report
     from pytest_llmserver.toolbench.runner import (
         STEP_MAX_TOKENS,
@@ -28,10 +31,7 @@ if TYPE_CHECKING:
     from pytest_llmserver.toolbench.scoring import (
         TaskScore,
         call_matches,
-        extract_numbers,
-        numeric_match,
         score_task,
-        word_present,
     )
     from pytest_llmserver.toolbench.task import (
         TIERS,
@@ -70,6 +70,7 @@ __all__ = [
     "extract_numbers",
     "load_tasks",
     "numeric_match",
+    "partial_summary",
     "run_agent_loop",
     "run_toolbench",
     "safe_calc",
@@ -86,7 +87,10 @@ _face_getattr, __dir__ = lazy_face(
         "builtin": "TASKS_DIR builtin_tasks",
         "report": "write_report",
         "runner": "STEP_MAX_TOKENS TaskResult TierSummary ToolbenchRun run_toolbench tier_summary",
-        "scoring": "TaskScore call_matches extract_numbers numeric_match score_task word_present",
+        "answer_checks": "word_present",
+        "normalise": "extract_numbers numeric_match",
+        "partial": "partial_summary",
+        "scoring": "TaskScore call_matches score_task",
         "task": "TIERS AgentTask RequiredCall SolutionStep TaskSchemaError load_tasks",
         "tools.calculator": "safe_calc",
         "tools.registry": "TOOL_GROUPS",

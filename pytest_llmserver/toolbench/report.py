@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmserver._util import Redactor, fmt_value, md_cell, md_table
+from pytest_llmserver.toolbench.partial import PartialRow
 from pytest_llmserver.toolbench.runner import RepeatedTierSummary, TaskResult, ToolbenchRun
+from pytest_llmserver.toolbench.tiers import difficulty_factors
 from pytest_llmserver.toolbench.variance import CI_METHOD, CONFIDENCE, pair_disagreement
 
 JSON_SCHEMA_VERSION = 1
@@ -65,6 +67,14 @@ def render_markdown(run: ToolbenchRun) -> str:
         align=_TIER_ALIGN,
     )
     lines += variance_lines(run)
+    partial = run.partial_summary()
+    if partial:
+        lines += ["", "## Partial credit (share of checks passed)", ""]
+        lines += md_table(
+            ["tier", "tasks", "partial", *_PARTIAL_GROUPS],
+            [_partial_row(row) for row in partial],
+            align=("---", "---:", "---:", *("---:",) * len(_PARTIAL_GROUPS)),
+        )
     lines += ["", "## Tasks", ""]
     ordered = sorted(run.results.values(), key=lambda r: (r.passed_all, r.task.task_id))
     lines += md_table(_TASK_HEADER, [_task_row(result) for result in ordered], align=_TASK_ALIGN)
@@ -142,6 +152,14 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+_PARTIAL_GROUPS = ("tools", "arguments", "answer", "safety")
+
+
+def _partial_row(row: PartialRow) -> list[object]:
+    shares = [f"{row.groups[g]:.1%}" if g in row.groups else "" for g in _PARTIAL_GROUPS]
+    return [row.tier, row.tasks, f"{row.partial:.1%}", *shares]
+
+
 def _task_row(result: TaskResult) -> list[object]:
     trials = result.trials
     task = result.task
@@ -174,12 +192,14 @@ def to_json(run: ToolbenchRun) -> dict[str, Any]:
         "sent": run.sent,
         "notes": run.notes,
         "summary": [asdict(row) for row in run.summaries()],
+        "partial_credit": [row.to_dict() for row in run.partial_summary()],
         "diagnostics": asdict(run.diagnostics()),
         "tasks": [
             {
                 "task_id": r.task.task_id,
                 "tier": r.task.tier,
                 "capabilities": list(r.task.capabilities),
+                "difficulty_factors": difficulty_factors(r.task).to_dict(),
                 "pass_at_1": r.pass_at_1,
                 "passed_all": r.passed_all,
                 "trials": [

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pytest_llmserver.client import ModelClient
 from pytest_llmserver.toolbench.agent import Diagnostics, Trajectory, run_agent_loop
+from pytest_llmserver.toolbench.partial import PartialRow, partial_summary, task_partial
 from pytest_llmserver.toolbench.scoring import TaskScore, score_task
 from pytest_llmserver.toolbench.task import TIERS, AgentTask
 from pytest_llmserver.toolbench.variance import trial_seed, variance_summary
@@ -59,8 +60,9 @@ class TaskResult:
         return sum(s.capped_steps for _, s in self.trials)
 
     def outcome(self) -> dict[str, Any]:
-        """``{passed_all, passes, trials, tier, reason}``: what summaries and baselines need
-        (and ``capped_steps`` when a turn ended at the token cap)."""
+        """``{passed_all, passes, trials, tier, reason, partial, partial_groups}``: what
+        summaries and baselines need (and ``capped_steps`` when a turn ended at the token
+        cap)."""
         out: dict[str, Any] = {
             "passed_all": self.passed_all,
             "passes": self.passes,
@@ -72,6 +74,8 @@ class TaskResult:
             out["capped_steps"] = self.capped_steps
         if len(self.trials) > 1:
             out["trial_passed"] = self.trial_passed()
+        if self.trials:  # partial credit: share of checks passed, mean over the trials
+            out.update(task_partial([score for _, score in self.trials]))
         return out
 
     def trial_passed(self) -> list[bool]:
@@ -196,6 +200,10 @@ class ToolbenchRun:
     def summaries(self) -> list[TierSummary]:
         """One row per tier present, then ``all``."""
         return tier_summary({"task_id": k, **v} for k, v in self.outcomes().items())
+
+    def partial_summary(self) -> list[PartialRow]:
+        """Partial credit per tier present, then ``all`` (see ``toolbench.partial``)."""
+        return partial_summary(self.outcomes().values())
 
     def diagnostics(self) -> Diagnostics:
         """Model diagnostics summed over every trial."""

@@ -4,18 +4,29 @@ the YAML itself is read within bounds by ``yamldoc``)."""
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_llmserver.toolbench.task_expect import (
+    ClosedSet,
+    closed_set,
+    excludes,
+    labels,
+    mentions,
+    numbers,
+    patterns,
+    word_groups,
+)
 from pytest_llmserver.toolbench.tools.base import ToolError, ToolSpec, ToolState
 from pytest_llmserver.toolbench.tools.registry import resolve_catalog
 from pytest_llmserver.toolbench.yamldoc import DocumentError, Node, Reader, load
 
-TIERS = ("quick", "base", "hard", "brutal", "realistic", "extreme")
+TIERS = ("quick", "base", "hard", "brutal", "extreme", "realistic")
+"""Every tier: the difficulty order (``tiers.DIFFICULTY_ORDER``), then ``realistic``, an axis of
+its own."""
 TIER_DIFFICULTY = {
     "quick": "Q",
     "base": "Q",
@@ -45,6 +56,10 @@ class RequiredCall:
     args: Mapping[str, Any] = field(default_factory=dict)
     substring: frozenset[str] = frozenset()
     strict_types: bool = False
+    mentions: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    """``(argument, items)``: numbers and word groups the argument's text must state."""
+    excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """``(argument, items)``: wrong items the argument's text must not name."""
 
     def describe(self) -> str:
         """``name(k=v, ...)`` for reasons and reports."""
@@ -80,10 +95,22 @@ class AgentTask:
     capabilities: tuple[str, ...] = ()
     system_prompt: str | None = None
     expected_numbers: tuple[float, ...] = ()
+    number_units: tuple[str | None, ...] = ()
+    """The unit or currency of each expected number (None: any), by position."""
+    allowed_numbers: tuple[float, ...] = ()
+    """True figures an answer may add beyond the prompt and the tool results."""
     numeric_rel_tol: float = 0.0
     numeric_abs_tol: float = 0.0
     expected_words: tuple[tuple[str, ...], ...] = ()
     forbidden_words: tuple[str, ...] = ()
+    closed_set: ClosedSet | None = None
+    wrong_claims: tuple[str, ...] = ()
+    labels: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    """``(label, right figures)``: the first figure after a label must be one of them."""
+    refusal: bool = False
+    """The answer must decline (by what it says and does, not by one keyword)."""
+    clarify: tuple[tuple[str, ...], ...] = ()
+    """A clarification task: the answer must ask a question about one of these word groups."""
     required_calls: tuple[RequiredCall, ...] = ()
     forbidden_tools: tuple[str, ...] = ()
     forbidden_calls: tuple[RequiredCall, ...] = ()
@@ -128,8 +155,14 @@ EXPECT_KEYS = {
     "tool_use_required",
     "min_calls",
     "max_calls",
+    "closed_set",
+    "wrong_claims",
+    "refusal",
+    "clarify",
+    "allowed_numbers",
+    "labels",
 }
-CALL_KEYS = {"name", "args", "substring", "strict_types"}
+CALL_KEYS = {"name", "args", "substring", "strict_types", "mentions", "excludes"}
 TOOL_KEYS = {"name", "description", "parameters", "responses", "default"}
 
 
@@ -225,6 +258,8 @@ def _required_call(reader: Reader, node: object, where: str, line: int) -> Requi
         args=_args(reader, call, where),
         substring=frozenset(reader.strings(call, "substring", where)),
         strict_types=reader.opt(call, "strict_types", bool, where, False),
+        mentions=mentions(reader, call, where),
+        excludes=excludes(reader, call, where),
     )
 
 
@@ -245,16 +280,6 @@ def _solution(reader: Reader, task: Node, where: str) -> tuple[SolutionStep, ...
             raise reader.fail(step, None, f"{sw}: give either 'calls' or 'answer'")
         steps.append(SolutionStep(calls=tuple(calls), answer=answer))
     return tuple(steps)
-
-
-def _words(reader: Reader, expect: Node, where: str) -> tuple[tuple[str, ...], ...]:
-    groups: list[tuple[str, ...]] = []
-    for _, group, line in reader.items(expect, "words", where):
-        group = [group] if isinstance(group, str) else group
-        if not isinstance(group, list) or not all(isinstance(w, str) for w in group) or not group:
-            raise reader.error(line, f"{where}: 'words' must be a list of word groups")
-        groups.append(tuple(group))
-    return tuple(groups)
 
 
 def _task(
@@ -279,10 +304,7 @@ def _task(
     expect = reader.mapping(
         task.get("expect", Node()), ew, EXPECT_KEYS, reader.line(task, "expect")
     )
-    numbers = reader.opt(expect, "numbers", list, ew, [])
-    for i, n in enumerate(numbers):
-        if not isinstance(n, (int, float)) or isinstance(n, bool) or not math.isfinite(n):
-            raise reader.fail(numbers, i, f"{ew}: 'numbers' must be a list of finite numbers")
+    values, units = numbers(reader, expect, ew)
     tools = reader.strings(task, "tools", where)
     built = AgentTask(
         task_id=task_id,
@@ -292,11 +314,20 @@ def _task(
         tools=tools,
         capabilities=reader.strings(task, "capabilities", where),
         system_prompt=reader.opt(task, "system", str, where, None),
-        expected_numbers=tuple(float(n) for n in numbers),
+        expected_numbers=values,
+        number_units=units if any(units) else (),
+        allowed_numbers=tuple(
+            float(n) for n in reader.opt(expect, "allowed_numbers", list, ew, [])
+        ),
         numeric_rel_tol=reader.number(expect, "numeric_rel_tol", ew),
         numeric_abs_tol=reader.number(expect, "numeric_abs_tol", ew),
-        expected_words=_words(reader, expect, ew),
+        expected_words=word_groups(reader, expect, "words", ew),
         forbidden_words=reader.strings(expect, "forbidden_words", ew),
+        closed_set=closed_set(reader, expect, ew),
+        wrong_claims=patterns(reader, expect, ew),
+        labels=labels(reader, expect, ew),
+        refusal=reader.opt(expect, "refusal", bool, ew, False),
+        clarify=word_groups(reader, expect, "clarify", ew),
         required_calls=tuple(
             _required_call(reader, c, f"{ew}.calls[{i}]", at)
             for i, c, at in reader.items(expect, "calls", ew)

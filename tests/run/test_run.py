@@ -52,6 +52,7 @@ def test_results_json_summary_and_log(llm_pytester: pytest.Pytester) -> None:
     assert [Path(c).name for c in entry["charts"]] == [
         "stress-throughput-c8-n16-latency.png",
         "stress-throughput-c8-n16-distributions.png",
+        "stress-throughput-c8-n16-server.png",  # the simulator's own /metrics over the run
     ]
     summary = (run / "summary.md").read_text()
     assert "| throughput | c8-n16 | oracle | 16 | 0 |" in summary
@@ -217,6 +218,9 @@ def test_xdist_workers_make_one_merged_run(llm_pytester: pytest.Pytester) -> Non
     [bench] = doc["toolbench"]
     assert len(bench["tasks"]) == 7
     assert bench["summary"][-1] == {"tier": "all", "tasks": 7, "pass_at_1": 1.0, "pass_all": 1.0}
+    assert bench["partial_credit"][-1]["tier"] == "all"  # merged from the workers' tasks
+    assert bench["partial_credit"][-1]["partial"] == 1.0  # the oracle passes every check
+    assert all(t["partial"] == 1.0 for t in bench["tasks"])
     assert all((runs[0] / report).is_file() for report in bench["report"])
     assert doc["charts"][0]["path"] == "throughput-sweep.png"  # two concurrency points
 

@@ -37,6 +37,8 @@ def score(task_id: str, tier: str, passed: bool, reason: str = "") -> TaskScore:
         iterations=1,
         tool_calls=0,
         wall_s=0.0,
+        partial=1.0 if passed else 0.5,
+        groups={"tools": 1.0 if passed else 0.0, "answer": 1.0},
     )
 
 
@@ -67,6 +69,8 @@ def test_outcomes() -> None:
             "tier": "quick",
             "reason": "",
             "trial_passed": [True, True],
+            "partial": 1.0,
+            "partial_groups": {"tools": 1.0, "answer": 1.0},
         },
         "Q2": {
             "passed_all": False,
@@ -75,6 +79,8 @@ def test_outcomes() -> None:
             "tier": "quick",
             "reason": "failed trial 1",
             "trial_passed": [True, False],
+            "partial": 0.75,
+            "partial_groups": {"tools": 0.5, "answer": 1.0},
         },
         "H1": {
             "passed_all": False,
@@ -83,9 +89,21 @@ def test_outcomes() -> None:
             "tier": "hard",
             "reason": "failed trial 0",
             "trial_passed": [False, False],
+            "partial": 0.5,
+            "partial_groups": {"tools": 0.0, "answer": 1.0},
         },
         "E1": {"passed_all": False, "passes": 0, "trials": 0, "tier": "extreme", "reason": ""},
     }
+
+
+def test_partial_credit_rows_are_means_over_tasks() -> None:
+    rows = make_run().partial_summary()  # E1 ran no trial: left out
+    assert [(r.tier, r.tasks, r.partial) for r in rows] == [
+        ("quick", 2, 0.875),
+        ("hard", 1, 0.5),
+        ("all", 3, (1.0 + 0.75 + 0.5) / 3),
+    ]
+    assert rows[0].groups == {"tools": 0.75, "answer": 1.0}
 
 
 def test_summaries_rows_in_tier_order_then_all() -> None:

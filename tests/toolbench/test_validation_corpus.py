@@ -33,7 +33,6 @@ def test_corpus_files_load() -> None:
     assert corpus()
 
 
-@pytest.mark.xfail(strict=False, reason="scorer rework in progress")
 @pytest.mark.parametrize("task_id", TASK_IDS)
 def test_scorer_agrees_with_the_grader(task_id: str) -> None:
     entries = [e for e in corpus() if e.task_id == task_id]

@@ -53,6 +53,9 @@ def test_repeat_five_on_the_flaky_model(pytester: pytest.Pytester) -> None:
     assert set(overall["pass_hat"]) == {"1", "2", "3", "4", "5"}
     tasks = {t["task_id"]: t for t in bench["tasks"]}
     assert all(tasks[t]["trial_passed"] == d for t, d in draws.items())
+    [*_, everything] = bench["partial_credit"]  # partial credit: the failed trials' share too
+    assert everything["tasks"] == 45
+    assert 0 < everything["partial"] < 1
 
     report = (latest / "toolbench.md").read_text()
     assert "## Variance over 5 trials per task" in report
