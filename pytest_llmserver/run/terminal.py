@@ -70,10 +70,16 @@ def display(recorder: RunRecorder, terminal: Terminal) -> None:
             terminal.write_line(f"reports in {recorder.run_dir}: {shown}")
     for bench in results.toolbench:
         terminal.section(f"tool bench: {bench.model}")
+        partial = {row["tier"]: row["partial"] for row in bench.partial_credit}
         for row in bench.summary:
+            interval = ""
+            if row.get("pass_at_1_low") is not None:  # K > 1: its bootstrap interval
+                interval = f" ({row['pass_at_1_low']:.1%}..{row['pass_at_1_high']:.1%})"
+            credit = partial.get(row["tier"])
             terminal.write_line(
-                f"{row['tier']:<10} {row['tasks']:>3} tasks  pass@1 {row['pass_at_1']:6.1%}  "
-                f"pass^{bench.repeat} {row['pass_all']:6.1%}"
+                f"{row['tier']:<10} {row['tasks']:>3} tasks  pass@1 {row['pass_at_1']:6.1%}"
+                f"{interval}  pass^{bench.repeat} {row['pass_all']:6.1%}"
+                + ("" if credit is None else f"  partial {credit:6.1%}")
             )
         failed = len(bench.failed_tasks)
         terminal.write_line(

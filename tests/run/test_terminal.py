@@ -162,7 +162,7 @@ def test_tool_bench_and_arena_in_the_summary(llm_pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(
         [
             "*tool bench: oracle*",
-            "quick        7 tasks  pass@1 100.0%  pass^1 100.0%",
+            "quick        7 tasks  pass@1 100.0%  pass^1 100.0%  partial 100.0%",
             "7 of 7 tasks passed every trial; wall time *, concurrency *",
             "*arena: prompts (judge judge-fair)*",
             "#  contestant * win rate  W/L/T  mean score  unreadable",
