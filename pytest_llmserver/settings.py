@@ -100,6 +100,10 @@ class StressSettings:
     dataset: str | None
     prompt: str | None
     shared_prefix_tokens: int
+    sweep_points: int
+    sweep_min_requests: int
+    ramp_s: float
+    max_error_rate: float | None
 
 
 @dataclass(frozen=True)

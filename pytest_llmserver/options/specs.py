@@ -371,4 +371,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "TOKENS",
         unit="tokens",
     ),
+    # stress (appended): sweeps, capacity and safety stops
+    OptionSpec(
+        "sweep_points", "stress", "-m sweep: open-loop rates from c=1 to max", count, "4", "N"
+    ),
+    OptionSpec(
+        "sweep_min_requests", "stress", "-m sweep / capacity: requests per point", count, "20", "N"
+    ),
+    OptionSpec(
+        "ramp", "stress", "open loop: rate ramps up from 0 (warm-up)", non_negative, "0", "S", "s"
+    ),
+    OptionSpec(
+        "max_error_rate", "stress", "open loop: stop above this error rate", fraction, None, "F"
+    ),
 )

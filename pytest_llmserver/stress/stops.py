@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from pytest_llmserver.stress.records import is_ok, is_warmup, number, queue_seconds
+
+RecordHook = Callable[[dict[str, Any], int], None]
 
 SATURATION_TEST = (
     "one-sided Mann-Kendall trend test (p < {alpha:g}) on TTFT and on queue time + TTFT over "
@@ -114,8 +116,8 @@ class StopRules:
     min_growth: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.max_error_rate is not None and not 0 <= self.max_error_rate < 1:
-            raise ValueError(f"max error rate must be in [0, 1), got {self.max_error_rate}")
+        if self.max_error_rate is not None and not self.max_error_rate >= 0:
+            raise ValueError(f"max error rate must be >= 0, got {self.max_error_rate}")
         if self.error_window < 1 or self.window < 10 or self.step < 1:
             raise ValueError("stop windows need error_window >= 1, window >= 10, step >= 1")
 
@@ -141,6 +143,16 @@ class StopMonitor:
     def __call__(self) -> bool:
         """Whether the run must stop (the scheduler asks before each item)."""
         return self.stop is not None
+
+    def hook(self, then: RecordHook | None = None) -> RecordHook:
+        """A sink's ``on_record`` that feeds this monitor, then calls ``then``."""
+
+        def on_record(record: dict[str, Any], in_flight: int) -> None:
+            self.add(record)
+            if then is not None:
+                then(record, in_flight)
+
+        return on_record
 
     def add(self, record: Mapping[str, Any]) -> Stop | None:
         """Take one completion; the ``Stop`` when this one makes a rule fire."""

@@ -147,7 +147,7 @@ def test_saturation_stop_does_not_fire_at_half_capacity(seed: int) -> None:
 
 def test_rules_refuse_bad_values() -> None:
     with pytest.raises(ValueError, match="max error rate"):
-        StopRules(max_error_rate=1.5)
+        StopRules(max_error_rate=-0.5)
     with pytest.raises(ValueError, match="window"):
         StopRules(window=3)
 

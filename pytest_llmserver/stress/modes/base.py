@@ -21,6 +21,7 @@ from pytest_llmserver.stress.records import TestResult, read_results
 from pytest_llmserver.stress.report import write_stress_report
 from pytest_llmserver.stress.result import TestStats
 from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.stops import StopMonitor, StopRules, stop_note
 from pytest_llmserver.stress.summary import summarize_file, suspect_note
 from pytest_llmserver.stress.timing import LoopLagMonitor, RunClock
 from pytest_llmserver.stress.workload import SHORT_PROMPTS, salted, shared_prefix
@@ -124,6 +125,9 @@ class TesterBase:
         self.redactor = Redactor(secrets=[api_key, *secrets], urls=[self.server.url])
         self._stats: TestStats | None = None
         self._results: list[TestResult] | None = None
+        self.monitor: StopMonitor | None = None
+        """The safety stops of the next run (an open-loop mode sets it, ``run_mode`` feeds it
+        every record and clears it)."""
 
     @property
     def stats(self) -> TestStats | None:
@@ -164,6 +168,12 @@ class TesterBase:
             return await client.complete(self.messages(prompt), max_tokens=max_tokens)
 
         return send
+
+    def stops(self, *, max_error_rate: float | None = None, saturation: bool = True) -> StopMonitor:
+        """The safety stops of the next run (``run_mode`` feeds them); pass the monitor as
+        the open loop's ``stop``."""
+        self.monitor = StopMonitor(StopRules(max_error_rate=max_error_rate, saturation=saturation))
+        return self.monitor
 
     def client(self, pool: int) -> ModelClient:
         """The client a run sends through, with ``pool`` connections (not yet opened)."""
@@ -241,15 +251,21 @@ class TesterBase:
                 interrupted=interrupted,
             )
             cache = cache_note(stats.summary.prompt_cache, self.shared_prefix_tokens)
-            first = [line for line in (stats.bottleneck, cache) if line]
+            stop = None if monitor is None or monitor.stop is None else monitor.stop
+            if stop is not None:
+                stats.figures["stop"] = stop.to_dict()
+            stopped = None if stop is None else stop_note(stop)
+            first = [line for line in (stopped, stats.bottleneck, cache) if line]
             stats.notes = [*first, *stats.notes, *refused, *run_notes(stats)]
             self._stats, self._results = stats, None
             if self.write_report:
                 write_stress_report(stats, self.out_dir, stem=path.stem)
             return stats
 
+        monitor, self.monitor = self.monitor, None
+        on_record = self.on_record if monitor is None else monitor.hook(self.on_record)
         try:
-            with JsonlSink(path, self.on_record, redactor=self.redactor) as sink:
+            with JsonlSink(path, on_record, redactor=self.redactor) as sink:
                 async with self.client(pool) as client, lag:
                     clock = RunClock()
                     await run_warmup(self.sender(client), self.warmup, clock=clock, sink=sink)

@@ -58,12 +58,10 @@ class Runs:
         """The ``NN-<name>.jsonl`` sink of the next sub-run, collecting into ``records``."""
         self.count += 1
         self.directory.mkdir(parents=True, exist_ok=True)
-        outer = self.tester.on_record
+        outer = self.tester.on_record if monitor is None else monitor.hook(self.tester.on_record)
 
         def on_record(record: dict[str, Any], in_flight: int) -> None:
             records.append(record)
-            if monitor is not None:
-                monitor.add(record)
             if outer is not None:
                 outer(record, in_flight)
 
