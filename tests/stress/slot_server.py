@@ -9,9 +9,14 @@ it TTFT stays at ``service_s / tokens``; above it the queue, and TTFT, grow with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
 from typing import Any
 
+from pytest_llmserver.stress.capacity import NullServer
+
+_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)")
 _HEAD = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -35,39 +40,25 @@ def _event(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     }
 
 
-class SlotServer:
-    """The server (an async context manager); ``url`` once entered, ``served`` counts replies,
-    ``max_waiting`` the longest queue seen."""
+class SlotServer(NullServer):
+    """The server (an async context manager, started and stopped as ``NullServer``); ``url``
+    once entered, ``served`` counts replies, ``max_waiting`` the longest queue seen."""
 
     def __init__(self, slots: int = 4, service_s: float = 0.05, tokens: int = 4) -> None:
         if slots < 1 or tokens < 1 or not service_s > 0:
             raise ValueError("slots and tokens must be >= 1 and service_s > 0")
-        self.slots, self.service_s, self.tokens = slots, service_s, tokens
-        self.served = 0
+        super().__init__(tokens)
+        self.slots, self.service_s = slots, service_s
         self.waiting = 0
         self.max_waiting = 0
-        self.url = ""
         self._free: asyncio.Semaphore | None = None
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._handlers: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> SlotServer:
         self._free = asyncio.Semaphore(self.slots)
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        await super().__aenter__()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._writers):
-                writer.close()  # its handler reads the end of the stream and returns
-            if self._handlers:
-                await asyncio.wait(self._handlers, timeout=5.0)
-            await self._server.wait_closed()
-
-    async def _reply(self, writer: asyncio.StreamWriter) -> None:
+    async def _answer(self, writer: asyncio.StreamWriter) -> None:
         assert self._free is not None
         loop = asyncio.get_running_loop()
         self.waiting += 1
@@ -89,24 +80,13 @@ class SlotServer:
         await writer.drain()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
         self._writers.add(writer)
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                await reader.readexactly(length)
-                await self._reply(writer)
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            self._writers.discard(writer)
-            if task is not None:
-                self._handlers.discard(task)
-            writer.close()
+        self._handlers.update(t for t in [asyncio.current_task()] if t is not None)
+        ended = (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError)
+        with contextlib.suppress(*ended):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                match = _LENGTH.search(head)
+                await reader.readexactly(int(match.group(1)) if match else 0)
+                await self._answer(writer)
+        self._writers.discard(writer)
+        writer.close()

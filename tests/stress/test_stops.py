@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmserver.client import ChatMetrics, ChatResponse
 from pytest_llmserver.stress.engine import run_open_loop
+from pytest_llmserver.stress.modes.tester import StressTester
+from pytest_llmserver.stress.result import TestStats
 from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.stops import (
     StopMonitor,
@@ -19,6 +22,7 @@ from pytest_llmserver.stress.stops import (
     trend,
 )
 from pytest_llmserver.stress.timing import RunClock
+from tests.stress.slot_server import SlotServer
 
 
 def queue_records(
@@ -197,3 +201,29 @@ def test_open_loop_marks_ramp_records_as_warmup(tmp_path: Any) -> None:
     assert ramp
     assert all(r["scheduled_s"] < 0.2 for r in ramp)
     assert all(r["scheduled_s"] >= 0.2 for r in records if not r["warmup"])
+
+
+@pytest.mark.timing
+def test_sustained_run_stops_at_twice_capacity_and_not_at_half(tmp_path: Path) -> None:
+    slots, service_s = 4, 0.05  # 80 req/s
+
+    async def run(rate_per_s: float, seconds: float, run_id: str) -> TestStats:
+        async with SlotServer(slots, service_s, 4) as server:
+            tester = StressTester(
+                {"url": server.url}, "slots", max_tokens=4, out_dir=tmp_path, run_id=run_id
+            )
+            return await tester.run_sustained_load_test(rate_per_s * 60, seconds, ramp_s=0.5)
+
+    over = asyncio.run(run(2 * slots / service_s, 3.0, "over"))
+    stop = over.figures["stop"]
+    assert stop["kind"] == "over_saturation"
+    assert stop["figures"]["ttft_p_value"] < 0.01
+    assert stop["figures"]["wait_p_value"] < 0.01
+    assert over.notes[0].startswith("stopped early at ")
+    assert "Mann-Kendall" in over.notes[0]
+    assert over.summary.ok + over.summary.failed < 2 * 80 * 3  # it did not run to the end
+    under = asyncio.run(run(0.5 * slots / service_s, 2.0, "under"))
+    assert "stop" not in under.figures
+    assert under.params["ramp_s"] == 0.5
+    assert under.summary.warmup > 1  # the ramp's requests (and the warm-up one)
+    assert under.figures["delivered_rps"] == pytest.approx(40.0, rel=0.1)

@@ -73,3 +73,75 @@ def sweep_chart(points: Sequence[Mapping[str, Any]], out_dir: Path, name: str) -
     ax.set_title(SWEEP_TITLE)
     legend_below(fig, *axes)
     return [save(fig, out_dir, f"{name}.png", SWEEP_TITLE)]
+
+
+# --------------------------------------------------------------------------- the sweep mode
+
+LOAD_TITLE = "Sweep: throughput and latency percentiles against load"
+PARETO_TITLE = "Sweep: tokens/s per user against total tokens/s (Pareto)"
+_LATENCY_LINES = (
+    ("ttft_p50_s", "TTFT p50", "tab:orange", ":"),
+    ("ttft_p95_s", "TTFT p95", "tab:orange", "--"),
+    ("itl_p50_s", "ITL p50", "tab:green", ":"),
+    ("itl_p95_s", "ITL p95", "tab:green", "--"),
+    ("e2e_p50_s", "E2E p50", "tab:red", ":"),
+    ("e2e_p95_s", "E2E p95", "tab:red", "--"),
+)
+
+
+def _rows_by(rows: object, key: str) -> list[tuple[float, Mapping[str, Any]]]:
+    """``(row[key], row)`` for the rows with a positive ``key``, by it."""
+    if not isinstance(rows, Sequence) or isinstance(rows, (str, bytes)):
+        return []
+    usable = [(x, row) for row in rows if (x := row_number(row, key)) is not None and x > 0]
+    return sorted(usable, key=lambda item: item[0])
+
+
+def sweep_mode_charts(rows: Sequence[Mapping[str, Any]], out_dir: Path, stem: str) -> list[Chart]:
+    """The sweep mode's charts from its table rows: ``{stem}-load.png`` (output tokens/s and
+    requests/s on the left, TTFT/ITL/E2E p50 and p95 in ms on the right, against achieved
+    requests/s) and ``{stem}-pareto.png`` (median tokens/s per user against total output
+    tokens/s, each point labelled); each needs two usable points."""
+    figure = figure_class()
+    if figure is None:
+        return []
+    charts: list[Chart] = []
+    by_load = _rows_by(rows, "requests_per_s")
+    if len(by_load) >= 2:
+        fig = new_figure(figure)
+        ax = fig.add_subplot()
+        xs = [x for x, _ in by_load]
+        tokens = [(x, v) for x, r in by_load if (v := row_number(r, "output_tokens_per_s"))]
+        if tokens:
+            ax.plot(*zip(*tokens, strict=True), marker="o", color="tab:blue", label="output tok/s")
+        ax.plot(xs, xs, marker=".", color="tab:gray", linestyle=":", label="req/s")
+        ax.set_xlabel("achieved load (requests/s)")
+        ax.set_ylabel("throughput (tokens/s, requests/s)")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        lines = [
+            ([(x, v) for x, r in by_load if (v := row_number(r, key)) is not None], label, color)
+            for key, label, color, _ in _LATENCY_LINES
+        ]
+        twin = ms_axis(ax, lines, "latency (ms)", "--")
+        ax.set_title(LOAD_TITLE)
+        legend_below(fig, ax, twin)
+        charts.append(save(fig, out_dir, f"{stem}-load.png", LOAD_TITLE))
+    by_total = _rows_by(rows, "output_tokens_per_s")
+    front = [(x, y, r) for x, r in by_total if (y := row_number(r, "tokens_per_s_per_user"))]
+    if len(front) >= 2:
+        fig = new_figure(figure)
+        ax = fig.add_subplot()
+        ax.plot([p[0] for p in front], [p[1] for p in front], marker="o", color="tab:purple")
+        for x, y, row in front:
+            ax.annotate(
+                str(row.get("point", "")), (x, y), textcoords="offset points", xytext=(4, 4)
+            )
+        ax.set_xlabel("total output tokens/s")
+        ax.set_ylabel("tokens/s per user (median decode rate)")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.set_title(PARETO_TITLE)
+        charts.append(save(fig, out_dir, f"{stem}-pareto.png", PARETO_TITLE))
+    return charts

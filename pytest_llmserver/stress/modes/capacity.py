@@ -9,6 +9,7 @@ capacity), or the no-load ones when none passed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,24 +87,37 @@ async def closed_point(runs: Runs, name: str, concurrency: int, total: int) -> R
     return records
 
 
+@dataclass(frozen=True)
+class PointLoad:
+    """How each open-loop point of a sweep or capacity search runs: a ``ramp_s`` ramp (its
+    requests warm-up), the safety stops (``max_error_rate``, over-saturation), the arrival
+    process and the in-flight bound."""
+
+    ramp_s: float = 0.0
+    max_error_rate: float | None = None
+    arrival: ArrivalProcess = "constant"
+    max_in_flight: int = 64
+
+    @property
+    def rules(self) -> StopRules:
+        """The stop rules of each point."""
+        return StopRules(max_error_rate=self.max_error_rate)
+
+    def params(self) -> dict[str, Any]:
+        """The run's parameters: these fields and the over-saturation test in words."""
+        return {**asdict(self), "stop_test": self.rules.describe()}
+
+
 async def open_point(
-    runs: Runs,
-    name: str,
-    rate_per_s: float,
-    duration_s: float,
-    *,
-    rules: StopRules,
-    ramp_s: float,
-    arrival: ArrivalProcess,
-    max_in_flight: int,
+    runs: Runs, name: str, rate_per_s: float, duration_s: float, load: PointLoad
 ) -> tuple[Records, dict[str, Any], StopMonitor]:
-    """An open loop at ``rate_per_s`` for ``ramp_s + duration_s`` (the ramp's records marked
-    warm-up) with the stops; its records, schedule figures and monitor."""
+    """An open loop at ``rate_per_s`` for ``ramp_s + duration_s`` with the stops; its
+    records, schedule figures and monitor."""
     records: Records = []
-    monitor = StopMonitor(rules)
-    steady = arrival_offsets_s(rate_per_s, arrival, seed=runs.tester.seed + runs.count)
-    offsets = ramp_offsets_s(steady, ramp_s)
-    total_s = ramp_s + duration_s
+    monitor = StopMonitor(load.rules)
+    steady = arrival_offsets_s(rate_per_s, load.arrival, seed=runs.tester.seed + runs.count)
+    offsets = ramp_offsets_s(steady, load.ramp_s)
+    total_s = load.ramp_s + duration_s
     with runs.sink(name, records, monitor) as sink:
         sched = await run_open_loop(
             runs.sender(int(rate_per_s * total_s) + 2),
@@ -111,11 +125,11 @@ async def open_point(
             clock=RunClock(),
             sink=sink,
             duration_s=total_s,
-            max_in_flight=max_in_flight,
+            max_in_flight=load.max_in_flight,
             stop=monitor,
-            ramp_s=ramp_s,
+            ramp_s=load.ramp_s,
         )
-    figures = schedule_figures(sched, rate_per_s, total_s, "rps")
+    figures = schedule_figures(sched, rate_per_s, duration_s + load.ramp_s / 2, "rps")
     return records, figures, monitor
 
 
@@ -143,7 +157,7 @@ async def run_capacity_test(
         raise ValueError("the capacity search needs SLOs: give --llm-slo, e.g. ttft_p95:1")
     if not duration > 0 or min_requests < 1:
         raise ValueError(f"duration must be > 0 and min_requests >= 1, got {duration}")
-    rules = StopRules(max_error_rate=max_error_rate)
+    load = PointLoad(ramp_s, max_error_rate, arrival, max_in_flight)
     suffix = f"-{tester.run_id}" if tester.run_id else ""
     directory = tester.out_dir / f"stress-capacity{suffix}.probes"
 
@@ -165,16 +179,7 @@ async def run_capacity_test(
 
         async def probe(rate: float) -> Probe:
             span = max(duration, min_requests / rate)
-            records, figures, monitor = await open_point(
-                runs,
-                f"{rate:.4g}rps",
-                rate,
-                span,
-                rules=rules,
-                ramp_s=ramp_s,
-                arrival=arrival,
-                max_in_flight=max_in_flight,
-            )
+            records, figures, monitor = await open_point(runs, f"{rate:.4g}rps", rate, span, load)
             result = judge(rate, records, figures, monitor, slos, span)
             bottleneck = bottleneck_line(figures, {"max_in_flight": max_in_flight})
             if bottleneck is not None:
@@ -200,11 +205,7 @@ async def run_capacity_test(
         "min_requests": min_requests,
         "max_probes": max_probes,
         "rel_tol": rel_tol,
-        "ramp_s": ramp_s,
-        "max_error_rate": max_error_rate,
-        "arrival": arrival,
-        "max_in_flight": max_in_flight,
-        "stop_test": rules.describe(),
+        **load.params(),
     }
     return await tester.run_mode("capacity", params, body, pool=max_in_flight)
 
