@@ -163,7 +163,7 @@ def test_capacity(
     s = llm_settings.stress
     if not s.slo:
         pytest.skip("the capacity search needs --llm-slo (e.g. --llm-slo=ttft_p95:1)")
-    slos = ",".join(f"{name}:{limit:g}" for name, limit in s.slo.items())
+    slos = "-".join(f"{name}-{limit:g}" for name, limit in s.slo.items())  # a file name
     stats = llm_stress.run(
         lambda t: t.run_capacity_test(
             s.duration_s,
