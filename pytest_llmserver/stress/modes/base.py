@@ -255,7 +255,7 @@ class TesterBase:
             if stop is not None:
                 stats.figures["stop"] = stop.to_dict()
             stopped = None if stop is None else stop_note(stop)
-            first = [line for line in (stopped, stats.bottleneck, cache) if line]
+            first = [line for line in (stats.bottleneck, stopped, cache) if line]
             stats.notes = [*first, *stats.notes, *refused, *run_notes(stats)]
             self._stats, self._results = stats, None
             if self.write_report:
@@ -288,8 +288,8 @@ class TesterBase:
 
 def run_notes(stats: TestStats) -> list[str]:
     """Notes every mode's run gets: interrupted, suspect server figures, a client-bound loop.
-    (The bottleneck line of an open-loop run goes first of all its notes, then the note of an
-    unasked-for prefix-cache hit.)"""
+    (The bottleneck line of an open-loop run goes first of all its notes, then the line of a
+    safety stop, then the note of an unasked-for prefix-cache hit.)"""
     notes: list[str] = []
     summary = stats.summary
     if stats.interrupted:
