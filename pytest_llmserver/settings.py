@@ -107,6 +107,10 @@ class StressSettings:
     output_tokens: TokenLengths | None
     server_metrics: tuple[str, ...]
     server_metrics_interval_s: float
+    sweep_points: int
+    sweep_min_requests: int
+    ramp_s: float
+    max_error_rate: float | None
 
 
 @dataclass(frozen=True)

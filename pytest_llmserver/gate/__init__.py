@@ -17,11 +17,13 @@ if TYPE_CHECKING:
         samples_from_records,
         save_baseline,
     )
+    from pytest_llmserver.gate.capacity import CapacityComparison, compare_capacity
     from pytest_llmserver.gate.compare import MetricComparison, Thresholds
     from pytest_llmserver.gate.fingerprint import ModelFingerprint
     from pytest_llmserver.gate.gate import Gate
 
 __all__ = [
+    "CapacityComparison",
     "Gate",
     "MetricComparison",
     "ModelFingerprint",
@@ -29,6 +31,7 @@ __all__ = [
     "ToolbenchComparison",
     "baseline_document",
     "baseline_file",
+    "compare_capacity",
     "comparison_lines",
     "load_baseline",
     "samples_from_records",
@@ -43,6 +46,7 @@ if not TYPE_CHECKING:
                 "ToolbenchComparison baseline_document baseline_file comparison_lines "
                 "load_baseline samples_from_records save_baseline"
             ),
+            "capacity": "CapacityComparison compare_capacity",
             "compare": "MetricComparison Thresholds",
             "fingerprint": "ModelFingerprint",
             "gate": "Gate",

@@ -107,11 +107,18 @@ def baseline_document(
         "plugin_version": plugin_version,
         "fingerprint": fingerprint.to_dict(),
         "settings": dict(settings),
-        "stress": [
-            {k: entry.get(k) for k in ("mode", "id", "summary", "samples")} for entry in stress
-        ],
+        "stress": [_stress_entry(entry) for entry in stress],
         "toolbench": {"tasks": {k: dict(v) for k, v in toolbench_tasks.items()}},
     }
+
+
+def _stress_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A stress test's part of a baseline; a capacity search's figure too, when it has one."""
+    kept = {k: entry.get(k) for k in ("mode", "id", "summary", "samples")}
+    capacity = (entry.get("figures") or {}).get("capacity")
+    if capacity is not None:
+        kept["capacity"] = capacity
+    return kept
 
 
 def save_baseline(document: Mapping[str, Any], path: Path) -> Path:

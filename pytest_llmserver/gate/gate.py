@@ -19,6 +19,7 @@ from pytest_llmserver.gate.baseline import (
     load_baseline,
     model_update,
 )
+from pytest_llmserver.gate.capacity import CapacityComparison, compare_capacity
 from pytest_llmserver.gate.compare import MetricComparison, Thresholds
 from pytest_llmserver.gate.fingerprint import ModelFingerprint
 
@@ -82,6 +83,24 @@ class Gate:
         comparisons = compare_stress(baseline, mode, run_id, samples, self.thresholds)
         self._note_stress(f"{mode} {run_id}", comparisons)
         return comparisons
+
+    def compare_capacity(
+        self, fingerprint: ModelFingerprint, run_id: str, capacity: Mapping[str, Any]
+    ) -> CapacityComparison | None:
+        """A capacity search's figure against the baseline's same test (None without one),
+        noted like the stress metrics."""
+        baseline = self.baseline(fingerprint)
+        entry = None if baseline is None else baseline.stress.get(("capacity", run_id))
+        if entry is None or not isinstance(entry.get("capacity"), Mapping):
+            return None
+        comparison = compare_capacity(entry["capacity"], capacity, self.thresholds.relative)
+        if comparison is not None:
+            line = f"capacity {run_id}: {comparison.line()}"
+            target = (
+                self.regressions if comparison.status == "regression" else self.comparison_lines
+            )
+            target.append(line)
+        return comparison
 
     def _note_stress(self, label: str, comparisons: Sequence[MetricComparison]) -> None:
         for comparison in comparisons:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pytest_llmserver.options.parsers import (
     SettingsError,
+    count,
     count0,
     dataset,
+    fraction,
     headers,
     json_object,
     non_empty,
@@ -135,5 +137,18 @@ LATER_OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "server_metrics_interval", "stress", "seconds between scrapes", seconds, "1", "SECONDS", "s"
+    ),
+    # stress (appended): sweeps, capacity and safety stops
+    OptionSpec(
+        "sweep_points", "stress", "-m sweep: open-loop rates from c=1 to max", count, "4", "N"
+    ),
+    OptionSpec(
+        "sweep_min_requests", "stress", "-m sweep / capacity: requests per point", count, "20", "N"
+    ),
+    OptionSpec(
+        "ramp", "stress", "open loop: rate ramps up from 0 (warm-up)", non_negative, "0", "S", "s"
+    ),
+    OptionSpec(
+        "max_error_rate", "stress", "open loop: stop above this error rate", fraction, None, "F"
     ),
 )

@@ -73,6 +73,8 @@ MARKERS = {
     "sustained": "stress: fixed rate for a duration",
     "consistency": "stress: one prompt repeated",
     "realistic_user": "stress: Poisson multi-turn users",
+    "sweep": "stress: c=1, saturation and open-loop rates between",
+    "capacity": "stress: highest rate meeting --llm-slo (runs only with it)",
     "arena": "prompt and model arenas",
 }
 USER_MARKERS = {  # the user's own; not markers of the built-in suites

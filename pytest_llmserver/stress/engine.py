@@ -143,6 +143,8 @@ class OpenLoopStats:
     due: int = 0
     shed_behind: int = 0
     shed_full: int = 0
+    stopped: bool = False
+    """A stop rule ended the schedule early (``stop`` returned True)."""
 
     @property
     def shed(self) -> int:
@@ -170,9 +172,11 @@ async def _schedule(
     max_lag_s: float | None,
     part: Part,
     drain_timeout_s: float,
+    stop: Callable[[], bool] | None = None,
 ) -> OpenLoopStats:
     """Start ``start(index, due_ns)`` for each item of this part of the schedule (the rule is
-    in ``run_open_loop``), then drain; every task ends before this returns."""
+    in ``run_open_loop``), then drain; every task ends before this returns. When ``stop()``
+    turns true, no further item starts (``stopped`` is set) and the ones in flight drain."""
     _check_part(part)
     k, n = part
     stats = OpenLoopStats()
@@ -191,6 +195,9 @@ async def _schedule(
             due_ns = clock.t0_ns + int(offset_s * NS)
             await sleep_until_ns(due_ns)
             if flight.error is not None:  # a request ended the run
+                break
+            if stop is not None and stop():
+                stats.stopped = True
                 break
             stats.due += 1
             reached_ns = time.perf_counter_ns()
@@ -237,6 +244,8 @@ async def run_open_loop(
     drain_timeout_s: float = 60.0,
     max_lag_s: float | None = DEFAULT_MAX_LAG_S,
     part: Part = WHOLE,
+    stop: Callable[[], bool] | None = None,
+    ramp_s: float = 0.0,
 ) -> OpenLoopStats:
     """Start request ``i`` at ``clock.t0 + offsets_s[i]`` (absolute deadlines, no drift).
 
@@ -260,6 +269,10 @@ async def run_open_loop(
     after ``duration_s``; in-flight requests then get ``drain_timeout_s`` to finish, the rest
     are cancelled and counted. With ``part=(k, n)`` only requests ``i % n == k`` are sent (the
     others are another process's), each under its index ``i`` of the whole schedule.
+
+    ``stop`` (e.g. a ``StopMonitor``) is asked before each request: once true, no more are
+    sent. Requests due before ``ramp_s`` are recorded as warm-up (the ramp's), so they stay
+    out of the steady-state statistics.
     """
     if duration_s is None and max_requests is None:
         raise ValueError("an open-loop run needs a duration or a request limit")
@@ -268,8 +281,11 @@ async def run_open_loop(
     if max_in_flight < 1:
         raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
 
+    ramp_end_ns = clock.t0_ns + int(ramp_s * NS)
+
     def start(index: int, due_ns: int) -> Coroutine[Any, Any, TestResult]:
-        return timed_request(send, index, clock=clock, sink=sink, scheduled_ns=due_ns)
+        ramp = due_ns < ramp_end_ns
+        return timed_request(send, index, clock=clock, sink=sink, scheduled_ns=due_ns, warmup=ramp)
 
     return await _schedule(
         start,
@@ -281,6 +297,7 @@ async def run_open_loop(
         max_lag_s=max_lag_s,
         part=part,
         drain_timeout_s=drain_timeout_s,
+        stop=stop,
     )
 
 
@@ -297,11 +314,13 @@ async def run_sessions(
     drain_timeout_s: float = 60.0,
     max_lag_s: float | None = DEFAULT_MAX_LAG_S,
     part: Part = WHOLE,
+    stop: Callable[[], bool] | None = None,
 ) -> OpenLoopStats:
     """Start ``session(session_id, due_ns)`` at each offset (absolute deadlines) for
     ``duration_s``, by ``run_open_loop``'s rule without an in-flight bound (a session that
     the scheduler reaches more than ``max_lag_s`` late is shed); give running sessions
-    ``drain_timeout_s`` to end, then cancel them. ``scheduled`` counts the sessions started."""
+    ``drain_timeout_s`` to end, then cancel them. ``scheduled`` counts the sessions started;
+    ``stop`` as in ``run_open_loop`` (no new session once true)."""
     if not duration_s > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration_s}")
     return await _schedule(
@@ -314,4 +333,5 @@ async def run_sessions(
         max_lag_s=max_lag_s,
         part=part,
         drain_timeout_s=drain_timeout_s,
+        stop=stop,
     )

@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 
-from pytest_llmserver.client import ServerRecord
+from pytest_llmserver.client import ChatResponse, ModelClient, ServerRecord
 from pytest_llmserver.discovery import context_length
+from pytest_llmserver.stress.engine import timed_request
 from pytest_llmserver.stress.lengths import TokenLengths, WorkloadError, check_context
+from pytest_llmserver.stress.sink import JsonlSink
 from pytest_llmserver.stress.synthetic import (
     SALT_WORDS,
     Calibration,
@@ -22,6 +24,7 @@ from pytest_llmserver.stress.synthetic import (
     synthetic_text,
     tokenizer_counter,
 )
+from pytest_llmserver.stress.timing import RunClock
 
 Messages = Callable[[str], list[dict[str, Any]]]
 
@@ -95,6 +98,34 @@ class LengthShaper:
             calibration = await calibrate(by_usage, messages, self.input_tokens.mean, seed, "usage")
         calibration.words_for(self.input_tokens.low)  # the shortest prompt must be buildable
         self.calibration = calibration
+
+    async def prepare_run(
+        self,
+        client: ModelClient,
+        clock: RunClock,
+        sink: JsonlSink,
+        messages: Messages,
+        seed: int | str,
+        *,
+        api_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """``prepare`` within a run: requests that count prompt tokens by usage go through
+        ``client`` (one token each, the prompt cache off) and are written as warm-up records."""
+
+        async def prompt_tokens(chat: list[dict[str, Any]]) -> int | None:
+            async def send(_: int) -> ChatResponse:
+                extra = no_prompt_cache(self.server) or None
+                return await client.complete(chat, max_tokens=1, extra_body=extra)
+
+            result = await timed_request(send, -1, clock=clock, sink=sink, warmup=True)
+            if not result.ok:
+                raise WorkloadError(f"a prompt-length calibration request failed: {result.error}")
+            return result.metrics.prompt_tokens
+
+        await self.prepare(
+            messages, usage_counter(prompt_tokens), seed, api_key=api_key, headers=headers
+        )
 
     def shape(
         self,

@@ -92,9 +92,14 @@ def test_sustained(load: Load) -> None:
     arrival, rpm = cast(ArrivalProcess, s.arrival), load.rate(s.rpm)
     load.run(
         lambda t: t.run_sustained_load_test(
-            rpm, s.duration_s, arrival=arrival, burstiness=s.burstiness
+            rpm,
+            s.duration_s,
+            arrival=arrival,
+            burstiness=s.burstiness,
+            ramp_s=s.ramp_s,
+            max_error_rate=s.max_error_rate,
         ),
-        f"rpm{s.rpm:g}-d{s.duration_s:g}-{s.arrival}",
+        f"rpm{s.rpm:g}-d{s.duration_s:g}-{s.arrival}{ramp_label(s.ramp_s)}",
     )
 
 
@@ -111,8 +116,10 @@ def test_realistic_user(load: Load) -> None:
     s = load.settings.stress
     rate = load.rate(s.arrival_rate)
     load.run(
-        lambda t: t.run_realistic_user_test(rate, s.session_profile, s.duration_s),
-        f"{s.session_profile}-r{s.arrival_rate:g}-d{s.duration_s:g}",
+        lambda t: t.run_realistic_user_test(
+            rate, s.session_profile, s.duration_s, ramp_s=s.ramp_s, max_error_rate=s.max_error_rate
+        ),
+        f"{s.session_profile}-r{s.arrival_rate:g}-d{s.duration_s:g}{ramp_label(s.ramp_s)}",
     )
 
 
@@ -125,3 +132,8 @@ def test_tool_bench_under_load(
         lambda t: t.run_tool_bench_test(tier, concurrency), f"{tier}-c{concurrency}", request
     )
     assert stats.figures["pass_rate"] is not None
+
+
+def ramp_label(ramp_s: float) -> str:
+    """The run id's ramp part (none without a ramp, so baselines keep their ids)."""
+    return f"-ramp{ramp_s:g}" if ramp_s else ""

@@ -18,7 +18,7 @@ def test_mine():
     pass
 """
 
-N_BUILTIN = 54  # 45 tool-bench tasks, 7 stress tests (default sweep), 2 arenas
+N_BUILTIN = 56  # 45 tool-bench tasks, 7 stress tests (default sweep), sweep, capacity, 2 arenas
 
 
 def collected(result: pytest.RunResult) -> list[str]:

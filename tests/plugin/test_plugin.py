@@ -131,7 +131,7 @@ def test_builtin_suites_are_collected_only_when_no_path_is_given(
 ) -> None:
     result = user_test.runpytest("--llm-server=sim", "--collect-only", "-q", "-m", "toolbench")
     result.stdout.fnmatch_lines(
-        ["*test_toolbench.py::test_toolbench[Q01_*", "45/55 tests collected (10 deselected)*"]
+        ["*test_toolbench.py::test_toolbench[Q01_*", "45/57 tests collected (12 deselected)*"]
     )
     result = user_test.runpytest("test_user.py", "--llm-server=sim", "--collect-only", "-q")
     result.stdout.fnmatch_lines(["1 test collected*"])

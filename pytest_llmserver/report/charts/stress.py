@@ -115,6 +115,13 @@ def stress_charts(
         rows = tables.get("sizes") if isinstance(tables, Mapping) else None
         if isinstance(rows, Sequence) and not isinstance(rows, (str, bytes)):
             drawn.append(_prefill_chart(figure, rows, out_dir, f"{stem}-prefill.png"))
+    if stats.get("mode") == "sweep":
+        from pytest_llmserver.report.charts.sweep import sweep_mode_charts
+
+        tables = stats.get("tables")
+        rows = tables.get("sweep") if isinstance(tables, Mapping) else None
+        if isinstance(rows, Sequence) and not isinstance(rows, (str, bytes)):
+            drawn += sweep_mode_charts(rows, out_dir, stem)
     return [chart for chart in drawn if chart is not None]
 
 

@@ -21,7 +21,6 @@ from pytest_llmserver.stress.engine import (
     Part,
     SendFn,
     run_warmup,
-    timed_request,
 )
 from pytest_llmserver.stress.lengths import (
     TokenLengths,
@@ -33,10 +32,10 @@ from pytest_llmserver.stress.prompt_cache import cache_note
 from pytest_llmserver.stress.records import TestResult, read_results
 from pytest_llmserver.stress.report import write_stress_report
 from pytest_llmserver.stress.result import TestStats
-from pytest_llmserver.stress.shaping import LengthShaper, Shaped, usage_counter
+from pytest_llmserver.stress.shaping import LengthShaper, Shaped
 from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.stops import StopMonitor, StopRules, stop_note
 from pytest_llmserver.stress.summary import summarize_file, suspect_note
-from pytest_llmserver.stress.synthetic import no_prompt_cache
 from pytest_llmserver.stress.timing import LoopLagMonitor, RunClock
 from pytest_llmserver.stress.workload import SHORT_PROMPTS, salted, shared_prefix
 
@@ -159,6 +158,9 @@ class TesterBase:
         self.redactor = Redactor(secrets=[api_key, *secrets], urls=[self.server.url])
         self._stats: TestStats | None = None
         self._results: list[TestResult] | None = None
+        self.monitor: StopMonitor | None = None
+        """The safety stops of the next run (an open-loop mode sets it, ``run_mode`` feeds it
+        every record and clears it)."""
 
     @property
     def stats(self) -> TestStats | None:
@@ -235,26 +237,11 @@ class TesterBase:
 
         return send
 
-    async def _calibrate(self, client: ModelClient, clock: RunClock, sink: JsonlSink) -> None:
-        """Check and calibrate the run's lengths; calibration requests are warm-up records."""
-
-        async def prompt_tokens(messages: list[dict[str, Any]]) -> int | None:
-            async def send(_: int) -> ChatResponse:
-                extra = no_prompt_cache(self.server) or None
-                return await client.complete(messages, max_tokens=1, extra_body=extra)
-
-            result = await timed_request(send, -1, clock=clock, sink=sink, warmup=True)
-            if not result.ok:
-                raise WorkloadError(f"a prompt-length calibration request failed: {result.error}")
-            return result.metrics.prompt_tokens
-
-        await self.lengths.prepare(
-            self.messages,
-            usage_counter(prompt_tokens),
-            self.seed,
-            api_key=self.api_key,
-            headers=self.headers,
-        )
+    def stops(self, *, max_error_rate: float | None = None, saturation: bool = True) -> StopMonitor:
+        """The safety stops of the next run (``run_mode`` feeds them); pass the monitor as
+        the open loop's ``stop``."""
+        self.monitor = StopMonitor(StopRules(max_error_rate=max_error_rate, saturation=saturation))
+        return self.monitor
 
     def client(self, pool: int) -> ModelClient:
         """The client a run sends through, with ``pool`` connections (not yet opened)."""
@@ -332,7 +319,11 @@ class TesterBase:
                 interrupted=interrupted,
             )
             cache = cache_note(stats.summary.prompt_cache, self.shared_prefix_tokens)
-            first = [line for line in (stats.bottleneck, cache) if line]
+            stop = None if monitor is None or monitor.stop is None else monitor.stop
+            if stop is not None:
+                stats.figures["stop"] = stop.to_dict()
+            stopped = None if stop is None else stop_note(stop)
+            first = [line for line in (stats.bottleneck, stopped, cache) if line]
             control = self.lengths.control
             lengths = length_notes(stats.summary.lengths, None if control.fixed else control.label)
             stats.notes = [*first, *lengths, *stats.notes, *refused, *run_notes(stats)]
@@ -341,13 +332,23 @@ class TesterBase:
                 write_stress_report(stats, self.out_dir, stem=path.stem)
             return stats
 
+        monitor, self.monitor = self.monitor, None
+        on_record = self.on_record if monitor is None else monitor.hook(self.on_record)
         try:
             annotate = self.lengths.annotate if self.lengths.active else None
-            with JsonlSink(path, self.on_record, redactor=self.redactor, annotate=annotate) as sink:
+            with JsonlSink(path, on_record, redactor=self.redactor, annotate=annotate) as sink:
                 async with self.client(pool) as client, lag:
                     clock = RunClock()
-                    if self.lengths.active:
-                        await self._calibrate(client, clock, sink)
+                    if self.lengths.active:  # check and calibrate: warm-up records
+                        await self.lengths.prepare_run(
+                            client,
+                            clock,
+                            sink,
+                            self.messages,
+                            self.seed,
+                            api_key=self.api_key,
+                            headers=self.headers,
+                        )
                         all_params.update(self.lengths.params())
                     await run_warmup(self.sender(client), self.warmup, clock=clock, sink=sink)
                     start = None if self.before_start is None else await self.before_start()
@@ -369,8 +370,8 @@ class TesterBase:
 
 def run_notes(stats: TestStats) -> list[str]:
     """Notes every mode's run gets: interrupted, suspect server figures, a client-bound loop.
-    (The bottleneck line of an open-loop run goes first of all its notes, then the note of an
-    unasked-for prefix-cache hit.)"""
+    (The bottleneck line of an open-loop run goes first of all its notes, then the line of a
+    safety stop, then the note of an unasked-for prefix-cache hit.)"""
     notes: list[str] = []
     summary = stats.summary
     if stats.interrupted:

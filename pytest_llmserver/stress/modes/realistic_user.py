@@ -17,6 +17,7 @@ from pytest_llmserver.stress.result import TestStats
 from pytest_llmserver.stress.saturation import schedule_figures
 from pytest_llmserver.stress.shaping import Shaped
 from pytest_llmserver.stress.sink import JsonlSink
+from pytest_llmserver.stress.stops import ramp_offsets_s
 from pytest_llmserver.stress.timing import RunClock, arrival_offsets_s
 from pytest_llmserver.stress.workload import (
     FOLLOW_UPS,
@@ -37,6 +38,9 @@ async def run_realistic_user_test(
     think_sigma: float = 0.6,
     max_sessions: int | None = None,
     max_lag_s: float | None = DEFAULT_MAX_LAG_S,
+    ramp_s: float = 0.0,
+    max_error_rate: float | None = None,
+    saturation_stop: bool = True,
 ) -> TestStats:
     """Sessions arrive (Poisson) at ``arrival_rate`` per second for ``duration`` seconds;
     their depth follows ``profile`` (see ``PROFILES``), each turn adds to their context and
@@ -45,28 +49,35 @@ async def run_realistic_user_test(
     A session the scheduler reaches more than ``max_lag_s`` late is shed, and one whose next
     turn comes due more than ``max_lag_s`` before it can be sent ends there (both counted);
     no turn is sent after ``duration``. With ``tester.part = (k, n)`` this process plays
-    every n-th session of the one schedule."""
+    every n-th session of the one schedule.
+
+    ``ramp_s``: session arrivals first grow linearly from 0 over that time (turns due in it
+    recorded as warm-up), then ``duration`` follows; the safety stops as in the sustained
+    mode (no new session once one fires)."""
     if not arrival_rate > 0:
         raise ValueError(f"arrival rate must be > 0 sessions per second, got {arrival_rate}")
     if not duration > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration}")
     users = Users(tester, session_profile(profile), think_median_s, think_sigma, max_lag_s)
     part = tester.part
+    monitor = tester.stops(max_error_rate=max_error_rate, saturation=saturation_stop)
 
     async def body(client: ModelClient, clock: RunClock, sink: JsonlSink) -> ModeOutput:
-        end_ns = clock.t0_ns + int(duration * 1e9)
+        end_ns = clock.t0_ns + int((ramp_s + duration) * 1e9)
+        users.ramp_end_ns = clock.t0_ns + int(ramp_s * 1e9)
 
         async def session(session_id: int, due_ns: int) -> None:
             await users.session(client, clock, sink, session_id, due_ns, end_ns)
 
         sched = await run_sessions(
             session,
-            arrival_offsets_s(arrival_rate, "poisson", seed=tester.seed),
+            ramp_offsets_s(arrival_offsets_s(arrival_rate, "poisson", seed=tester.seed), ramp_s),
             clock=clock,
-            duration_s=duration,
+            duration_s=ramp_s + duration,
             max_sessions=max_sessions,
             max_lag_s=max_lag_s,
             part=part,
+            stop=monitor,
         )
         tester.schedule = sched
         turns = users.turns_run
@@ -75,7 +86,9 @@ async def run_realistic_user_test(
             "turns_per_session_mean": statistics.fmean(turns) if turns else None,
             "turns_total": sum(turns),
             "turns_shed": users.turns_shed,
-            **schedule_figures(sched, arrival_rate / part[1], duration, "sessions_per_s"),
+            **schedule_figures(
+                sched, arrival_rate / part[1], duration + ramp_s / 2, "sessions_per_s"
+            ),
         }
         del figures["blocked_by_max_in_flight"]  # sessions have no in-flight bound
         return ModeOutput(figures=figures)
@@ -89,6 +102,8 @@ async def run_realistic_user_test(
         "max_sessions": max_sessions,
         "max_lag_s": max_lag_s,
     }
+    if ramp_s or max_error_rate is not None:
+        params.update(ramp_s=ramp_s, max_error_rate=max_error_rate)
     return await tester.run_mode("realistic_user", params, body, pool=64)
 
 
@@ -109,6 +124,7 @@ class Users:
         self.think_sigma = think_sigma
         k, _ = tester.part  # every part draws its own users
         self.rng = random.Random(tester.seed if k == 0 else f"{tester.seed}/{k}")
+        self.ramp_end_ns = 0  # turns due before it are the ramp's (warm-up)
         self.max_lag_ns = None if max_lag_s is None else int(max_lag_s * 1e9)
         self.turns_run: list[int] = []
         self.turns_shed = 0
@@ -170,6 +186,7 @@ class Users:
                 clock=clock,
                 sink=sink,
                 scheduled_ns=scheduled_ns,
+                warmup=scheduled_ns < self.ramp_end_ns,
                 session_id=session_id,
                 turn=turn,
             )
