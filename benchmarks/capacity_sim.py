@@ -1,11 +1,11 @@
-"""Capacity under SLO against a server of known capacity: prints the capacity the search finds
+"""Capacity under SLO against the simulator with N slots: prints the capacity the search finds
 beside the queueing model's prediction. Prints figures; the 10% target is not asserted.
 
-The server is the queueing server of the tests (``tests/stress/slot_server.py``): N slots,
-deterministic service S from slot to last token, the rest waiting in arrival order, so under
-constant arrivals it carries N / S requests per second (TTFT at no load is S / tokens and
-grows without bound above N / S). It runs in its own process pinned to core 0; the search
-runs here, pinned to core 1 (2 cores).
+The simulator (``python -m pytest_llmserver.sim --slots=N``) holds a slot for each request's
+service time S = TTFT + tokens x token gap (``TimingModel.service_s``); later requests wait in
+arrival order, so under constant arrivals it carries N / S requests per second, and TTFT grows
+without bound above that. It runs in its own process pinned to core 0; the search runs here,
+pinned to core 1 (2 cores).
 
     python benchmarks/capacity_sim.py [--slots 4] [--service-ms 100] [--ttft-slo-ms 150]
 """
@@ -21,12 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the tests' queueing server
-
-from pytest_llmserver._util import stop_process  # noqa: E402
-from pytest_llmserver.stress import StressTester  # noqa: E402
-from pytest_llmserver.stress.modes.capacity import run_capacity_test  # noqa: E402
+from pytest_llmserver._util import stop_process
+from pytest_llmserver.stress import StressTester
+from pytest_llmserver.stress.modes.capacity import run_capacity_test
 
 TOKENS = 4
 
@@ -39,40 +36,24 @@ def pin(core: int) -> str:
     return f"core {core}"
 
 
-async def serve(slots: int, service_s: float) -> None:
-    """Run the queueing server until stdin closes; print its URL first."""
-    from tests.stress.slot_server import SlotServer
-
-    async with SlotServer(slots, service_s, TOKENS) as server:
-        print(server.url, flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--service-ms", type=float, default=100.0)
     parser.add_argument("--ttft-slo-ms", type=float, default=150.0)
     parser.add_argument("--probe-s", type=float, default=3.0, help="seconds per probed rate")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     service_s = args.service_ms / 1000.0
-    if args.serve:
-        pin(0)
-        asyncio.run(serve(args.slots, service_s))
-        return
-    command = [sys.executable, __file__, "--serve", f"--slots={args.slots}"]
-    command.append(f"--service-ms={args.service_ms}")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    server = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
-    )
+    token_ms = args.service_ms / (TOKENS + 1)  # TTFT and each later token: equal gaps
+    command = [sys.executable, "-m", "pytest_llmserver.sim", "--port=0", f"--slots={args.slots}"]
+    command += [f"--ttft-ms={token_ms}", f"--token-ms={token_ms}", f"--answer-tokens={TOKENS}"]
+    command += ["--models=slots"]
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        command = ["taskset", "-c", "0", *command]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
-        url = server.stdout.readline().strip()
+        url = server.stdout.readline().rsplit(" ", 1)[-1].strip()  # "... listening on URL"
         where = pin(1)
         slo = {"ttft_p95": args.ttft_slo_ms / 1000.0}
         predicted = args.slots / service_s
@@ -84,7 +65,8 @@ def main() -> None:
         capacity = stats.figures["capacity"]
         found = capacity["rate_per_s"]
         print(
-            f"server: {args.slots} slots, service {args.service_ms:g} ms, {TOKENS} tokens (core 0)"
+            f"simulator: {args.slots} slots, service {args.service_ms:g} ms = TTFT + {TOKENS} "
+            f"tokens, {token_ms:g} ms apart (core 0)"
         )
         print(f"client: {where}; load average {os.getloadavg()[0]:.2f}")
         print(f"SLO: ttft_p95 <= {args.ttft_slo_ms:g} ms, goodput >= 99%")
@@ -100,8 +82,6 @@ def main() -> None:
             verdict = "pass" if probe["passed"] else f"fail: {probe['reason']}"
             print(f"  {probe['rate_per_s']:8.2f} req/s  {verdict}")
     finally:
-        if server.stdin is not None:
-            server.stdin.close()
         stop_process(server)
 
 

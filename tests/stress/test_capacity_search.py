@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmserver.sim import SimProcess
 from pytest_llmserver.stress.capacity_search import (
     MIN_GOODPUT,
     Capacity,
@@ -91,21 +92,20 @@ def test_no_load_miss_is_one_line_not_a_search_failure() -> None:
 
 
 @pytest.mark.timing
-def test_search_finds_the_queueing_servers_capacity_within_ten_percent(tmp_path: Path) -> None:
-    slots, service_s = 4, 0.05  # constant arrivals, deterministic service: 80 req/s
+def test_search_finds_the_simulators_capacity_within_ten_percent(tmp_path: Path) -> None:
+    """Issue 15's acceptance: the simulator with 4 slots, each request holding one for
+    10 ms + 4 tokens x 10 ms = 50 ms (``TimingModel.service_s``): 4 / 0.05 = 80 req/s."""
+    slots, service_s = 4, 0.05
+    sim = ("--slots=4", "--ttft-ms=10", "--token-ms=10", "--answer-tokens=4", "--models=slots")
 
-    async def run() -> TestStats:
-        async with SlotServer(slots, service_s, 4) as server:
-            tester = StressTester(
-                {"url": server.url},
-                "slots",
-                max_tokens=4,
-                slos={"ttft_p95": 0.06},
-                out_dir=tmp_path,
-            )
-            return await run_capacity_test(tester, 1.0, min_requests=20, rel_tol=0.06)
+    async def run(url: str) -> TestStats:
+        tester = StressTester(
+            {"url": url}, "slots", max_tokens=4, slos={"ttft_p95": 0.06}, out_dir=tmp_path
+        )
+        return await run_capacity_test(tester, 1.0, min_requests=20, rel_tol=0.06)
 
-    stats = asyncio.run(run())
+    with SimProcess(*sim) as url:  # its own interpreter: no GIL shared with the client
+        stats = asyncio.run(run(url))
     capacity = stats.figures["capacity"]
     assert capacity["rate_per_s"] == pytest.approx(slots / service_s, rel=0.10)
     assert stats.figures["capacity_rps"] == capacity["rate_per_s"]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_llmserver.client import ChatMetrics, ChatResponse
+from pytest_llmserver.sim import SimProcess
 from pytest_llmserver.stress.engine import run_open_loop
 from pytest_llmserver.stress.modes.tester import StressTester
 from pytest_llmserver.stress.result import TestStats
@@ -22,7 +23,6 @@ from pytest_llmserver.stress.stops import (
     trend,
 )
 from pytest_llmserver.stress.timing import RunClock
-from tests.stress.slot_server import SlotServer
 
 
 def queue_records(
@@ -205,16 +205,17 @@ def test_open_loop_marks_ramp_records_as_warmup(tmp_path: Any) -> None:
 
 @pytest.mark.timing
 def test_sustained_run_stops_at_twice_capacity_and_not_at_half(tmp_path: Path) -> None:
-    slots, service_s = 4, 0.05  # 80 req/s
+    """The simulator with 4 slots of 50 ms each (80 req/s), asked for 160 and for 40 req/s."""
+    slots, service_s = 4, 0.05
+    sim = ("--slots=4", "--ttft-ms=10", "--token-ms=10", "--answer-tokens=4", "--models=slots")
 
     async def run(rate_per_s: float, seconds: float, run_id: str) -> TestStats:
-        async with SlotServer(slots, service_s, 4) as server:
-            tester = StressTester(
-                {"url": server.url}, "slots", max_tokens=4, out_dir=tmp_path, run_id=run_id
-            )
-            return await tester.run_sustained_load_test(rate_per_s * 60, seconds, ramp_s=0.5)
+        tester = StressTester({"url": url}, "slots", max_tokens=4, out_dir=tmp_path, run_id=run_id)
+        return await tester.run_sustained_load_test(rate_per_s * 60, seconds, ramp_s=0.5)
 
-    over = asyncio.run(run(2 * slots / service_s, 3.0, "over"))
+    with SimProcess(*sim) as url:
+        over = asyncio.run(run(2 * slots / service_s, 3.0, "over"))
+        under = asyncio.run(run(0.5 * slots / service_s, 2.0, "under"))
     stop = over.figures["stop"]
     assert stop["kind"] == "over_saturation"
     assert stop["figures"]["ttft_p_value"] < 0.01
@@ -224,7 +225,6 @@ def test_sustained_run_stops_at_twice_capacity_and_not_at_half(tmp_path: Path) -
     assert "Mann-Kendall" in stopped[0]
     assert over.notes.index(stopped[0]) == (1 if over.bottleneck else 0)  # after the bottleneck
     assert over.summary.ok + over.summary.failed < 2 * 80 * 3  # it did not run to the end
-    under = asyncio.run(run(0.5 * slots / service_s, 2.0, "under"))
     assert "stop" not in under.figures
     assert under.params["ramp_s"] == 0.5
     assert under.summary.warmup > 1  # the ramp's requests (and the warm-up one)
