@@ -302,13 +302,13 @@ def attach_server_metrics(stats: TestStats, scraper: Scraper) -> None:
     """Write the scraped series next to the run's records and put its summary in the report
     (tables, notes); nothing when nothing was scraped."""
     from pytest_llmserver.servermetrics import series_path, server_report
-    from pytest_llmserver.stress import read_records
+    from pytest_llmserver.stress import run_records
 
     series = scraper.series
     if not series.endpoints and not series.notes:
         return
     try:
-        records = list(read_records(stats.records_path)) if stats.records_path.is_file() else []
+        records = run_records(stats.records_path)  # a sweep's or capacity search's every part
     except (OSError, ValueError) as exc:
         stats.notes.append(f"server metrics: not summarised: the records do not read ({exc})")
         return

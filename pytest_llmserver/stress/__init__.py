@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         iter_records,
         read_records,
         read_results,
+        run_records,
     )
     from pytest_llmserver.stress.report import free_stem, to_json, write_stress_report
     from pytest_llmserver.stress.result import TestStats
@@ -108,6 +109,7 @@ __all__ = [
     "rendezvous",
     "run_closed_loop",
     "run_open_loop",
+    "run_records",
     "run_warmup",
     "share",
     "summarize",
@@ -134,7 +136,9 @@ if not TYPE_CHECKING:
             "modes.tester": "StressTester",
             "percentiles": "metric_table min_samples summarize",
             "progress": "RollingMedian progress_text",
-            "records": "RECORD_FIELDS TestResult iter_records read_records read_results",
+            "records": (
+                "RECORD_FIELDS TestResult iter_records read_records read_results run_records"
+            ),
             "report": "free_stem to_json write_stress_report",
             "result": "TestStats",
             "saturation": "bottleneck_line merge_figures",

@@ -234,6 +234,53 @@ def read_records(path: str | Path, *, skip_invalid: bool = False) -> Iterator[di
             yield record
 
 
+PART_DIRS = (".points", ".probes")
+"""Directories beside a run's records file where a multi-part run (sweep points, capacity
+probes) keeps every part's records (the run's own file then repeats one of them)."""
+
+_TIMES = ("scheduled_s", "sent_s", "end_s")
+
+
+def run_records(path: str | Path) -> list[dict[str, Any]]:
+    """Every record a run wrote: its parts' files when it has any (``PART_DIRS``, each on its
+    own clock, shifted onto the first part's by their ``t_send_ns`` stamps), else its file."""
+    path = Path(path)
+    stem = path.with_suffix("")
+    parts = sorted(
+        file
+        for suffix in PART_DIRS
+        if (folder := stem.with_name(stem.name + suffix)).is_dir()
+        for file in folder.glob("*.jsonl")
+    )
+    if not parts:
+        return list(read_records(path)) if path.is_file() else []
+    out: list[dict[str, Any]] = []
+    base: float | None = None
+    for file in parts:
+        records = list(read_records(file))
+        origin = _origin_s(records)
+        shift = 0.0 if origin is None or base is None else origin - base
+        base = origin if base is None else base
+        for record in records:
+            for key in _TIMES:
+                if shift and isinstance(record.get(key), (int, float)):
+                    record[key] += shift
+        out += records
+    return out
+
+
+def _origin_s(records: list[dict[str, Any]]) -> float | None:
+    """The perf-counter second a part's clock started at (the median over its records)."""
+    offsets = sorted(
+        r["t_send_ns"] / 1e9 - r["sent_s"]
+        for r in records
+        if isinstance(r.get("t_send_ns"), int)
+        and r["t_send_ns"]
+        and isinstance(r.get("sent_s"), (int, float))
+    )
+    return offsets[len(offsets) // 2] if offsets else None
+
+
 def iter_records(path: str | Path, chunk_size: int = 50_000) -> Iterator[list[dict[str, Any]]]:
     """Yield the JSONL file's records in lists of at most ``chunk_size``; blank lines skipped.
 

@@ -18,6 +18,7 @@ from pytest_llmserver.stress import (
     iter_records,
     read_records,
     read_results,
+    run_records,
 )
 
 
@@ -151,3 +152,28 @@ def test_the_sink_flushes_each_record_and_redacts_it(tmp_path: Path) -> None:
     sink.close()
     sink.close()  # closing again does nothing
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_run_records_joins_a_runs_parts_on_one_clock(tmp_path: Path) -> None:
+    """A sweep's points each start their own clock; their send stamps put them on one."""
+    main = tmp_path / "stress-sweep.jsonl"
+    parts = tmp_path / "stress-sweep.points"
+    parts.mkdir()
+
+    def write(path: Path, records: list[dict[str, object]]) -> None:
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    write(main, [{"index": 0, "ok": True, "sent_s": 0.5, "t_send_ns": 10_500_000_000}])
+    write(
+        parts / "01-a.jsonl", [{"index": 0, "ok": True, "sent_s": 0.5, "t_send_ns": 10_500_000_000}]
+    )
+    write(
+        parts / "02-b.jsonl",
+        [{"index": 0, "ok": True, "sent_s": 1.0, "end_s": 2.0, "t_send_ns": 21_000_000_000}],
+    )
+    records = run_records(main)
+    assert [r["sent_s"] for r in records] == [0.5, 11.0]  # b's clock began 10 s after a's
+    assert records[1]["end_s"] == 12.0
+    assert run_records(tmp_path / "stress-other.jsonl") == []
+    write(tmp_path / "stress-one.jsonl", [{"index": 3, "ok": False}])
+    assert run_records(tmp_path / "stress-one.jsonl") == [{"index": 3, "ok": False}]
