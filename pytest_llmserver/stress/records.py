@@ -242,8 +242,9 @@ _TIMES = ("scheduled_s", "sent_s", "end_s")
 
 
 def run_records(path: str | Path) -> list[dict[str, Any]]:
-    """Every record a run wrote: its parts' files when it has any (``PART_DIRS``, each on its
-    own clock, shifted onto the first part's by their ``t_send_ns`` stamps), else its file."""
+    """Every record a run wrote: its warm-up and its parts' files when it has any
+    (``PART_DIRS``, each on its own clock, shifted onto the warm-up's by their ``t_send_ns``
+    stamps), else its file."""
     path = Path(path)
     stem = path.with_suffix("")
     parts = sorted(
@@ -256,8 +257,9 @@ def run_records(path: str | Path) -> list[dict[str, Any]]:
         return list(read_records(path)) if path.is_file() else []
     out: list[dict[str, Any]] = []
     base: float | None = None
-    for file in parts:
-        records = list(read_records(file))
+    own = list(read_records(path)) if path.is_file() else []
+    warmup = [r for r in own if r.get("warmup")]  # the run's warm-up is in its own file only
+    for records in [warmup, *(list(read_records(file)) for file in parts)]:
         origin = _origin_s(records)
         shift = 0.0 if origin is None or base is None else origin - base
         base = origin if base is None else base

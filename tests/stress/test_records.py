@@ -163,7 +163,9 @@ def test_run_records_joins_a_runs_parts_on_one_clock(tmp_path: Path) -> None:
     def write(path: Path, records: list[dict[str, object]]) -> None:
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
 
-    write(main, [{"index": 0, "ok": True, "sent_s": 0.5, "t_send_ns": 10_500_000_000}])
+    warm: dict[str, object] = {"index": -1, "ok": True, "warmup": True, "sent_s": 0.1}
+    warm["t_send_ns"] = 10_100_000_000
+    write(main, [warm, {"index": 0, "ok": True, "sent_s": 0.5, "t_send_ns": 10_500_000_000}])
     write(
         parts / "01-a.jsonl", [{"index": 0, "ok": True, "sent_s": 0.5, "t_send_ns": 10_500_000_000}]
     )
@@ -172,8 +174,9 @@ def test_run_records_joins_a_runs_parts_on_one_clock(tmp_path: Path) -> None:
         [{"index": 0, "ok": True, "sent_s": 1.0, "end_s": 2.0, "t_send_ns": 21_000_000_000}],
     )
     records = run_records(main)
-    assert [r["sent_s"] for r in records] == [0.5, 11.0]  # b's clock began 10 s after a's
-    assert records[1]["end_s"] == 12.0
+    assert [r["sent_s"] for r in records] == [0.1, 0.5, 11.0]  # b's began 10 s after a's
+    assert records[2]["end_s"] == 12.0
+    assert records[0]["warmup"]  # the run's warm-up, from its own file; a's copy is not twice
     assert run_records(tmp_path / "stress-other.jsonl") == []
     write(tmp_path / "stress-one.jsonl", [{"index": 3, "ok": False}])
     assert run_records(tmp_path / "stress-one.jsonl") == [{"index": 3, "ok": False}]
