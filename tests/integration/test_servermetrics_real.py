@@ -65,3 +65,28 @@ async def test_a_throughput_run_reports_llamacpps_own_metrics(
         for name in ("llamacpp:prompt_tokens_total", "llamacpp:prompt_tokens_cached_total")
     )
     assert prompt == pytest.approx(client_prompt, rel=0.01)
+
+
+async def test_a_sweep_reports_llamacpps_counters_next_to_the_client_figures(
+    real_server: ServerRecord, tmp_path: Path
+) -> None:
+    """Issue 15's acceptance on a short sweep (c=1, two rates, saturation: four points, each
+    its own records file): llama.cpp's counters cover them all, and so do the client's."""
+    tester = StressTester(real_server, "smollm2-135m", out_dir=tmp_path, output_tokens=16)
+    scraper = open_scraper(("auto",), real_server.url, real_server.type, interval_s=0.5)
+    with scraper:
+        stats = await tester.run_sweep_test(
+            2, min_requests=8, saturation_concurrency=8, min_point_s=1.0, max_point_s=20.0
+        )
+    assert [row["point"] for row in stats.tables["sweep"]] == [
+        "synchronous",
+        "rate 1",
+        "rate 2",
+        "saturated",
+    ]
+    attach_server_metrics(stats, scraper)
+    rows = {row["measure"]: row["value"] for row in stats.tables["server_metrics"]}
+    assert "llamacpp:requests_deferred mean / max" in rows
+    assert float(rows["llamacpp:requests_processing mean / max"].split(" / ")[1]) >= 1
+    assert abs(stats.figures["server_generated_tokens_diff_pct"]) <= 1.0
+    assert abs(stats.figures["server_prompt_tokens_diff_pct"]) <= 1.0
