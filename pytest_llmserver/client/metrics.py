@@ -58,6 +58,8 @@ class ChatMetrics:
     # As the server reports them.
     prompt_eval_duration_ns: int | None = None
     eval_duration_ns: int | None = None
+    load_duration_ns: int | None = None
+    """Ollama's ``load_duration``: time spent loading the model for this request."""
     server_prefill_tps: float | None = None
     server_decode_tps: float | None = None
     finish_reason: str | None = None
@@ -95,6 +97,7 @@ class ServerCounts:
     cached_tokens: int | None = None
     prompt_eval_duration_ns: int | None = None
     eval_duration_ns: int | None = None
+    load_duration_ns: int | None = None
     prefill_tps: float | None = None
     decode_tps: float | None = None
     suspect: list[str] = field(default_factory=list)
@@ -206,6 +209,7 @@ class StreamClock:
             metrics.prompt_tokens_source = "estimate"
         metrics.cached_tokens = counts.cached_tokens
         metrics.prompt_eval_duration_ns = counts.prompt_eval_duration_ns
+        metrics.load_duration_ns = counts.load_duration_ns
         metrics.eval_duration_ns = counts.eval_duration_ns
         metrics.server_prefill_tps = counts.prefill_tps
         metrics.server_decode_tps = counts.decode_tps

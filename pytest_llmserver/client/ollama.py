@@ -45,6 +45,7 @@ def apply_final(counts: ServerCounts, obj: dict[str, Any]) -> None:
     counts.prompt_eval_duration_ns = prefill_ns
     decode_ns = duration_ns(obj, "eval_duration", "", suspect)
     counts.eval_duration_ns = decode_ns
+    counts.load_duration_ns = duration_ns(obj, "load_duration", "", suspect)
     counts.prefill_tps = derived_rate(
         prompt, prefill_ns, "prompt_eval_count/prompt_eval_duration", suspect
     )

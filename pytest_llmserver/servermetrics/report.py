@@ -242,8 +242,7 @@ def _cold_loads(report: ServerReport, records: Sequence[Mapping[str, Any]]) -> N
     ]
     if not loads:
         report.notes.append(
-            "load_duration per request is not in the records (the client does not keep "
-            "Ollama's load_duration): cold loads not flagged"
+            "no request's record has Ollama's load_duration: cold loads not flagged"
         )
         return
     cold = [s for s in loads if s > COLD_LOAD_S]

@@ -30,6 +30,7 @@ async def test_ollama_metrics_thinking_and_server_counts(
         "prompt_eval_duration": 60_000_000,
         "eval_count": 4,
         "eval_duration": 80_000_000,
+        "load_duration": 2_500_000_000,
     }
     route = respx.post(OLLAMA_URL).mock(
         return_value=clocked_response(
@@ -54,6 +55,7 @@ async def test_ollama_metrics_thinking_and_server_counts(
     assert (m.prompt_tokens, m.prompt_tokens_source) == (12, "server")
     assert m.server_decode_tps == pytest.approx(4 / 0.080)
     assert m.server_prefill_tps == pytest.approx(12 / 0.060)
+    assert m.load_duration_ns == 2_500_000_000  # a cold load, for the server-metrics report
     assert m.decode_tps == pytest.approx(3 / 0.061)
     assert m.reasoning_tokens == 2
     assert ollama_client.last_response is not None

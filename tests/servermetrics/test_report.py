@@ -167,7 +167,7 @@ def test_ollama_models_and_load_durations() -> None:
         }
     ]
     assert "Ollama's loaded models changed 1 time(s) during the run" in report.notes
-    assert any("load_duration per request is not in the records" in n for n in report.notes)
+    assert any("no request's record has Ollama's load_duration" in n for n in report.notes)
     records = [_record(0, load_duration_ns=2_000_000_000), _record(1, load_duration_ns=1_000)]
     report = server_report(Series([endpoint], samples), records, None)
     assert report.cold_loads == {"requests": 2, "cold": 1, "max_s": 2.0}
