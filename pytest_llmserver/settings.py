@@ -197,8 +197,8 @@ class Settings:
                 value = redact_url(value.url) if value.url else value.mode
             elif isinstance(value, Path):
                 value = str(value)
-            elif isinstance(value, tuple):
-                value = list(value)
+            elif isinstance(value, tuple):  # URLs among them (scrape targets) without passwords
+                value = [redact_url(v) if isinstance(v, str) and "://" in v else v for v in value]
             elif isinstance(value, dict):
                 value = _public(value)
             elif is_dataclass(value):  # a value object such as token lengths: its text

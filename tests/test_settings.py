@@ -175,10 +175,17 @@ def test_units_are_in_field_names() -> None:
 
 def test_public_dict_has_every_option_and_no_secret() -> None:
     s = Settings.resolve(
-        {"server": "http://user:pw-123@127.0.0.1:9/v1", "api_key": "sk-abcdefghijkl"}, {}, {}
+        {
+            "server": "http://user:pw-123@127.0.0.1:9/v1",
+            "api_key": "sk-abcdefghijkl",
+            "server_metrics": "http://user:pw-123@127.0.0.1:9/metrics",
+        },
+        {},
+        {},
     )
     public = s.public_dict()
     assert set(public) == {spec.field for spec in OPTIONS}
+    assert public["server_metrics"] == ["auto", "http://user:[redacted]@127.0.0.1:9/metrics"]
     assert public["api_key"] == "set"
     assert "pw-123" not in str(public)
     assert "sk-abcdefghijkl" not in str(public)

@@ -197,7 +197,7 @@ class StressSession:
             if last[0]:
                 progress.show(last[0], force=True)
             progress.close()
-        attach_server_metrics(stats, scraper)
+        attach_server_metrics(stats, scraper, target.recorder.redactor.scrub)
         if shards > 1:
             stats.params.update(shard=shard, shards=shards, shard_group=group, **clock)
             stats.notes += notes
@@ -298,9 +298,12 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def attach_server_metrics(stats: TestStats, scraper: Scraper) -> None:
+def attach_server_metrics(
+    stats: TestStats, scraper: Scraper, scrub: Callable[[Any], Any] = lambda value: value
+) -> None:
     """Write the scraped series next to the run's records and put its summary in the report
-    (tables, notes); nothing when nothing was scraped."""
+    (tables, notes), each through ``scrub`` (a scrape URL may hold the server's password);
+    nothing when nothing was scraped."""
     from pytest_llmserver.servermetrics import series_path, server_report
     from pytest_llmserver.stress import run_records
 
@@ -314,10 +317,10 @@ def attach_server_metrics(stats: TestStats, scraper: Scraper) -> None:
         return
     report = server_report(series, records, stats.t0_unix_s)
     if series.endpoints:
-        series.write(series_path(stats.records_path))
-    stats.tables.update(report.tables())
-    stats.figures.update(report.figures())
-    stats.notes += [f"server metrics: {note}" for note in report.notes]
+        series.write(series_path(stats.records_path), scrub)
+    stats.tables.update(scrub(report.tables()))
+    stats.figures.update(scrub(report.figures()))
+    stats.notes += [f"server metrics: {scrub(note)}" for note in report.notes]
 
 
 def junit_properties(stats: TestStats) -> list[tuple[str, object]]:

@@ -4,7 +4,7 @@ put on the records' time axis, written as JSONL next to the records and read bac
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,8 +112,9 @@ class Series:
         self.notes.append("samples not aligned with the records: no send stamps and no origin")
         return "none"
 
-    def write(self, path: Path) -> Path:
-        """Write a header line (endpoints, interval, notes) then one line per sample."""
+    def write(self, path: Path, scrub: Callable[[Any], Any] = lambda value: value) -> Path:
+        """Write a header line (endpoints, interval, notes) then one line per sample, each
+        through ``scrub`` (e.g. ``Redactor.scrub``: a URL may hold a password)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         header = {
             "server_metrics": 1,
@@ -121,7 +122,8 @@ class Series:
             "interval_s": self.interval_s,
             "notes": self.notes,
         }
-        lines = [json.dumps(header)] + [json.dumps(s.to_dict()) for s in self.samples]
+        lines = [json.dumps(scrub(header))]
+        lines += [json.dumps(scrub(sample.to_dict())) for sample in self.samples]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
 
