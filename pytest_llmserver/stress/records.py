@@ -70,6 +70,7 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("cached_tokens", "prompt tokens the server served from its cache"),
     ("token_events", "token-bearing stream events received"),
     ("prompt_eval_duration_ns", "ns, prefill time as the server reports it"),
+    ("load_duration_ns", "ns, model load time for this request (Ollama's load_duration)"),
     ("eval_duration_ns", "ns, decode time as the server reports it"),
     ("server_prefill_tps", "tok/s, prefill speed as the server reports it"),
     ("server_decode_tps", "tok/s, decode speed as the server reports it"),

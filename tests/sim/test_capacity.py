@@ -16,7 +16,7 @@ from tests.sim.helpers import USER, stream_lines
 
 TTFT_S = 0.05
 TOKEN_S = 0.01
-TOKENS = 10
+TOKENS = 30  # 0.35 s of service: room for the later requests to queue behind it
 SERVICE_S = TimingModel(ttft_s=TTFT_S, per_token_s=TOKEN_S).service_s(TOKENS)
 
 
