@@ -175,7 +175,8 @@ class LengthShaper:
 
     def annotate(self, record: dict[str, Any]) -> None:
         """Put the lengths request ``record["index"]`` asked for on its record."""
-        asked = self._requested.pop(record.get("index"), None)  # type: ignore[arg-type]
+        index = record.get("index")
+        asked = self._requested.pop(index, None) if isinstance(index, int) else None
         if asked:
             record.update(asked)
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 
-from pytest_llmserver.client import ServerRecord
+from pytest_llmserver._util import redact_url
+from pytest_llmserver.client import LLMError, ServerRecord, fetch_json
 from pytest_llmserver.stress.lengths import WorkloadError
 
 VOCABULARY: tuple[str, ...] = tuple(
@@ -162,19 +163,18 @@ async def tokenizer_counter(
 
 
 async def _post(http: httpx.AsyncClient, url: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``url``'s JSON object answer to ``body``, read within bounds (``fetch_json``); a
+    ``WorkloadError`` naming what went wrong otherwise."""
     try:
-        reply = await http.post(url, json=dict(body))
-    except httpx.HTTPError as exc:
-        raise WorkloadError(f"{url}: {type(exc).__name__}: {exc}") from None
-    if reply.status_code != 200:
-        raise WorkloadError(f"{url} answered HTTP {reply.status_code}")
-    try:
-        value = reply.json()
-    except ValueError:
-        raise WorkloadError(f"{url} answered with something that is not JSON") from None
-    if not isinstance(value, dict):
-        raise WorkloadError(f"{url} answered with JSON that is not an object")
-    return value
+        reply = await fetch_json(http, url, method="POST", payload=dict(body))
+    except LLMError as exc:
+        raise WorkloadError(str(exc)) from None
+    if reply.status != 200:
+        raise WorkloadError(f"{redact_url(url)} answered HTTP {reply.status}")
+    if not isinstance(reply.value, dict):
+        what = reply.problem or "JSON that is not an object"
+        raise WorkloadError(f"{redact_url(url)} answered with {what}")
+    return reply.value
 
 
 @dataclass(frozen=True)

@@ -304,17 +304,15 @@ def test_bad_lengths_are_one_line_usage_errors(
     assert line in result.stderr.str()
 
 
+def burst_of_two(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """One built-in throughput test of 2 requests against the simulator, with ``args``."""
+    burst = ("-m", "throughput", "--llm-sweep=1", "--llm-total=2")
+    return pytester.runpytest_inprocess("--llm-server=sim", *burst, *args)
+
+
 @pytest.mark.usefixtures("llm_pytester")
 def test_lengths_with_a_dataset_fail_in_one_line(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_inprocess(
-        "--llm-server=sim",
-        "-m",
-        "throughput",
-        "--llm-sweep=1",
-        "--llm-total=2",
-        "--llm-input-tokens=64",
-        "--llm-dataset=bundled",
-    )
+    result = burst_of_two(pytester, "--llm-input-tokens=64", "--llm-dataset=bundled")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*workload: input token lengths build their own prompts*"])
     assert "Traceback" not in result.stdout.str()
@@ -323,14 +321,7 @@ def test_lengths_with_a_dataset_fail_in_one_line(pytester: pytest.Pytester) -> N
 @pytest.mark.usefixtures("llm_pytester")
 def test_lengths_off_are_a_warning_on_the_terminal(pytester: pytest.Pytester) -> None:
     """The simulator's 32-token answers cannot fill 64-token replies on the Ollama API."""
-    result = pytester.runpytest_inprocess(
-        "--llm-server=sim",
-        "-m",
-        "throughput",
-        "--llm-sweep=1",
-        "--llm-total=2",
-        "--llm-output-tokens=64",
-    )
+    result = burst_of_two(pytester, "--llm-output-tokens=64")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
